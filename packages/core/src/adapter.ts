@@ -1,0 +1,223 @@
+/**
+ * The adapter contract, version `v1`: the one interface every store implements.
+ *
+ * An adapter knows one kind of store (`pg`, `fs`, `redis`…). The application creates one
+ * adapter per configured store with the adapter package's factory (`fsStore({ root })`),
+ * and core drives it: open it, read its ledger, lease it, run migrations against its
+ * client, record them in its ledger, release it, close it. Core never assumes that any
+ * particular store exists: every store keeps its own ledger and its own lease.
+ *
+ * Rules every implementation follows (the conformance suite in `@flux/core/testing`
+ * checks them against a real server):
+ * - `describe()`, error messages and anything logged never contain a secret;
+ * - ledger writes are atomic: a reader sees an entry before or after a write, never half;
+ * - a lease is exclusive across processes and hosts; it expires when not renewed;
+ * - `close()` never closes a client the user passed in.
+ */
+import type { Readable } from 'node:stream'
+
+/** Version of this contract. Core can bridge older adapters when it changes. */
+export type AdapterSpecVersion = 'v1'
+
+/**
+ * What a store can do beyond the required members. Every capability is optional and
+ * defaults to `false`; core reads them through {@link capabilitiesOf}, so adding one
+ * never breaks an existing adapter.
+ */
+export interface Capabilities {
+  /**
+   * The store can commit a migration and its ledger record together (see
+   * {@link Adapter.transaction}). Default: `false`, and then core uses the
+   * running → applied protocol, in which a crash leaves the migration `dirty`.
+   */
+  readonly transactions?: boolean
+  /**
+   * The client offers the shared blob API ({@link BlobStore}), so components written for
+   * "any blob store" can be bound to it. Default: `false`.
+   */
+  readonly blobs?: boolean
+}
+
+/** Where a migration stands in one store's ledger. */
+export type LedgerStatus = 'applied' | 'running'
+
+/**
+ * One record of a store's ledger. Plain JSON: adapters store it as they like
+ * (a row, a document, a hash field, a file) and must give it back unchanged.
+ */
+export interface LedgerEntry {
+  /** Migration id, `component/name`. Unique within one ledger. */
+  id: string
+  /** `sha256:<hex>` of the migration's source when it was applied. */
+  checksum: string
+  /**
+   * `applied`: done. `running`: started and not finished; when no runner holds the lease,
+   * the migration is **dirty** (the runner crashed, or the store went away, mid-step).
+   */
+  status: LedgerStatus
+  /** ISO-8601 time the step started (`running`) or finished (`applied`). */
+  appliedAt: string
+  /** How long the step took, in milliseconds; 0 while running. */
+  durationMs: number
+  /** Id of the run that wrote the entry: the same for every step of one `flux up`. */
+  runId: string
+  /** Version of `@flux/core` that wrote the entry. */
+  fluxVersion: string
+  /** Last value a long data migration saved with `ctx.checkpoint.save()`, so it can resume. */
+  checkpoint?: unknown
+}
+
+/**
+ * The record, kept inside the store itself, of which migrations were applied there.
+ * Core calls it only while it holds the store's lease (except `read`, which `status`
+ * calls without one).
+ */
+export interface Ledger {
+  /**
+   * Every entry, in the order they were first recorded (oldest first). An empty array for a
+   * store that was never migrated: reading must not require setup and must create nothing.
+   * Core reads each ledger once per run (one round trip where the store allows it).
+   */
+  read(): Promise<LedgerEntry[]>
+  /**
+   * Inserts the entry, or replaces the entry with the same id (keeping its place in the
+   * order). Creates the ledger's table, collection, file or key on first use.
+   */
+  record(entry: LedgerEntry): Promise<void>
+  /** Removes the entry with this id; removing an absent id is not an error. */
+  remove(id: string): Promise<void>
+}
+
+/** Who holds (or wants) a lease: shown to a user who has to wait, and by `flux unlock`. */
+export interface LeaseHolder {
+  /** Host name of the process. */
+  host: string
+  /** Process id on that host. */
+  pid: number
+  /** Id of the run; the same run id is also written to the ledger entries it records. */
+  runId: string
+  /** ISO-8601 time the lease was taken. */
+  since: string
+  /** ISO-8601 time it expires unless renewed, where the store knows it. */
+  expiresAt?: string
+}
+
+/** Options core passes to {@link Adapter.acquire}. */
+export interface AcquireOptions {
+  /**
+   * How long the lease lives without renewal, in milliseconds. The lease renews itself
+   * every third of this time; a holder that dies is replaced after at most `ttlMs`.
+   */
+  ttlMs: number
+  /** How long to wait for a lease that someone else holds before failing with `LEASE_TIMEOUT`. */
+  waitMs: number
+  /** Who is asking: written into the lease so that a waiting user can be told. */
+  holder: LeaseHolder
+  /**
+   * Called while waiting, each time the current holder is seen (at most about once a second),
+   * so the CLI can say whom we wait for. `undefined` when the holder could not be read.
+   */
+  onWait?: (holder: LeaseHolder | undefined) => void
+  /** Aborts the wait (SIGINT while waiting for a lease). */
+  signal?: AbortSignal
+}
+
+/**
+ * An exclusive, expiring claim on one store, held by one runner while it migrates it.
+ * Adapters build it with `createLease()` from `@flux/core`, which renews it on a timer
+ * and fires `lost`.
+ */
+export interface Lease {
+  /** Extends the lease by `ttlMs`. Rejects with `LEASE_LOST` when someone else holds it now. */
+  renew(): Promise<void>
+  /** Gives the lease up. Releasing a lease that was lost or already released does nothing. */
+  release(): Promise<void>
+  /**
+   * Aborted when the lease could not be renewed before it expired, or was taken over.
+   * The runner stops before its next step; migrations see it through `ctx.signal`.
+   */
+  readonly lost: AbortSignal
+}
+
+/** Body accepted by {@link BlobStore.put}. */
+export type BlobBody = string | Uint8Array | Readable
+
+/**
+ * The blob API shared by stores of files and objects (`fs`, `s3`), so that a reusable
+ * component is written once for "any blob store". Keys are `/`-separated relative paths
+ * (`photos/2026/a.jpg`); a key that is empty, absolute, or contains `.`/`..` segments is
+ * refused with an error naming the key.
+ */
+export interface BlobStore {
+  /** Writes the object, replacing it. Bodies may be streams, for large files. */
+  put(key: string, body: BlobBody): Promise<void>
+  /** Reads the whole object. Rejects with code `BLOB_NOT_FOUND` when it is absent. */
+  get(key: string): Promise<Buffer>
+  /** Keys under `prefix` (a plain string prefix, `''` for all), sorted, never the ledger's own. */
+  list(prefix?: string): Promise<string[]>
+  /** Deletes the object; deleting an absent key is not an error. */
+  delete(key: string): Promise<void>
+  /** Renames `from` to `to`, replacing `to`. Rejects with `BLOB_NOT_FOUND` when `from` is absent. */
+  move(from: string, to: string): Promise<void>
+  /** Whether the object exists. */
+  exists(key: string): Promise<boolean>
+}
+
+/**
+ * One configured store. `Client` is what a migration receives as `ctx.store` when this
+ * store is its home, and as `ctx.stores.<name>` when it `uses` it.
+ *
+ * @example
+ * ```ts
+ * export default defineConfig({ stores: { photos: fsStore({ root: './var/photos' }) } })
+ * ```
+ */
+export interface Adapter<Client = unknown> {
+  /** Contract version: always `'v1'` for this interface. */
+  readonly specVersion: AdapterSpecVersion
+  /** Kind of store: `'pg' | 'mongo' | 'redis' | 'fs' | 's3'`, or a third party's. */
+  readonly kind: string
+  /** What the store can do; every member defaults to `false`. */
+  readonly capabilities?: Capabilities
+  /**
+   * Connects (or checks that the directory, bucket… is reachable). Fails fast with a
+   * `STORE_UNAVAILABLE` error that says what is wrong and shows `describe()`, not a secret.
+   * Called once by core before anything else; creates nothing in the store.
+   */
+  open(): Promise<void>
+  /** Disconnects what `open()` connected. Never closes a client the user passed in. */
+  close(): Promise<void>
+  /** The target without secrets, for humans: `"fs /srv/app/var/photos"`, `"pg 127.0.0.1:5432/app"`. */
+  describe(): string
+  /** What migrations receive for this store. Valid between `open()` and `close()`. */
+  client(): Client
+  /** This store's ledger. */
+  readonly ledger: Ledger
+  /**
+   * Takes the store's lease, waiting up to `waitMs` while someone else holds it; takes it
+   * over when the holder's lease has expired. Rejects with `LEASE_TIMEOUT` naming the
+   * holder when the wait runs out, with `INTERRUPTED` when `signal` aborts.
+   */
+  acquire(options: AcquireOptions): Promise<Lease>
+  /** The current holder of the lease, or `undefined` when it is free. Used by `flux unlock`. */
+  inspectLease(): Promise<LeaseHolder | undefined>
+  /**
+   * Frees the lease whoever holds it, and returns who held it. Only `flux unlock` calls this,
+   * on a user's explicit order, for a lease whose holder is known to be gone.
+   */
+  breakLease(): Promise<LeaseHolder | undefined>
+  /**
+   * Runs `fn` in one transaction of the store, and commits it when `fn` resolves: the
+   * migration and its ledger record (written through the `ledger` passed to `fn`) commit
+   * together or not at all. Present only when `capabilities.transactions` is true.
+   */
+  transaction?<T>(fn: (client: Client, ledger: Ledger) => Promise<T>): Promise<T>
+}
+
+/** An adapter's capabilities with their defaults applied. */
+export function capabilitiesOf(adapter: Adapter): Required<Capabilities> {
+  return {
+    transactions: adapter.capabilities?.transactions === true && typeof adapter.transaction === 'function',
+    blobs: adapter.capabilities?.blobs === true,
+  }
+}

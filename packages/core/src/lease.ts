@@ -1,0 +1,165 @@
+import { hostname } from 'node:os'
+import { setTimeout as sleep } from 'node:timers/promises'
+import type { AcquireOptions, Lease, LeaseHolder } from './adapter.ts'
+import { FluxError } from './errors.ts'
+
+/** Default lease lifetime without renewal. */
+export const DEFAULT_LEASE_TTL_MS = 30_000
+/** Default time to wait for a lease someone else holds. */
+export const DEFAULT_LEASE_WAIT_MS = 120_000
+
+export interface CreateLeaseOptions {
+  /** Lifetime without renewal, in milliseconds; the lease renews itself every third of it. */
+  ttlMs: number
+  /**
+   * Extends the lease in the store. Resolves `false` (or rejects with `LEASE_LOST`) when the
+   * lease is no longer ours; other rejections are retried until the lease would have expired.
+   */
+  renew: () => Promise<boolean>
+  /** Removes the lease from the store, only if it is still ours. */
+  release: () => Promise<void>
+  /** Store name, for error messages. */
+  store?: string
+}
+
+/**
+ * Builds a {@link Lease} from an adapter's two store operations: renews it on an unref'd
+ * timer, and aborts `lost` when renewal says it is gone or keeps failing past expiry.
+ */
+export function createLease(options: CreateLeaseOptions): Lease {
+  const controller = new AbortController()
+  let released = false
+  let lastRenewed = Date.now()
+  let renewing: Promise<void> | undefined
+
+  const lose = (reason: string, cause?: unknown) => {
+    if (controller.signal.aborted) return
+    clearInterval(timer)
+    controller.abort(
+      new FluxError('LEASE_LOST', `lost the lease on store "${options.store ?? '?'}": ${reason}`, {
+        store: options.store,
+        hint: 'another runner may have taken over after the lease expired; run `flux status` before going on',
+        cause,
+      }),
+    )
+  }
+
+  const renewOnce = async (): Promise<void> => {
+    if (released) return
+    if (controller.signal.aborted) throw controller.signal.reason
+    let ours: boolean
+    try {
+      ours = await options.renew()
+    } catch (error) {
+      if (FluxError.is(error) && error.code === 'LEASE_LOST') {
+        lose('it was taken over', error)
+        throw controller.signal.reason
+      }
+      if (Date.now() - lastRenewed >= options.ttlMs) {
+        lose('it could not be renewed before it expired', error)
+        throw controller.signal.reason
+      }
+      return
+    }
+    if (!ours) {
+      lose('it was taken over')
+      throw controller.signal.reason
+    }
+    lastRenewed = Date.now()
+  }
+
+  const timer = setInterval(
+    () => {
+      renewing ??= renewOnce()
+        .catch(() => {})
+        .finally(() => {
+          renewing = undefined
+        })
+    },
+    Math.max(10, Math.floor(options.ttlMs / 3)),
+  )
+  timer.unref()
+
+  return {
+    lost: controller.signal,
+    renew: renewOnce,
+    async release() {
+      if (released) return
+      released = true
+      clearInterval(timer)
+      await renewing
+      if (!controller.signal.aborted) await options.release()
+    },
+  }
+}
+
+/**
+ * Whether the process that holds a lease is known to be gone: it ran on this host and its
+ * pid no longer exists. Adapters use it to take over a dead runner's lease at once instead
+ * of waiting for it to expire. Holders on other hosts are never judged gone.
+ */
+export function isHolderGone(holder: LeaseHolder): boolean {
+  if (holder.host !== hostname()) return false
+  if (holder.pid === process.pid) return false
+  try {
+    process.kill(holder.pid, 0)
+    return false
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'ESRCH'
+  }
+}
+
+/** Describes a holder for humans: `host:pid since 12:00:01 (run r-…)`. */
+export function describeHolder(holder: LeaseHolder | undefined): string {
+  if (!holder) return 'an unknown holder'
+  return `pid ${holder.pid} on ${holder.host} since ${holder.since} (run ${holder.runId})`
+}
+
+export interface PollForLeaseOptions extends AcquireOptions {
+  /** Store name, for error messages. */
+  store: string
+  /** One attempt: resolves a lease when taken, or the current holder when it is held. */
+  attempt: () => Promise<{ lease: Lease } | { holder: LeaseHolder | undefined }>
+  /** Delay between attempts, in milliseconds. Default 50, growing to 1,000. */
+  intervalMs?: number
+}
+
+/**
+ * The waiting loop shared by adapters whose lease is a "try once" primitive (a file created
+ * exclusively, `SET NX`, a conditional insert): retries with backoff until `waitMs`, reports
+ * the holder through `onWait`, and fails with `LEASE_TIMEOUT` naming the holder.
+ */
+export async function pollForLease(options: PollForLeaseOptions): Promise<Lease> {
+  const deadline = Date.now() + options.waitMs
+  let delay = options.intervalMs ?? 50
+  let lastReport = 0
+  for (;;) {
+    if (options.signal?.aborted) {
+      throw new FluxError('INTERRUPTED', `interrupted while waiting for the lease on store "${options.store}"`, {
+        store: options.store,
+      })
+    }
+    const result = await options.attempt()
+    if ('lease' in result) return result.lease
+    if (Date.now() >= deadline) {
+      throw new FluxError(
+        'LEASE_TIMEOUT',
+        `store "${options.store}" is leased by ${describeHolder(result.holder)}; gave up after ${Math.round(options.waitMs / 1000)}s`,
+        {
+          store: options.store,
+          hint: `wait for that run to finish, or if it is gone run \`flux unlock ${options.store}\``,
+          details: { holder: result.holder },
+        },
+      )
+    }
+    if (options.onWait && Date.now() - lastReport >= 1000) {
+      lastReport = Date.now()
+      options.onWait(result.holder)
+    }
+    const jitter = Math.random() * delay * 0.5
+    await sleep(Math.min(delay + jitter, Math.max(0, deadline - Date.now())), undefined, {
+      signal: options.signal,
+    }).catch(() => {})
+    delay = Math.min(delay * 2, 1000)
+  }
+}
