@@ -34,6 +34,4 @@ flux_toolchain() {
     npm install --prefix "$pnpm_dir" --no-save --no-audit --no-fund --loglevel=error "pnpm@$FLUX_PNPM_VERSION" >&2
   fi
   export PATH="$pnpm_dir/node_modules/.bin:$PATH"
-  # pnpm must not try to download another pnpm or another node
-  export COREPACK_ENABLE_STRICT=0 npm_config_manage_package_manager_versions=false
 }

@@ -25,3 +25,33 @@ export {
 } from './lease.ts'
 export type { MigrationContext, MigrationDefinition, Progress } from './migration.ts'
 export { defineMigration, isMigrationDefinition } from './migration.ts'
+export type { FluxConfig, LeaseConfig } from './config.ts'
+export { CONFIG_FILE_NAMES, DEFAULT_APP_COMPONENT, DEFAULT_MIGRATIONS_DIR, defineConfig, validateConfig } from './config.ts'
+export type { FluxEvent, FluxEventListener, StepResult, StepStatus } from './events.ts'
+export type { Graph, MigrationNode } from './graph.ts'
+export { buildGraph } from './graph.ts'
+export type { Component, LoadedMigration } from './load-migrations.ts'
+export { checksumOf, isMigrationFileName, listMigrationFiles, loadMigrations, MIGRATION_EXTENSIONS } from './load-migrations.ts'
+export type { ModuleImporter } from './module-loader.ts'
+export { importModule, installFluxResolutionFallback } from './module-loader.ts'
+export type { ProjectStatus, StoreStatus, VerifyReport } from './operations.ts'
+export { readStatus, resolveDirty, unlock, verify } from './operations.ts'
+export type {
+  MigrationStatus,
+  Plan,
+  PlanInput,
+  PlanStep,
+  Problem,
+  ProblemKind,
+  StatusRow,
+  StepAction,
+  StoreInfo,
+} from './plan.ts'
+export { createPlan, resolveTarget, statusOf } from './plan.ts'
+export type { LoadProjectOptions, Project } from './project.ts'
+export { findConfigFile, loadProject } from './project.ts'
+export type { MigrateOptions, RunReport } from './runner.ts'
+export { FLUX_VERSION, migrate } from './runner.ts'
+export type { SumProblem } from './sum.ts'
+export { checkSum, formatSum, SUM_FILE, writeSum } from './sum.ts'
+export { writeFileAtomic } from './write-file-atomic.ts'

@@ -80,7 +80,7 @@ export function createLease(options: CreateLeaseOptions): Lease {
   )
   timer.unref()
 
-  return {
+  const lease: Lease = {
     lost: controller.signal,
     renew: renewOnce,
     async release() {
@@ -91,6 +91,9 @@ export function createLease(options: CreateLeaseOptions): Lease {
       if (!controller.signal.aborted) await options.release()
     },
   }
+  // For `suspendLeaseForTesting()` in `@flux/core/testing`: stops renewing, like a frozen holder.
+  Object.defineProperty(lease, Symbol.for('flux.lease.suspend'), { value: () => clearInterval(timer) })
+  return lease
 }
 
 /**

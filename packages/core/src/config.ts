@@ -1,0 +1,115 @@
+import type { Adapter } from './adapter.ts'
+import { FluxError } from './errors.ts'
+
+/** Default migrations folder of the application, relative to the config file. */
+export const DEFAULT_MIGRATIONS_DIR = './migrations'
+/** Default component name of the application: the prefix of its migration ids (`app/…`). */
+export const DEFAULT_APP_COMPONENT = 'app'
+/** Config file names looked for in the working directory, in this order. */
+export const CONFIG_FILE_NAMES = ['flux.config.ts', 'flux.config.mts', 'flux.config.js', 'flux.config.mjs'] as const
+
+const STORE_NAME = /^[A-Za-z][A-Za-z0-9_-]*$/
+const COMPONENT_NAME = /^(@[a-z0-9][\w.-]*\/)?[a-z0-9][\w.-]*$/
+
+export interface LeaseConfig {
+  /** Lifetime of a lease without renewal, in ms. Default `DEFAULT_LEASE_TTL_MS` (30 s). */
+  ttlMs?: number
+  /** How long to wait for a store someone else is migrating, in ms. Default 120 s. */
+  waitMs?: number
+}
+
+export interface FluxConfig {
+  /**
+   * The stores of the application, by name; each value comes from an adapter's factory.
+   * @example `{ photos: fsStore({ root: './var/photos' }) }`
+   */
+  stores: Record<string, Adapter>
+  /** The application's migrations folder, relative to the config file. Default `./migrations`. */
+  migrations?: string
+  /** The application's component name, the prefix of its migration ids. Default `app`. */
+  name?: string
+  /** Lease timing. */
+  lease?: LeaseConfig
+}
+
+/** Declares the configuration; `flux.config.ts`'s default export. */
+export function defineConfig(config: FluxConfig): FluxConfig {
+  return config
+}
+
+const KNOWN_KEYS = new Set(['stores', 'migrations', 'name', 'lease'])
+
+/** Checks a loaded config, with errors that name the bad key and what was expected. */
+export function validateConfig(value: unknown, file: string): Required<Omit<FluxConfig, 'lease'>> & { lease: LeaseConfig } {
+  const fail = (key: string, expected: string, got?: unknown): never => {
+    throw new FluxError('CONFIG_INVALID', `${file}: \`${key}\` must be ${expected}${got === undefined ? '' : `, got ${show(got)}`}`, {
+      file,
+      hint: 'fix the config and run the command again; nothing was changed',
+      details: { key },
+    })
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    fail('default export', 'an object made with defineConfig({ stores: { … } })', value)
+  }
+  const config = value as Record<string, unknown>
+  for (const key of Object.keys(config)) {
+    if (!KNOWN_KEYS.has(key)) fail(key, `one of the known keys (${[...KNOWN_KEYS].join(', ')}); remove or rename it`)
+  }
+  const stores = config.stores
+  if (typeof stores !== 'object' || stores === null || Array.isArray(stores)) {
+    fail('stores', 'an object of named stores, e.g. { photos: fsStore({ root: "./var/photos" }) }', stores)
+  }
+  for (const [name, adapter] of Object.entries(stores as Record<string, unknown>)) {
+    if (!STORE_NAME.test(name)) fail(`stores.${name}`, 'named with letters, digits, "-" or "_", starting with a letter')
+    if (!isAdapter(adapter)) {
+      fail(`stores.${name}`, "a store made by an adapter's factory, e.g. fsStore({ root: './var/photos' })", adapter)
+    }
+    if ((adapter as Adapter).specVersion !== 'v1') {
+      fail(`stores.${name}`, `an adapter of contract v1 (this one declares ${show((adapter as Adapter).specVersion)}); update the adapter or @flux/core`)
+    }
+  }
+  if (config.migrations !== undefined && (typeof config.migrations !== 'string' || config.migrations === '')) {
+    fail('migrations', 'the path of a folder, e.g. "./migrations"', config.migrations)
+  }
+  if (config.name !== undefined && (typeof config.name !== 'string' || !COMPONENT_NAME.test(config.name))) {
+    fail('name', 'a component name such as "app" or "@travel/site"', config.name)
+  }
+  const lease = (config.lease ?? {}) as Record<string, unknown>
+  if (typeof lease !== 'object' || lease === null) fail('lease', 'an object { ttlMs?, waitMs? }', lease)
+  for (const key of ['ttlMs', 'waitMs'] as const) {
+    const ms = lease[key]
+    if (ms !== undefined && (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0)) {
+      fail(`lease.${key}`, 'a number of milliseconds ≥ 0', ms)
+    }
+  }
+  return {
+    stores: stores as Record<string, Adapter>,
+    migrations: (config.migrations as string | undefined) ?? DEFAULT_MIGRATIONS_DIR,
+    name: (config.name as string | undefined) ?? DEFAULT_APP_COMPONENT,
+    lease: lease as LeaseConfig,
+  }
+}
+
+function isAdapter(value: unknown): value is Adapter {
+  if (typeof value !== 'object' || value === null) return false
+  const adapter = value as Record<string, unknown>
+  return (
+    typeof adapter.kind === 'string' &&
+    typeof adapter.open === 'function' &&
+    typeof adapter.close === 'function' &&
+    typeof adapter.describe === 'function' &&
+    typeof adapter.client === 'function' &&
+    typeof adapter.acquire === 'function' &&
+    typeof adapter.ledger === 'object' &&
+    adapter.ledger !== null
+  )
+}
+
+function show(value: unknown): string {
+  if (value === null) return 'null'
+  if (Array.isArray(value)) return 'an array'
+  if (typeof value === 'function') return 'a function'
+  if (typeof value === 'object') return 'an object'
+  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)
+  return String(value)
+}

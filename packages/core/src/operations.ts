@@ -1,0 +1,125 @@
+import { hostname } from 'node:os'
+import { randomUUID } from 'node:crypto'
+import { relative } from 'node:path'
+import type { LeaseHolder, LedgerEntry } from './adapter.ts'
+import { FluxError } from './errors.ts'
+import { DEFAULT_LEASE_TTL_MS, DEFAULT_LEASE_WAIT_MS } from './lease.ts'
+import { resolveTarget, type StatusRow, statusOf } from './plan.ts'
+import type { Project } from './project.ts'
+import { FLUX_VERSION } from './runner.ts'
+import { closeStores, inStore, openStores, readLedgers } from './stores.ts'
+import { checkSum, type SumProblem } from './sum.ts'
+
+export interface StoreStatus {
+  name: string
+  kind: string
+  target: string
+  /** Who holds the store's lease right now, if anyone: a dirty migration there may still be running. */
+  leasedBy?: LeaseHolder
+}
+
+export interface ProjectStatus {
+  migrations: StatusRow[]
+  stores: StoreStatus[]
+}
+
+/** Where every migration stands in every store. Takes no lease: it only reads. */
+export async function readStatus(project: Project): Promise<ProjectStatus> {
+  return withStores(project, async (names) => {
+    const ledgers = await readLedgers(project.adapters, names)
+    const migrations = statusOf(project.graph.nodes, ledgers)
+    const dirtyStores = new Set(migrations.filter((row) => row.status === 'dirty').map((row) => row.store))
+    const stores = await Promise.all(
+      names.map(async (name): Promise<StoreStatus> => {
+        const adapter = project.adapters[name]!
+        const status: StoreStatus = { name, kind: adapter.kind, target: adapter.describe() }
+        if (dirtyStores.has(name)) {
+          const holder = await inStore(name, adapter, 'read its lease', () => adapter.inspectLease())
+          if (holder) status.leasedBy = holder
+        }
+        return status
+      }),
+    )
+    return { migrations, stores }
+  })
+}
+
+export interface VerifyReport {
+  /** Drift, missing and dirty migrations. */
+  migrations: StatusRow[]
+  /** Migrations folders that do not match their `flux.sum`. */
+  sums: SumProblem[]
+  ok: boolean
+}
+
+/** Checks every applied migration against its file, and every migrations folder against its `flux.sum`. */
+export async function verify(project: Project): Promise<VerifyReport> {
+  const status = await readStatus(project)
+  const migrations = status.migrations.filter((row) => ['drift', 'missing', 'dirty'].includes(row.status))
+  const sums = (
+    await Promise.all(project.components.map((component) => checkSum(component.dir, relative(process.cwd(), component.dir) || '.')))
+  ).flat()
+  return { migrations, sums, ok: migrations.length === 0 && sums.length === 0 }
+}
+
+/**
+ * Records what really happened to a dirty migration: `applied` (its changes are all there)
+ * or `rolled-back` (none are: it will run again). Takes the store's lease, so it never races
+ * a live runner.
+ */
+export async function resolveDirty(project: Project, target: string, outcome: 'applied' | 'rolled-back'): Promise<LedgerEntry | undefined> {
+  const node = resolveTarget(project.graph.nodes, target)
+  const adapter = project.adapters[node.store]!
+  return withStores(project, async () => {
+    const runId = randomUUID()
+    const lease = await inStore(node.store, adapter, 'take its lease', () =>
+      adapter.acquire({
+        ttlMs: project.lease.ttlMs ?? DEFAULT_LEASE_TTL_MS,
+        waitMs: project.lease.waitMs ?? DEFAULT_LEASE_WAIT_MS,
+        holder: { host: hostname(), pid: process.pid, runId, since: new Date().toISOString() },
+      }),
+    )
+    try {
+      const entry = (await inStore(node.store, adapter, 'read its ledger', () => adapter.ledger.read())).find(
+        (candidate) => candidate.id === node.id,
+      )
+      if (entry?.status !== 'running') {
+        throw new FluxError('USAGE', `${node.id} is not dirty in store "${node.store}" (it is ${entry ? 'applied' : 'pending'})`, {
+          migration: node.id,
+          hint: 'only a migration that `flux status` shows as dirty can be resolved',
+        })
+      }
+      if (outcome === 'rolled-back') {
+        await inStore(node.store, adapter, 'update its ledger', () => adapter.ledger.remove(node.id))
+        return undefined
+      }
+      const resolved: LedgerEntry = { ...entry, status: 'applied', checksum: node.checksum, runId, fluxVersion: FLUX_VERSION }
+      delete resolved.checkpoint
+      await inStore(node.store, adapter, 'update its ledger', () => adapter.ledger.record(resolved))
+      return resolved
+    } finally {
+      await lease.release()
+    }
+  }, [node.store])
+}
+
+/** Frees a store's lease whoever holds it (a runner that died on another host). Returns who held it. */
+export async function unlock(project: Project, store: string): Promise<LeaseHolder | undefined> {
+  const adapter = project.adapters[store]
+  if (!adapter) {
+    throw new FluxError('USAGE', `unknown store "${store}"`, {
+      hint: `stores in the config: ${Object.keys(project.adapters).join(', ') || 'none'}`,
+    })
+  }
+  return withStores(project, () => inStore(store, adapter, 'break its lease', () => adapter.breakLease()), [store])
+}
+
+async function withStores<T>(project: Project, body: (names: string[]) => Promise<T>, only?: string[]): Promise<T> {
+  const names = only ?? Object.keys(project.adapters).sort()
+  await openStores(project.adapters, names)
+  try {
+    return await body(names)
+  } finally {
+    await closeStores(project.adapters, names)
+  }
+}

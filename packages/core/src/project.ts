@@ -1,0 +1,93 @@
+import { access } from 'node:fs/promises'
+import { dirname, isAbsolute, join, relative, resolve } from 'node:path'
+import type { Adapter } from './adapter.ts'
+import { capabilitiesOf } from './adapter.ts'
+import { CONFIG_FILE_NAMES, type LeaseConfig, validateConfig } from './config.ts'
+import { FluxError, messageOf } from './errors.ts'
+import { buildGraph, type Graph } from './graph.ts'
+import { type Component, type LoadedMigration, loadMigrations } from './load-migrations.ts'
+import { importModule, type ModuleImporter } from './module-loader.ts'
+import type { StoreInfo } from './plan.ts'
+
+/** A loaded, validated project: config, components, migrations and their graph. Nothing is opened yet. */
+export interface Project {
+  /** Directory of the config file; relative paths in the config are resolved from it. */
+  root: string
+  configFile: string
+  components: Component[]
+  migrations: LoadedMigration[]
+  graph: Graph
+  adapters: Record<string, Adapter>
+  stores: Record<string, StoreInfo>
+  lease: LeaseConfig
+}
+
+export interface LoadProjectOptions {
+  /** Where to look for the config file. Default `process.cwd()`. */
+  cwd?: string
+  /** A config file given by the user (`--config`), relative to `cwd`. */
+  configFile?: string
+  /** Module import seam. */
+  importer?: ModuleImporter
+  /** Stop after the config: load no migrations (for `flux new`, `flux unlock`). */
+  configOnly?: boolean
+}
+
+/** Finds the config file: the one given, or the first of `CONFIG_FILE_NAMES` in `cwd`. */
+export async function findConfigFile(cwd: string, given?: string): Promise<string> {
+  if (given !== undefined) {
+    const file = isAbsolute(given) ? given : resolve(cwd, given)
+    if (!(await exists(file))) {
+      throw new FluxError('CONFIG_NOT_FOUND', `config file ${given} does not exist`, {
+        file: given,
+        hint: 'check the path given to --config',
+      })
+    }
+    return file
+  }
+  for (const name of CONFIG_FILE_NAMES) {
+    const file = join(cwd, name)
+    if (await exists(file)) return file
+  }
+  throw new FluxError('CONFIG_NOT_FOUND', `no flux.config.ts (or .mts, .js, .mjs) in ${cwd}`, {
+    hint: 'run `flux init` to create one, or pass --config <file>',
+  })
+}
+
+/** Loads config, components and migrations, and validates the graph. */
+export async function loadProject(options: LoadProjectOptions = {}): Promise<Project> {
+  const cwd = options.cwd ?? process.cwd()
+  const importer = options.importer ?? importModule
+  const configFile = await findConfigFile(cwd, options.configFile)
+  const displayConfig = relative(cwd, configFile) || configFile
+  let module: Record<string, unknown>
+  try {
+    module = await importer(configFile)
+  } catch (error) {
+    if (FluxError.is(error)) throw error
+    throw new FluxError('CONFIG_INVALID', `${displayConfig} could not be loaded: ${messageOf(error).split('\n')[0]}`, {
+      file: displayConfig,
+      hint: 'fix the config file (run with --debug for the full error); nothing was changed',
+      cause: error,
+    })
+  }
+  const config = validateConfig(module.default, displayConfig)
+  const root = dirname(configFile)
+  const components: Component[] = [{ name: config.name, dir: resolve(root, config.migrations) }]
+  const stores: Record<string, StoreInfo> = {}
+  for (const [name, adapter] of Object.entries(config.stores)) {
+    stores[name] = { kind: adapter.kind, transactions: capabilitiesOf(adapter).transactions }
+  }
+  const migrations = options.configOnly ? [] : await loadMigrations(components, importer, cwd)
+  const graph = buildGraph(migrations, Object.keys(config.stores))
+  return { root, configFile, components, migrations, graph, adapters: config.stores, stores, lease: config.lease }
+}
+
+async function exists(file: string): Promise<boolean> {
+  try {
+    await access(file)
+    return true
+  } catch {
+    return false
+  }
+}

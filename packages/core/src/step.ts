@@ -1,0 +1,135 @@
+import type { Ledger, LedgerEntry } from './adapter.ts'
+import { FluxError, messageOf } from './errors.ts'
+import type { FluxEventListener } from './events.ts'
+import type { MigrationContext } from './migration.ts'
+import type { PlanStep } from './plan.ts'
+import type { Project } from './project.ts'
+import { inStore } from './stores.ts'
+
+export interface StepOptions {
+  project: Project
+  step: PlanStep
+  runId: string
+  /** The step's ledger entry before the run, if any. */
+  previous: LedgerEntry | undefined
+  signal: AbortSignal
+  emit: FluxEventListener
+  fluxVersion: string
+}
+
+/**
+ * Runs one step and records it. In a transaction where the step allows it, the migration
+ * and its ledger record commit together. Elsewhere the ledger says `running` first and
+ * `applied` after, so a crash in between leaves the migration dirty, never silently applied.
+ * A migration that throws is recorded as it was before the step (unless it saved a
+ * checkpoint to resume from), and the error names the migration and direction.
+ */
+export async function runStep(options: StepOptions): Promise<void> {
+  const { project, step } = options
+  const adapter = project.adapters[step.store]!
+  const definition = project.graph.definitions.get(step.id)!
+  const direction = step.action === 'revert' ? 'down' : 'up'
+  const body = direction === 'down' ? definition.down! : definition.up
+  const startedAt = new Date()
+  const started = performance.now()
+  const running: LedgerEntry = {
+    id: step.id,
+    checksum: direction === 'down' ? (options.previous?.checksum ?? step.checksum) : step.checksum,
+    status: 'running',
+    appliedAt: startedAt.toISOString(),
+    durationMs: 0,
+    runId: options.runId,
+    fluxVersion: options.fluxVersion,
+  }
+  if (step.action === 'resume' && options.previous?.checkpoint !== undefined) running.checkpoint = options.previous.checkpoint
+  const applied = (): LedgerEntry => ({
+    ...running,
+    status: 'applied',
+    appliedAt: new Date().toISOString(),
+    durationMs: Math.round(performance.now() - started),
+    checkpoint: undefined,
+  })
+  let checkpointSaved = false
+  const context = (client: unknown, ledger: Ledger): MigrationContext => {
+    let checkpoint = running.checkpoint
+    return {
+      store: client,
+      stores: Object.fromEntries(step.uses.map((name) => [name, project.adapters[name]!.client()])),
+      log: (message) => options.emit({ type: 'step-log', step, message: String(message) }),
+      progress: (total) => {
+        let done = 0
+        const report = () => options.emit({ type: 'step-progress', step, done, total })
+        report()
+        return {
+          advance: (count = 1) => {
+            done += count
+            report()
+          },
+          set: (value) => {
+            done = value
+            report()
+          },
+        }
+      },
+      checkpoint: {
+        get value() {
+          return checkpoint
+        },
+        save: async (value) => {
+          checkpoint = JSON.parse(JSON.stringify(value ?? null))
+          checkpointSaved = true
+          await ledger.record({ ...running, checkpoint })
+        },
+      },
+      signal: options.signal,
+      migration: { id: step.id, component: step.component, name: step.name, store: step.store, direction },
+    }
+  }
+  const fail = (error: unknown) =>
+    new FluxError('MIGRATION_FAILED', `migration ${step.id} failed (${direction}): ${messageOf(error)}`, {
+      migration: step.id,
+      store: step.store,
+      file: step.file,
+      hint: step.transaction
+        ? `nothing of it was committed; fix ${step.file} and run \`flux ${direction}\` again`
+        : `store "${step.store}" may hold part of its changes; fix ${step.file} so it can run again, then \`flux ${direction}\``,
+      cause: error,
+    })
+  const record = (what: string, call: () => Promise<void>) => inStore(step.store, adapter, what, call)
+
+  if (step.transaction) {
+    await inStore(step.store, adapter, 'run the step in a transaction', () =>
+      adapter.transaction!(async (client, ledger) => {
+        try {
+          await body(context(client, ledger))
+        } catch (error) {
+          throw fail(error)
+        }
+        if (direction === 'down') await ledger.remove(step.id)
+        else await ledger.record(applied())
+      }),
+    )
+    return
+  }
+
+  const ledger = adapter.ledger
+  await record('record the step as running', () => ledger.record(running))
+  try {
+    await body(context(adapter.client(), ledger))
+  } catch (error) {
+    const failure = fail(error)
+    if (checkpointSaved) throw failure
+    try {
+      await (options.previous ? ledger.record(options.previous) : ledger.remove(step.id))
+    } catch (restoreError) {
+      throw new FluxError(
+        'MIGRATION_FAILED',
+        `${failure.message}; then its ledger entry could not be restored (${messageOf(restoreError)}), so it shows as dirty`,
+        { migration: step.id, store: step.store, file: step.file, hint: failure.hint, cause: error },
+      )
+    }
+    throw failure
+  }
+  if (direction === 'down') await record('remove the step from its ledger', () => ledger.remove(step.id))
+  else await record('record the step as applied', () => ledger.record(applied()))
+}

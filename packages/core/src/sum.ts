@@ -1,0 +1,84 @@
+import { createHash } from 'node:crypto'
+import { readFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { checksumOf, listMigrationFiles } from './load-migrations.ts'
+import { writeFileAtomic } from './write-file-atomic.ts'
+
+/** Name of the integrity file in each migrations folder. */
+export const SUM_FILE = 'flux.sum'
+
+export interface SumProblem {
+  file: string
+  message: string
+}
+
+/**
+ * Text of a folder's `flux.sum`: a `total` line first, then one `<file> <checksum>` line per
+ * migration file. The total changes with every added file, so two branches that each add a
+ * migration conflict on it under git, and the conflict is seen before deploy.
+ */
+export function formatSum(files: readonly { fileName: string; checksum: string }[]): string {
+  const lines = [...files]
+    .sort((a, b) => (a.fileName < b.fileName ? -1 : a.fileName > b.fileName ? 1 : 0))
+    .map((file) => `${file.fileName} ${file.checksum}`)
+  const total = createHash('sha256').update(lines.join('\n')).digest('hex')
+  return `total sha256:${total}\n${lines.map((line) => `${line}\n`).join('')}`
+}
+
+/** The checksums of a folder's migration files, as they are on disk now. */
+export async function checksumsOf(dir: string): Promise<{ fileName: string; checksum: string }[]> {
+  const files = await listMigrationFiles(dir)
+  return Promise.all(files.map(async (file) => ({ fileName: file.fileName, checksum: checksumOf(await readFile(file.file)) })))
+}
+
+/** Writes the folder's `flux.sum` from its files; returns its path. */
+export async function writeSum(dir: string): Promise<string> {
+  const path = join(dir, SUM_FILE)
+  await writeFileAtomic(path, formatSum(await checksumsOf(dir)))
+  return path
+}
+
+/**
+ * Compares a folder with its `flux.sum`: a file added, changed or removed since the sum was
+ * written, a sum edited by hand, or a merge conflict left in it. `displayDir` names the folder
+ * in messages. A folder without migrations and without a sum is fine.
+ */
+export async function checkSum(dir: string, displayDir: string): Promise<SumProblem[]> {
+  const sumFile = join(displayDir, SUM_FILE)
+  const files = await checksumsOf(dir)
+  let text: string
+  try {
+    text = await readFile(join(dir, SUM_FILE), 'utf8')
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error
+    if (files.length === 0) return []
+    return [{ file: sumFile, message: `${sumFile} is missing; run \`flux sum\` to write it` }]
+  }
+  const problems: SumProblem[] = []
+  const lines = text.replace(/\r\n/g, '\n').split('\n').filter((line) => line !== '')
+  if (lines.some((line) => /^(<<<<<<<|=======|>>>>>>>)/.test(line))) {
+    return [{ file: sumFile, message: `${sumFile} has merge conflict markers: two branches added migrations` }]
+  }
+  const recorded = new Map<string, string>()
+  for (const line of lines.slice(1)) {
+    const [fileName, checksum] = line.split(' ')
+    if (fileName && checksum) recorded.set(fileName, checksum)
+  }
+  const onDisk = new Map(files.map((file) => [file.fileName, file.checksum]))
+  for (const [fileName, checksum] of onDisk) {
+    const expected = recorded.get(fileName)
+    if (expected === undefined) problems.push({ file: join(displayDir, fileName), message: `${join(displayDir, fileName)} is not in ${sumFile}` })
+    else if (expected !== checksum) {
+      problems.push({ file: join(displayDir, fileName), message: `${join(displayDir, fileName)} changed since ${sumFile} was written` })
+    }
+  }
+  for (const fileName of recorded.keys()) {
+    if (!onDisk.has(fileName)) {
+      problems.push({ file: join(displayDir, fileName), message: `${join(displayDir, fileName)} is in ${sumFile} but the file is gone` })
+    }
+  }
+  if (problems.length === 0 && formatSum(files) !== `${lines.join('\n')}\n`) {
+    problems.push({ file: sumFile, message: `${sumFile} was edited by hand: its total does not match its lines` })
+  }
+  return problems
+}
