@@ -35,7 +35,7 @@ export { checksumOf, isMigrationFileName, listMigrationFiles, loadMigrations, MI
 export type { ModuleImporter } from './module-loader.ts'
 export { importModule, installFluxResolutionFallback } from './module-loader.ts'
 export type { ProjectStatus, StoreStatus, VerifyReport } from './operations.ts'
-export { readStatus, resolveDirty, unlock, verify } from './operations.ts'
+export { previewPlan, readStatus, resolveDirty, unlock, verify } from './operations.ts'
 export type {
   MigrationStatus,
   Plan,

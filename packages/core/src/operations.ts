@@ -4,7 +4,7 @@ import { relative } from 'node:path'
 import type { LeaseHolder, LedgerEntry } from './adapter.ts'
 import { FluxError } from './errors.ts'
 import { DEFAULT_LEASE_TTL_MS, DEFAULT_LEASE_WAIT_MS } from './lease.ts'
-import { resolveTarget, type StatusRow, statusOf } from './plan.ts'
+import { createPlan, type Plan, resolveTarget, type StatusRow, statusOf } from './plan.ts'
 import type { Project } from './project.ts'
 import { FLUX_VERSION } from './runner.ts'
 import { closeStores, inStore, openStores, readLedgers } from './stores.ts'
@@ -42,6 +42,27 @@ export async function readStatus(project: Project): Promise<ProjectStatus> {
     )
     return { migrations, stores }
   })
+}
+
+/**
+ * What `up` or `down` would do now, without leasing or changing anything. A `running`
+ * entry counts as dirty here, as `status` shows it.
+ */
+export async function previewPlan(
+  project: Project,
+  options: { direction: 'up' | 'down'; target?: string | undefined; steps?: number | undefined },
+): Promise<Plan> {
+  return withStores(project, async (names) =>
+    createPlan({
+      nodes: project.graph.nodes,
+      ledgers: await readLedgers(project.adapters, names),
+      stores: project.stores,
+      direction: options.direction,
+      target: options.target,
+      steps: options.steps,
+      leased: names,
+    }),
+  )
 }
 
 export interface VerifyReport {

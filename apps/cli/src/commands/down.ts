@@ -1,0 +1,21 @@
+import { FluxError } from '@flux/core'
+import type { CommandInput } from '../command.ts'
+import { parseSteps, runMigrate } from '../migrate-command.ts'
+
+export const usage = 'flux down <target> | --steps <n> [--json]'
+export const description = `Reverts applied migrations with their down(), newest first: those that come after
+<target> (which stays applied; \`base\` reverts everything), or the last <n>.`
+export const maxPositionals = 1
+export const options = {
+  steps: { type: 'string', value: 'n', description: 'revert the last n applied migrations' },
+} as const
+export const examples = ['flux down --steps 1', 'flux down app/20261121093000_add-photos', 'flux down base']
+
+export function run(input: CommandInput): Promise<number> {
+  const steps = parseSteps(input.values.steps)
+  const target = input.positionals[0]
+  if ((steps === undefined) === (target === undefined)) {
+    throw new FluxError('USAGE', 'give either a target or --steps <n>', { hint: 'e.g. `flux down --steps 1`' })
+  }
+  return runMigrate(input, { direction: 'down', target, steps })
+}

@@ -1,0 +1,93 @@
+// Entry of the `flux` command. Kept small and free of heavy imports: `flux --help` loads
+// nothing else; each command and the adapters load only when that command runs.
+import { parseArgs } from 'node:util'
+import type { CommandModule } from './command.ts'
+import { GLOBAL_OPTIONS, renderHelp } from './help.ts'
+
+const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandModule> }> = {
+  init: { summary: 'create flux.config.ts and a migrations folder', load: () => import('./commands/init.ts') },
+  new: { summary: 'write a new migration file', load: () => import('./commands/new.ts') },
+  status: { summary: 'show where every migration stands in every store', load: () => import('./commands/status.ts') },
+  plan: { summary: 'show what `up` or `down` would do, without doing it', load: () => import('./commands/plan.ts') },
+  up: { summary: 'apply pending migrations, up to a target', load: () => import('./commands/up.ts') },
+  down: { summary: 'revert applied migrations, down to a target or by steps', load: () => import('./commands/down.ts') },
+  verify: { summary: 'check applied migrations and flux.sum against the files', load: () => import('./commands/verify.ts') },
+  sum: { summary: 'write flux.sum for the migrations folder', load: () => import('./commands/sum.ts') },
+  resolve: { summary: 'record what really happened to a dirty migration', load: () => import('./commands/resolve.ts') },
+  unlock: { summary: "free a store's lease held by a runner that is gone", load: () => import('./commands/unlock.ts') },
+}
+
+const TOP_HELP = `flux — migrations for applications that keep their data in several stores
+
+Usage: flux <command> [options]
+
+Commands:
+${Object.entries(COMMANDS)
+  .map(([name, command]) => `  ${name.padEnd(9)}${command.summary}`)
+  .join('\n')}
+
+Options for every command:
+${GLOBAL_OPTIONS}
+
+Exit codes:
+  0  done
+  1  a migration failed, or a store could not be reached
+  2  bad usage, config, or migrations (nothing was applied)
+  3  integrity: drift, missing, dirty, or a flux.sum mismatch
+  4  a lease could not be acquired in time
+
+Run \`flux <command> --help\` for a command's own options.
+`
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    if (name === 'help' && rest[0] && COMMANDS[rest[0]]) return main([rest[0], '--help'])
+    process.stdout.write(TOP_HELP)
+    return 0
+  }
+  if (name === '--version' || name === '-v') {
+    const { createRequire } = await import('node:module')
+    process.stdout.write(`${createRequire(import.meta.url)('../package.json').version}\n`)
+    return 0
+  }
+  const entry = COMMANDS[name]
+  if (!entry) {
+    process.stderr.write(`error: unknown command "${name}"\n  hint: run \`flux --help\` to see the commands\n`)
+    return 2
+  }
+  const command = await entry.load()
+  let parsed: ReturnType<typeof parseArgs>
+  try {
+    parsed = parseArgs({
+      args: rest,
+      options: { ...command.options, ...GLOBAL_OPTION_SPEC },
+      allowPositionals: true,
+      strict: true,
+    })
+  } catch (error) {
+    process.stderr.write(`error: ${(error as Error).message}\n  hint: run \`flux ${name} --help\`\n`)
+    return 2
+  }
+  if (parsed.values.help) {
+    process.stdout.write(renderHelp(command))
+    return 0
+  }
+  if (parsed.positionals.length > command.maxPositionals) {
+    process.stderr.write(
+      `error: too many arguments: ${parsed.positionals.slice(command.maxPositionals).join(' ')}\n  hint: run \`flux ${name} --help\`\n`,
+    )
+    return 2
+  }
+  const { runCommand } = await import('./run-command.ts')
+  return runCommand(name, command, parsed.values, parsed.positionals)
+}
+
+const GLOBAL_OPTION_SPEC = {
+  config: { type: 'string' },
+  json: { type: 'boolean' },
+  debug: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const
+
+process.exitCode = await main(process.argv.slice(2))

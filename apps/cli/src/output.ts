@@ -1,0 +1,55 @@
+import type { WriteStream } from 'node:tty'
+
+type Paint = (text: string) => string
+
+export interface Output {
+  /** `--json`: stdout carries exactly one JSON document. */
+  readonly json: boolean
+  /** Colours for stdout and stderr: only on a terminal, never with NO_COLOR. */
+  readonly paint: { bold: Paint; dim: Paint; red: Paint; green: Paint; yellow: Paint; cyan: Paint }
+  /** stderr is a terminal: a live line may be drawn there. */
+  readonly interactive: boolean
+  line(text?: string): void
+  error(text: string): void
+  printJson(value: unknown): void
+  /** Replaces the live line on stderr (terminal only); `undefined` clears it. */
+  live(text: string | undefined): void
+}
+
+export function createOutput(json: boolean): Output {
+  const stdout = process.stdout as WriteStream
+  const stderr = process.stderr as WriteStream
+  const colors = stdout.isTTY === true && !process.env.NO_COLOR && process.env.TERM !== 'dumb'
+  const interactive = stderr.isTTY === true && process.env.TERM !== 'dumb'
+  const code = (open: number, close: number): Paint => (colors ? (text) => `\u001b[${open}m${text}\u001b[${close}m` : (text) => text)
+  let liveShown = false
+  const clearLive = () => {
+    if (liveShown) {
+      stderr.write('\r\u001b[2K')
+      liveShown = false
+    }
+  }
+  return {
+    json,
+    interactive,
+    paint: { bold: code(1, 22), dim: code(2, 22), red: code(31, 39), green: code(32, 39), yellow: code(33, 39), cyan: code(36, 39) },
+    line(text = '') {
+      clearLive()
+      if (!json) stdout.write(`${text}\n`)
+    },
+    error(text) {
+      clearLive()
+      stderr.write(`${text}\n`)
+    },
+    printJson(value) {
+      stdout.write(`${JSON.stringify(value, null, 2)}\n`)
+    },
+    live(text) {
+      if (!interactive) return
+      if (text === undefined) return clearLive()
+      const width = stderr.columns ?? 80
+      stderr.write(`\r\u001b[2K${text.length > width - 1 ? `${text.slice(0, width - 2)}…` : text}`)
+      liveShown = true
+    },
+  }
+}
