@@ -80,7 +80,7 @@ async function main(argv: string[]): Promise<number> {
     return 2
   }
   const { runCommand } = await import('./run-command.ts')
-  return runCommand(name, command, parsed.values, parsed.positionals)
+  return runCommand(name, command, parsed.values as Record<string, string | boolean | undefined>, parsed.positionals)
 }
 
 const GLOBAL_OPTION_SPEC = {

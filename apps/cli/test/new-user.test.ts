@@ -1,0 +1,63 @@
+import { readdir, readFile, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { emptyProject, flux, statusJson } from './helpers.ts'
+
+describe('a new user in an empty folder', () => {
+  it('init, new, up, up again, drift, down', async () => {
+    const dir = await emptyProject()
+    const init = await flux(['init'], dir)
+    expect(init.code, init.stderr).toBe(0)
+    expect(init.stdout).toContain('created flux.config.ts')
+    expect(await readdir(join(dir, 'migrations'))).toEqual(['flux.sum'])
+    expect((await flux(['init'], dir)).code).toBe(2)
+
+    const created = await flux(['new', 'add-photos'], dir)
+    expect(created.code, created.stderr).toBe(0)
+    const [first] = (await readdir(join(dir, 'migrations'))).filter((name) => name.endsWith('.ts'))
+    expect(first).toMatch(/^\d{14}_add-photos\.ts$/)
+    const file = join(dir, 'migrations', first!)
+    const source = await readFile(file, 'utf8')
+    await writeFile(
+      file,
+      source
+        .replace('// change the store here', "await store.put('photos/README.txt', 'hello')")
+        .replace('// undo up() here', "await store.delete('photos/README.txt')"),
+    )
+    expect((await flux(['sum'], dir)).code).toBe(0)
+
+    const up = await flux(['up'], dir)
+    expect(up.code, up.stderr).toBe(0)
+    expect(up.stdout).toContain(`app/${first!.replace('.ts', '')}`)
+    expect(await readFile(join(dir, 'var/files/photos/README.txt'), 'utf8')).toBe('hello')
+    expect(await statusJson(dir)).toEqual([
+      expect.objectContaining({ id: `app/${first!.replace('.ts', '')}`, component: 'app', store: 'files', status: 'applied' }),
+    ])
+
+    const again = await flux(['up'], dir)
+    expect(again.code).toBe(0)
+    expect(again.stdout).toContain('nothing to apply')
+
+    const second = await flux(['new', 'add thumbnails'], dir)
+    expect(second.code, second.stderr).toBe(0)
+    const secondName = (await readdir(join(dir, 'migrations'))).filter((name) => name.endsWith('.ts')).sort()[1]!
+    expect(await readFile(join(dir, 'migrations', secondName), 'utf8')).toContain(`parents: ['${first!.replace('.ts', '')}']`)
+    expect((await flux(['up'], dir)).code).toBe(0)
+    expect((await flux(['verify'], dir)).code).toBe(0)
+
+    // an applied migration edited: verify and up stop with exit 3, naming the file
+    await writeFile(file, `${await readFile(file, 'utf8')}\n// edited\n`)
+    const verify = await flux(['verify'], dir)
+    expect(verify.code).toBe(3)
+    expect(verify.stdout).toContain(`migrations/${first}`)
+    const blocked = await flux(['up'], dir)
+    expect(blocked.code).toBe(3)
+    expect(blocked.stderr).toContain(`migrations/${first} changed after it was applied`)
+    await writeFile(file, (await readFile(file, 'utf8')).replace('\n// edited\n', ''))
+
+    const down = await flux(['down', '--steps', '1'], dir)
+    expect(down.code, down.stderr).toBe(0)
+    expect(down.stdout).toContain(`app/${secondName.replace('.ts', '')}`)
+    expect((await statusJson(dir)).map((row) => row.status)).toEqual(['applied', 'pending'])
+  })
+})
