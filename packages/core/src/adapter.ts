@@ -104,6 +104,8 @@ export interface LeaseHolder {
 
 /** Options core passes to {@link Adapter.acquire}. */
 export interface AcquireOptions {
+  /** Name of the store in the config (`photos`), for messages: adapters do not know it otherwise. */
+  store: string
   /**
    * How long the lease lives without renewal, in milliseconds. The lease renews itself
    * every third of this time; a holder that dies is replaced after at most `ttlMs`.

@@ -174,7 +174,8 @@ function topologicalOrder(
   if (order.length < byId.size) {
     const cycle = findCycle(byId, new Set(order.map((node) => node.id)))
     const first = byId.get(cycle[0]!)!
-    throw new FluxError('GRAPH_INVALID', `cycle in the migration graph: ${cycle.join(' → ')}`, {
+    const files = [...new Set(cycle.map((id) => byId.get(id)!.file))].join(', ')
+    throw new FluxError('GRAPH_INVALID', `cycle in the migration graph: ${cycle.join(' → ')} (in ${files})`, {
       migration: first.id,
       file: first.file,
       hint: 'a migration cannot depend on itself through its parents or `after`; remove one of these edges',

@@ -119,8 +119,6 @@ export function describeHolder(holder: LeaseHolder | undefined): string {
 }
 
 export interface PollForLeaseOptions extends AcquireOptions {
-  /** Store name, for error messages. */
-  store: string
   /** One attempt: resolves a lease when taken, or the current holder when it is held. */
   attempt: () => Promise<{ lease: Lease } | { holder: LeaseHolder | undefined }>
   /** Delay between attempts, in milliseconds. Default 50, growing to 1,000. */

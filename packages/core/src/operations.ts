@@ -95,6 +95,7 @@ export async function resolveDirty(project: Project, target: string, outcome: 'a
     const runId = randomUUID()
     const lease = await inStore(node.store, adapter, 'take its lease', () =>
       adapter.acquire({
+        store: node.store,
         ttlMs: project.lease.ttlMs ?? DEFAULT_LEASE_TTL_MS,
         waitMs: project.lease.waitMs ?? DEFAULT_LEASE_WAIT_MS,
         holder: { host: hostname(), pid: process.pid, runId, since: new Date().toISOString() },

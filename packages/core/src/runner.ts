@@ -183,6 +183,7 @@ async function acquireAll(
       const adapter = project.adapters[name]!
       const lease = await inStore(name, adapter, 'take its lease', () =>
         adapter.acquire({
+          store: name,
           ttlMs: project.lease.ttlMs ?? DEFAULT_LEASE_TTL_MS,
           waitMs: project.lease.waitMs ?? DEFAULT_LEASE_WAIT_MS,
           holder,
