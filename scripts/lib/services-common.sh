@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Helpers for scripts/services: messages, polling with a deadline, pid files and
 # background daemons. Sourced, never run. Everything here is plain bash + coreutils.
 
@@ -36,6 +37,15 @@ svc_wait_for() { # timeout_seconds pidfile cmd...
   done
 }
 
+# Why svc_wait_for gave up on the daemon in PIDFILE: for the failure message.
+svc_why_not_ready() { # pidfile timeout
+  if svc_pid_alive "$1" ""; then
+    echo "is running but did not answer within ${2}s"
+  else
+    echo "exited"
+  fi
+}
+
 # Is the process whose pid is in PIDFILE running, and (when MATCH is not empty)
 # does its command line contain MATCH? Guards against acting on a recycled pid.
 svc_pid_alive() { # pidfile match
@@ -47,22 +57,37 @@ svc_pid_alive() { # pidfile match
   tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$match"
 }
 
-# Stops the process in PIDFILE (SIGTERM, then SIGKILL after TIMEOUT seconds) when it
-# is alive and matches MATCH, then removes the pid file.
-svc_kill_pidfile() { # name pidfile match [timeout]
-  local name=$1 pidfile=$2 match=$3 timeout=${4:-15} pid deadline
-  if svc_pid_alive "$pidfile" "$match"; then
-    pid=$(head -n 1 "$pidfile" | tr -dc '0-9')
-    svc_log "stopping $name (pid $pid)"
-    kill -TERM "$pid" 2>/dev/null || true
-    deadline=$((SECONDS + timeout))
-    while kill -0 "$pid" 2>/dev/null && [ "$SECONDS" -lt "$deadline" ]; do sleep 0.2; done
-    if kill -0 "$pid" 2>/dev/null; then
-      svc_log "$name (pid $pid) did not stop in ${timeout}s; killing it"
-      kill -KILL "$pid" 2>/dev/null || true
+# Stops daemons by their pid files, all at once: SIGTERM to each one that is alive and
+# matches, then waits for them together and sends SIGKILL to any still running after
+# TIMEOUT seconds. Removes the pid files. Arguments come in threes.
+svc_stop_pidfiles() { # timeout [name pidfile match]...
+  local timeout=$1 pid i deadline
+  shift
+  local pids=() names=() files=()
+  while [ "$#" -ge 3 ]; do
+    if svc_pid_alive "$2" "$3"; then
+      pid=$(head -n 1 "$2" | tr -dc '0-9')
+      svc_log "stopping $1 (pid $pid)"
+      kill -TERM "$pid" 2>/dev/null || true
+      pids+=("$pid")
+      names+=("$1")
     fi
-  fi
-  rm -f "$pidfile"
+    files+=("$2")
+    shift 3
+  done
+  deadline=$((SECONDS + timeout))
+  for i in "${!pids[@]}"; do
+    while kill -0 "${pids[i]}" 2>/dev/null && [ "$SECONDS" -lt "$deadline" ]; do sleep 0.1; done
+    if kill -0 "${pids[i]}" 2>/dev/null; then
+      svc_log "${names[i]} (pid ${pids[i]}) did not stop in ${timeout}s; killing it"
+      kill -KILL "${pids[i]}" 2>/dev/null || true
+    fi
+  done
+  rm -f "${files[@]}"
+}
+
+svc_kill_pidfile() { # name pidfile match
+  svc_stop_pidfiles 15 "$1" "$2" "$3"
 }
 
 # Starts CMD... detached from this script (own session, stdin from /dev/null,
