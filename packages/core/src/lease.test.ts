@@ -203,7 +203,9 @@ describe('isHolderGone', () => {
 
 describe('describeHolder', () => {
   it('names pid, host, since and run', () => {
-    expect(describeHolder(holder)).toBe('pid 48213 on build-7.example since 2026-01-01T12:00:01.000Z (run r-20260101-abc)')
+    expect(describeHolder(holder)).toBe(
+      'pid 48213 on build-7.example since 2026-01-01T12:00:01.000Z (run r-20260101-abc)',
+    )
     expect(describeHolder(undefined)).toBe('an unknown holder')
   })
 })

@@ -27,9 +27,9 @@ export function storeError(
   fallbackCode: 'STORE_UNAVAILABLE' | 'STORE_ERROR' = 'STORE_ERROR',
 ): FluxError {
   if (FluxError.is(error) && error.store !== undefined) return error
-  const target = safeDescribe(adapter)
   if (FluxError.is(error)) {
-    return new FluxError(error.code, `store "${name}" (${target}): ${error.message}`, {
+    // adapters' own errors already show describe(); add only the store's name
+    return new FluxError(error.code, `store "${name}": ${error.message}`, {
       store: name,
       hint: error.hint,
       migration: error.migration,
@@ -38,7 +38,7 @@ export function storeError(
       cause: error.cause ?? error,
     })
   }
-  return new FluxError(fallbackCode, `store "${name}" (${target}): could not ${what}: ${messageOf(error)}`, {
+  return new FluxError(fallbackCode, `store "${name}" (${safeDescribe(adapter)}): could not ${what}: ${messageOf(error)}`, {
     store: name,
     hint: fallbackCode === 'STORE_UNAVAILABLE' ? 'check that the store is running and reachable, then run again' : undefined,
     cause: error,

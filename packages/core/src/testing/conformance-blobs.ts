@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { Readable } from 'node:stream'
 import { expect } from 'vitest'
 import type { Adapter, BlobStore } from '../adapter.ts'
-import { type ConformanceTest, expectFluxError, testHolder } from './conformance-harness.ts'
+import { type ConformanceTest, expectFluxError, STORE_NAME, testHolder } from './conformance-harness.ts'
 import { ledgerEntry } from './conformance-ledger.ts'
 
 /** Keys every blob store refuses: escaping the namespace, absolute, empty, or with empty, `.` or `..` segments. */
@@ -70,7 +70,16 @@ export function blobTests(test: ConformanceTest): void {
   })
 
   blobTest('list: sorted by code unit, filtered by a plain string prefix', async (blobs) => {
-    const keys = ['b.txt', 'a/c.txt', 'a.txt', 'a/b/d.txt', 'photos/2026/x.jpg', 'photos/2025/y.jpg', 'photos-old/z', 'Z']
+    const keys = [
+      'b.txt',
+      'a/c.txt',
+      'a.txt',
+      'a/b/d.txt',
+      'photos/2026/x.jpg',
+      'photos/2025/y.jpg',
+      'photos-old/z',
+      'Z',
+    ]
     for (const key of keys) await blobs.put(key, key)
     const sorted = [...keys].sort()
     expect(await blobs.list('')).toEqual(sorted)
@@ -88,7 +97,7 @@ export function blobTests(test: ConformanceTest): void {
       const adapter = await open()
       const blobs = blobsOf(adapter)
       expect(await blobs.list('')).toEqual([])
-      hold(await adapter.acquire({ ttlMs: 30_000, waitMs: 0, holder: testHolder('lister') }))
+      hold(await adapter.acquire({ store: STORE_NAME, ttlMs: 30_000, waitMs: 0, holder: testHolder('lister') }))
       await adapter.ledger.record(ledgerEntry('app/one'))
       await blobs.put('photo.jpg', 'jpeg')
       expect(await blobs.list('')).toEqual(['photo.jpg'])

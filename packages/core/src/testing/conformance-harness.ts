@@ -31,6 +31,9 @@ export type ConformanceTest = (
 
 const DEFAULT_TIMEOUT_MS = 30_000
 
+/** The store name the suite passes to `acquire()`, as core passes the name from the config. */
+export const STORE_NAME = 'conformance-store'
+
 /**
  * `it()` for the suite: sets up a namespace per test, and releases leases, closes adapters
  * and cleans up afterwards. A cleanup failure fails the test, unless the test failed first.

@@ -2,7 +2,14 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { expect } from 'vitest'
 import type { Adapter, LeaseHolder } from '../adapter.ts'
 import { FluxError } from '../errors.ts'
-import { type ConformanceTest, expectFluxError, holderIdentity, pollUntil, testHolder } from './conformance-harness.ts'
+import {
+  type ConformanceTest,
+  expectFluxError,
+  holderIdentity,
+  pollUntil,
+  STORE_NAME,
+  testHolder,
+} from './conformance-harness.ts'
 import { ledgerEntry } from './conformance-ledger.ts'
 import { suspendLeaseForTesting } from './suspend.ts'
 
@@ -12,7 +19,7 @@ const LONG_TTL_MS = 30_000
 const SHORT_TTL_MS = 600
 
 const acquire = (adapter: Adapter, holder: LeaseHolder, waitMs: number, ttlMs = LONG_TTL_MS) =>
-  adapter.acquire({ ttlMs, waitMs, holder })
+  adapter.acquire({ store: STORE_NAME, ttlMs, waitMs, holder })
 
 export function leaseTests(test: ConformanceTest): void {
   test(
@@ -40,13 +47,14 @@ export function leaseTests(test: ConformanceTest): void {
     { timeout: 90_000 },
   )
 
-  test('a competitor times out with LEASE_TIMEOUT naming the holder', async ({ open, hold }) => {
+  test('a competitor times out with LEASE_TIMEOUT naming the store and the holder', async ({ open, hold }) => {
     const [first, second] = [await open(), await open()]
     const holder = testHolder('first')
     hold(await acquire(first, holder, 0))
     const started = Date.now()
     const error = await expectFluxError(acquire(second, testHolder('second'), 200), 'LEASE_TIMEOUT')
     expect(Date.now() - started).toBeGreaterThanOrEqual(150)
+    expect(error.message).toContain(STORE_NAME)
     expect(error.message).toContain(String(holder.pid))
   })
 
@@ -63,6 +71,7 @@ export function leaseTests(test: ConformanceTest): void {
     hold(await acquire(first, holder, 0))
     const seen: (LeaseHolder | undefined)[] = []
     const waiting = second.acquire({
+      store: STORE_NAME,
       ttlMs: LONG_TTL_MS,
       waitMs: 1_500,
       holder: testHolder('second'),
@@ -78,7 +87,10 @@ export function leaseTests(test: ConformanceTest): void {
     hold(await acquire(first, testHolder('first'), 0))
     const started = Date.now()
     const signal = AbortSignal.timeout(200)
-    await expectFluxError(second.acquire({ ttlMs: LONG_TTL_MS, waitMs: 20_000, holder: testHolder('second'), signal }), 'INTERRUPTED')
+    await expectFluxError(
+      second.acquire({ store: STORE_NAME, ttlMs: LONG_TTL_MS, waitMs: 20_000, holder: testHolder('second'), signal }),
+      'INTERRUPTED',
+    )
     expect(Date.now() - started).toBeLessThan(10_000)
   })
 

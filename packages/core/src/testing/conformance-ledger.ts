@@ -36,7 +36,13 @@ export function ledgerTests(test: ConformanceTest): void {
       status: 'running',
       durationMs: 0,
       runId: 'r-20260102-abc',
-      checkpoint: { cursor: 'photo-0042', done: 42, ratio: 0.5, nested: { list: [1, 'two', null, true] }, text: 'é ✓ 雪' },
+      checkpoint: {
+        cursor: 'photo-0042',
+        done: 42,
+        ratio: 0.5,
+        nested: { list: [1, 'two', null, true] },
+        text: 'é ✓ 雪',
+      },
     })
     const applied = ledgerEntry('app/20260102000000_second')
     await adapter.ledger.record(running)

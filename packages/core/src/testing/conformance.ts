@@ -14,6 +14,19 @@ import { transactionTests } from './conformance-transactions.ts'
  * Each test gets a fresh namespace from `setup()` and several adapter instances over it,
  * standing for several processes.
  *
+ * Besides the contract's rules it pins down what the contract leaves open:
+ * - ledger: an entry comes back deep-equal (no `checkpoint: null` for an absent one); order is
+ *   first-recorded, not by id or time; re-recording an id replaces it in place; an id removed
+ *   and recorded again goes last; every write is visible at once to other instances;
+ * - lease: not re-entrant (the same holder waits like anyone else); a timeout names the store
+ *   name from `AcquireOptions.store` and the holder's pid; `inspectLease()` may add
+ *   `expiresAt` but gives back host, pid, runId and since unchanged; `release()` twice is fine;
+ *   a lease broken or taken over fires `lost`, and its `release()` leaves the new holder alone;
+ * - blobs: `get` gives a `Buffer`; `list` sorts by UTF-16 code unit and filters by plain string
+ *   prefix; "directories" are not keys (`exists('a')` is false when only `a/b` exists); keys
+ *   with empty, `.` or `..` segments, a leading `/` or a trailing `/` are refused by every method;
+ * - `describe()` starts with the adapter's kind; `close()` after a failed `open()` is harmless.
+ *
  * @example
  * ```ts
  * import { describeAdapterConformance } from '@flux/core/testing'

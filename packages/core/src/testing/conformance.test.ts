@@ -1,0 +1,141 @@
+// Runs the conformance suite against a small in-memory adapter with every capability, so
+// that the groups no adapter of this repository exercises (transactions, secrets) run too.
+import { randomUUID } from 'node:crypto'
+import { buffer } from 'node:stream/consumers'
+import type { Adapter, BlobBody, BlobStore, LeaseHolder, Ledger, LedgerEntry } from '../adapter.ts'
+import { FluxError } from '../errors.ts'
+import { createLease, pollForLease } from '../lease.ts'
+import { describeAdapterConformance } from './index.ts'
+
+const SECRET = 's3cr3t-password'
+
+interface MemoryState {
+  ledger: LedgerEntry[] | undefined
+  lease: { token: string; holder: LeaseHolder; ttlMs: number; renewedAt: number } | undefined
+  blobs: Map<string, Buffer>
+}
+
+function memoryLedger(state: { ledger: LedgerEntry[] | undefined }): Ledger {
+  return {
+    read: async () => structuredClone(state.ledger ?? []),
+    async record(entry) {
+      const entries = state.ledger ?? []
+      const index = entries.findIndex((existing) => existing.id === entry.id)
+      state.ledger = index === -1 ? [...entries, structuredClone(entry)] : entries.with(index, structuredClone(entry))
+    },
+    async remove(id) {
+      if (state.ledger?.some((entry) => entry.id === id)) state.ledger = state.ledger.filter((entry) => entry.id !== id)
+    },
+  }
+}
+
+function memoryBlobs(state: MemoryState): BlobStore {
+  const check = (key: string) => {
+    const segments = key.split('/')
+    if (key === '' || key.startsWith('/') || segments.some((segment) => ['', '.', '..'].includes(segment))) {
+      throw new FluxError('KEY_INVALID', `invalid blob key "${key}"`)
+    }
+    return key
+  }
+  const notFound = (key: string) => new FluxError('BLOB_NOT_FOUND', `blob "${key}" not found`)
+  const bytes = async (body: BlobBody) =>
+    typeof body === 'string' ? Buffer.from(body) : body instanceof Uint8Array ? Buffer.from(body) : buffer(body)
+  return {
+    async put(key, body) {
+      check(key)
+      state.blobs.set(key, await bytes(body))
+    },
+    async get(key) {
+      const body = state.blobs.get(check(key))
+      if (!body) throw notFound(key)
+      return Buffer.from(body)
+    },
+    list: async (prefix = '') => [...state.blobs.keys()].filter((key) => key.startsWith(prefix)).sort(),
+    async delete(key) {
+      state.blobs.delete(check(key))
+    },
+    async move(from, to) {
+      check(to)
+      const body = state.blobs.get(check(from))
+      if (!body) throw notFound(from)
+      state.blobs.delete(from)
+      state.blobs.set(to, body)
+    },
+    exists: async (key) => state.blobs.has(check(key)),
+  }
+}
+
+function memoryAdapter(state: MemoryState): Adapter<BlobStore> {
+  const expired = () => state.lease !== undefined && state.lease.renewedAt + state.lease.ttlMs < Date.now()
+  return {
+    specVersion: 'v1',
+    kind: 'memory',
+    capabilities: { transactions: true, blobs: true },
+    open: async () => {},
+    close: async () => {},
+    describe: () => 'memory user@localhost',
+    client: () => memoryBlobs(state),
+    ledger: memoryLedger(state),
+    acquire(options) {
+      return pollForLease({
+        ...options,
+        attempt: async () => {
+          if (state.lease && !expired()) return { holder: state.lease.holder }
+          const token = randomUUID()
+          state.lease = { token, holder: options.holder, ttlMs: options.ttlMs, renewedAt: Date.now() }
+          const ours = () => state.lease?.token === token
+          const lease = createLease({
+            store: options.store,
+            ttlMs: options.ttlMs,
+            async renew() {
+              if (ours() && state.lease) state.lease.renewedAt = Date.now()
+              return ours()
+            },
+            async release() {
+              if (ours()) state.lease = undefined
+            },
+          })
+          return { lease }
+        },
+      })
+    },
+    inspectLease: async () => state.lease?.holder,
+    async breakLease() {
+      const holder = state.lease?.holder
+      state.lease = undefined
+      return holder
+    },
+    async transaction(fn) {
+      const draft = { ledger: structuredClone(state.ledger) }
+      const result = await fn(memoryBlobs(state), memoryLedger(draft))
+      state.ledger = draft.ledger
+      return result
+    },
+  }
+}
+
+describeAdapterConformance('memory', {
+  async setup() {
+    const state: MemoryState = { ledger: undefined, lease: undefined, blobs: new Map() }
+    return {
+      create: () => memoryAdapter(state),
+      cleanup: async () => {},
+      contents: async () => [
+        ...(state.ledger ? ['ledger'] : []),
+        ...(state.lease ? ['lease'] : []),
+        ...[...state.blobs.keys()].map((key) => `blob:${key}`),
+      ],
+    }
+  },
+  secrets: [SECRET],
+  unreachable: () => ({
+    ...memoryAdapter({ ledger: undefined, lease: undefined, blobs: new Map() }),
+    describe: () => 'memory user@unreachable',
+    async open() {
+      const cause = new Error(`connect ECONNREFUSED for user:${SECRET}@unreachable`)
+      throw new FluxError('STORE_UNAVAILABLE', 'cannot reach memory user@unreachable', {
+        cause: cause.message.replace(SECRET, '***'),
+      })
+    },
+  }),
+})

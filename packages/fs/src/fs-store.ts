@@ -1,0 +1,55 @@
+import { stat } from 'node:fs/promises'
+import { type Adapter, FluxError, messageOf } from '@flux/core'
+import { fsBlobs } from './fs-blobs.ts'
+import { fsLease } from './fs-lease.ts'
+import { fsLedger } from './fs-ledger.ts'
+import { type FsClient, type FsStoreOptions, isErrorCode, resolvePaths } from './fs-options.ts'
+
+/**
+ * A store that is a directory on the local filesystem: blobs are the files under `root`,
+ * the ledger and the lease live in `root/.flux/`.
+ *
+ * @example
+ * ```ts
+ * export default defineConfig({ stores: { photos: fsStore({ root: './var/photos' }) } })
+ * ```
+ */
+export function fsStore(options: FsStoreOptions): Adapter<FsClient> {
+  const paths = resolvePaths(options)
+  const lease = fsLease(paths)
+  const client: FsClient = Object.freeze({ ...fsBlobs(paths), root: paths.root })
+
+  return {
+    specVersion: 'v1',
+    kind: 'fs',
+    capabilities: { blobs: true },
+
+    async open() {
+      let isDirectory: boolean
+      try {
+        isDirectory = (await stat(paths.root)).isDirectory()
+      } catch (error) {
+        // a missing root is created by the first write
+        if (isErrorCode(error, 'ENOENT')) return
+        throw new FluxError('STORE_UNAVAILABLE', `cannot open ${paths.description}: ${messageOf(error)}`, {
+          hint: `check that ${paths.root} is a directory this user can read and write`,
+          cause: error,
+        })
+      }
+      if (!isDirectory) {
+        throw new FluxError('STORE_UNAVAILABLE', `cannot open ${paths.description}: ${paths.root} is not a directory`, {
+          hint: `point root at a directory, or move ${paths.root} out of the way`,
+        })
+      }
+    },
+
+    async close() {},
+
+    describe: () => paths.description,
+    client: () => client,
+    ledger: fsLedger(paths),
+    acquire: (acquireOptions) => lease.acquire(acquireOptions),
+    inspectLease: () => lease.inspect(),
+    breakLease: () => lease.breakLease(),
+  }
+}
