@@ -7,7 +7,13 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { buildGraph, createPlan, defineMigration, type LedgerEntry, type LoadedMigration } from '../packages/core/dist/index.js'
+import {
+  buildGraph,
+  createPlan,
+  defineMigration,
+  type LedgerEntry,
+  type LoadedMigration,
+} from '../packages/core/dist/index.js'
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), '..')
 const fluxBin = join(repo, 'apps/cli/bin/flux.js')
@@ -47,7 +53,10 @@ function planning(): void {
   for (let index = 0; index < 10_000; index++) {
     const component = `component-${index % 10}`
     const name = `${String(20260101000000 + index)}_step`
-    const after = index >= 10 && index % 7 === 0 ? [`component-${(index - 3) % 10}/${String(20260101000000 + index - 3)}_step`] : undefined
+    const after =
+      index >= 10 && index % 7 === 0
+        ? [`component-${(index - 3) % 10}/${String(20260101000000 + index - 3)}_step`]
+        : undefined
     migrations.push({
       id: `${component}/${name}`,
       component,

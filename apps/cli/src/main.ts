@@ -10,8 +10,14 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandMod
   status: { summary: 'show where every migration stands in every store', load: () => import('./commands/status.ts') },
   plan: { summary: 'show what `up` or `down` would do, without doing it', load: () => import('./commands/plan.ts') },
   up: { summary: 'apply pending migrations, up to a target', load: () => import('./commands/up.ts') },
-  down: { summary: 'revert applied migrations, down to a target or by steps', load: () => import('./commands/down.ts') },
-  verify: { summary: 'check applied migrations and flux.sum against the files', load: () => import('./commands/verify.ts') },
+  down: {
+    summary: 'revert applied migrations, down to a target or by steps',
+    load: () => import('./commands/down.ts'),
+  },
+  verify: {
+    summary: 'check applied migrations and flux.sum against the files',
+    load: () => import('./commands/verify.ts'),
+  },
   sum: { summary: 'write flux.sum for the migrations folder', load: () => import('./commands/sum.ts') },
   resolve: { summary: 'record what really happened to a dirty migration', load: () => import('./commands/resolve.ts') },
   unlock: { summary: "free a store's lease held by a runner that is gone", load: () => import('./commands/unlock.ts') },

@@ -1,4 +1,4 @@
-import { type FluxEvent, FluxError, migrate, type PlanStep } from '@flux/core'
+import { FluxError, type FluxEvent, migrate, type PlanStep } from '@flux/core'
 import type { CommandInput } from './command.ts'
 import { formatDuration, formatHolder } from './format.ts'
 import type { Output } from './output.ts'
@@ -52,7 +52,9 @@ function createReporter(output: Output) {
     if (!current) return
     const elapsed = formatDuration(Math.round(performance.now() - current.started))
     const progress = current.progress ? ` ${bar(current.progress.done, current.progress.total)}` : ''
-    output.live(`${output.paint.cyan('›')} ${verbOf(current.step)} ${current.step.id}${progress} ${output.paint.dim(elapsed)}`)
+    output.live(
+      `${output.paint.cyan('›')} ${verbOf(current.step)} ${current.step.id}${progress} ${output.paint.dim(elapsed)}`,
+    )
   }
   const timer = output.interactive ? setInterval(draw, 100) : undefined
   timer?.unref()
@@ -77,7 +79,9 @@ function createReporter(output: Output) {
         if (current) current.progress = { done: event.done, total: event.total }
         if (!output.interactive && (Date.now() - lastProgressLine >= 1000 || event.done >= event.total)) {
           lastProgressLine = Date.now()
-          process.stderr.write(`${JSON.stringify({ type: 'progress', id: event.step.id, done: event.done, total: event.total })}\n`)
+          process.stderr.write(
+            `${JSON.stringify({ type: 'progress', id: event.step.id, done: event.done, total: event.total })}\n`,
+          )
         }
         break
       case 'step-log':

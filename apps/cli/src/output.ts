@@ -21,7 +21,8 @@ export function createOutput(json: boolean): Output {
   const stderr = process.stderr as WriteStream
   const colors = stdout.isTTY === true && !process.env.NO_COLOR && process.env.TERM !== 'dumb'
   const interactive = stderr.isTTY === true && process.env.TERM !== 'dumb'
-  const code = (open: number, close: number): Paint => (colors ? (text) => `\u001b[${open}m${text}\u001b[${close}m` : (text) => text)
+  const code = (open: number, close: number): Paint =>
+    colors ? (text) => `\u001b[${open}m${text}\u001b[${close}m` : (text) => text
   let liveShown = false
   const clearLive = () => {
     if (liveShown) {
@@ -32,7 +33,14 @@ export function createOutput(json: boolean): Output {
   return {
     json,
     interactive,
-    paint: { bold: code(1, 22), dim: code(2, 22), red: code(31, 39), green: code(32, 39), yellow: code(33, 39), cyan: code(36, 39) },
+    paint: {
+      bold: code(1, 22),
+      dim: code(2, 22),
+      red: code(31, 39),
+      green: code(32, 39),
+      yellow: code(33, 39),
+      cyan: code(36, 39),
+    },
     line(text = '') {
       clearLive()
       if (!json) stdout.write(`${text}\n`)

@@ -7,7 +7,10 @@ import { findConfigFile, installFluxResolutionFallback, loadProject, type Projec
  * lets config and migration files import `@flux/*` from this CLI when the project has not
  * installed them.
  */
-export async function openProject(configFile: string | undefined, options: { configOnly?: boolean } = {}): Promise<Project> {
+export async function openProject(
+  configFile: string | undefined,
+  options: { configOnly?: boolean } = {},
+): Promise<Project> {
   const file = await findConfigFile(process.cwd(), configFile)
   process.chdir(dirname(file))
   installFluxResolutionFallback(import.meta.url)

@@ -41,7 +41,9 @@ export async function runCommand(
       printError(output, error, debug)
       return error.exitCode
     }
-    output.error(`${output.paint.red('internal error')} in \`flux ${name}\`: ${(error as Error)?.message ?? String(error)}`)
+    output.error(
+      `${output.paint.red('internal error')} in \`flux ${name}\`: ${(error as Error)?.message ?? String(error)}`,
+    )
     output.error((error as Error)?.stack ?? '')
     output.error('this is a bug in flux; please report it with the output above')
     return 1
@@ -52,7 +54,11 @@ export async function runCommand(
 }
 
 /** Prints a FluxError for humans on stderr: message, hint, and with --debug its causes. */
-export function printError(output: Output, error: FluxError, debug = process.env.FLUX_DEBUG === '1' || process.argv.includes('--debug')): void {
+export function printError(
+  output: Output,
+  error: FluxError,
+  debug = process.env.FLUX_DEBUG === '1' || process.argv.includes('--debug'),
+): void {
   output.error(`${output.paint.red('error:')} ${error.message}`)
   if (error.hint) output.error(`  ${output.paint.dim('hint:')} ${error.hint}`)
   if (debug) output.error(causeChain(error))

@@ -31,7 +31,10 @@ describe('bad input is refused before anything runs', () => {
   })
 
   it('an unknown parent', async () => {
-    const dir = await project({ '001_a.ts': ok('001_a'), '002_b.ts': ok('002_b').replace("store: 'files',", "store: 'files', parents: ['000_nope'],") })
+    const dir = await project({
+      '001_a.ts': ok('001_a'),
+      '002_b.ts': ok('002_b').replace("store: 'files',", "store: 'files', parents: ['000_nope'],"),
+    })
     await expectRefused(dir, 2, 'migrations/002_b.ts: unknown parent "app/000_nope"')
   })
 
@@ -46,7 +49,10 @@ describe('bad input is refused before anything runs', () => {
   })
 
   it('a syntax error in a migration file', async () => {
-    const dir = await project({ '001_a.ts': ok('001_a'), '002_b.ts': 'export default defineMigration({ store: "files", up( {\n' })
+    const dir = await project({
+      '001_a.ts': ok('001_a'),
+      '002_b.ts': 'export default defineMigration({ store: "files", up( {\n',
+    })
     await expectRefused(dir, 2, 'migrations/002_b.ts could not be loaded')
   })
 

@@ -36,7 +36,11 @@ describe('the flux command', () => {
     const dir = await project({ '001_a.ts': countingMigration('001_a') })
     const plan = await flux(['plan', '--json'], dir)
     expect(plan.code).toBe(0)
-    expect(JSON.parse(plan.stdout)).toMatchObject({ direction: 'up', steps: [{ id: 'app/001_a', store: 'files', action: 'apply' }], stores: ['files'] })
+    expect(JSON.parse(plan.stdout)).toMatchObject({
+      direction: 'up',
+      steps: [{ id: 'app/001_a', store: 'files', action: 'apply' }],
+      stores: ['files'],
+    })
     const up = await flux(['up', '--json'], dir)
     expect(JSON.parse(up.stdout)).toMatchObject({ ok: true, steps: [{ id: 'app/001_a', status: 'applied' }] })
     const status = await flux(['status'], dir)

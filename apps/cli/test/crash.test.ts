@@ -19,7 +19,11 @@ const exists = (file: string) =>
 
 describe('a runner killed with SIGKILL inside a migration', () => {
   it('leaves it dirty; up exits 3 until resolve; nothing is applied twice', async () => {
-    const dir = await project({ '001_a.ts': countingMigration('001_a'), '002_slow.ts': HANGING, '003_c.ts': countingMigration('003_c') })
+    const dir = await project({
+      '001_a.ts': countingMigration('001_a'),
+      '002_slow.ts': HANGING,
+      '003_c.ts': countingMigration('003_c'),
+    })
     const child = start(['up'], dir)
     const done = finish(child)
     await waitFor(() => exists(join(dir, 'started.flag')), 'the migration to start')
@@ -33,7 +37,9 @@ describe('a runner killed with SIGKILL inside a migration', () => {
     ])
     const blocked = await flux(['up'], dir)
     expect(blocked.code).toBe(3)
-    expect(blocked.stderr).toContain('app/002_slow (migrations/002_slow.ts) started in store "files" and never finished')
+    expect(blocked.stderr).toContain(
+      'app/002_slow (migrations/002_slow.ts) started in store "files" and never finished',
+    )
     expect(blocked.stderr).toContain('flux resolve')
 
     // the migration did finish its work in the store before the crash? here it did not: roll it back, let it run again

@@ -34,7 +34,10 @@ describe('a runner that finds the lease held', () => {
   })
 
   it('unlock frees the lease of a frozen runner', async () => {
-    const dir = await project({ '001_slow.ts': SLOW, '002_b.ts': countingMigration('002_b') }, { lease: '{ waitMs: 1000, ttlMs: 600000 }' })
+    const dir = await project(
+      { '001_slow.ts': SLOW, '002_b.ts': countingMigration('002_b') },
+      { lease: '{ waitMs: 1000, ttlMs: 600000 }' },
+    )
     const holder = start(['up', '001_slow'], dir)
     const holderDone = finish(holder)
     await waitFor(() => exists(join(dir, 'started.flag')), 'the first runner to start')

@@ -31,7 +31,12 @@ describe('a new user in an empty folder', () => {
     expect(up.stdout).toContain(`app/${first!.replace('.ts', '')}`)
     expect(await readFile(join(dir, 'var/files/photos/README.txt'), 'utf8')).toBe('hello')
     expect(await statusJson(dir)).toEqual([
-      expect.objectContaining({ id: `app/${first!.replace('.ts', '')}`, component: 'app', store: 'files', status: 'applied' }),
+      expect.objectContaining({
+        id: `app/${first!.replace('.ts', '')}`,
+        component: 'app',
+        store: 'files',
+        status: 'applied',
+      }),
     ])
 
     const again = await flux(['up'], dir)
@@ -41,7 +46,9 @@ describe('a new user in an empty folder', () => {
     const second = await flux(['new', 'add thumbnails'], dir)
     expect(second.code, second.stderr).toBe(0)
     const secondName = (await readdir(join(dir, 'migrations'))).filter((name) => name.endsWith('.ts')).sort()[1]!
-    expect(await readFile(join(dir, 'migrations', secondName), 'utf8')).toContain(`parents: ['${first!.replace('.ts', '')}']`)
+    expect(await readFile(join(dir, 'migrations', secondName), 'utf8')).toContain(
+      `parents: ['${first!.replace('.ts', '')}']`,
+    )
     expect((await flux(['up'], dir)).code).toBe(0)
     expect((await flux(['verify'], dir)).code).toBe(0)
 

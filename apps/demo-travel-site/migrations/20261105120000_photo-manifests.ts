@@ -7,7 +7,9 @@ export default defineMigration<FsClient>({
   async up({ store, log }) {
     const hotels = new Set((await store.list('hotels/')).map((key) => key.split('/')[1]!))
     for (const hotel of hotels) {
-      const photos = (await store.list(`hotels/${hotel}/`)).filter((key) => key.endsWith('.jpg')).map((key) => key.split('/').pop())
+      const photos = (await store.list(`hotels/${hotel}/`))
+        .filter((key) => key.endsWith('.jpg'))
+        .map((key) => key.split('/').pop())
       await store.put(`hotels/${hotel}/manifest.json`, `${JSON.stringify({ hotel, photos }, null, 2)}\n`)
     }
     log(`wrote ${hotels.size} manifests`)

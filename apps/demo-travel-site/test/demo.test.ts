@@ -16,7 +16,11 @@ beforeEach(async () => {
 afterEach(() => rm(photos, { recursive: true, force: true }))
 
 function flux(...args: string[]) {
-  const result = spawnSync(process.execPath, [fluxBin, ...args], { cwd: demo, env: { ...process.env, DEMO_PHOTOS_DIR: photos }, encoding: 'utf8' })
+  const result = spawnSync(process.execPath, [fluxBin, ...args], {
+    cwd: demo,
+    env: { ...process.env, DEMO_PHOTOS_DIR: photos },
+    encoding: 'utf8',
+  })
   return { code: result.status, stdout: result.stdout, stderr: result.stderr }
 }
 
@@ -30,7 +34,9 @@ describe('the demo travel site', () => {
       hotel: 'kyoto-gion',
       photos: ['cover.jpg'],
     })
-    expect(await readFile(join(photos, 'hotels/kyoto-gion/originals/cover.jpg'), 'utf8')).toBe('placeholder cover for kyoto-gion\n')
+    expect(await readFile(join(photos, 'hotels/kyoto-gion/originals/cover.jpg'), 'utf8')).toBe(
+      'placeholder cover for kyoto-gion\n',
+    )
     expect(flux('verify').code).toBe(0)
     expect(flux('up').stdout).toContain('nothing to apply')
     const down = flux('down', 'base')

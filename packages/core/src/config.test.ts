@@ -35,7 +35,9 @@ describe('validateConfig', () => {
   it('names the bad key and what was expected', () => {
     expect(messageOf(undefined)).toContain('`default export` must be an object made with defineConfig')
     expect(messageOf({})).toContain('`stores` must be an object of named stores')
-    expect(messageOf({ stores: { files: { root: './x' } } })).toContain("`stores.files` must be a store made by an adapter's factory")
+    expect(messageOf({ stores: { files: { root: './x' } } })).toContain(
+      "`stores.files` must be a store made by an adapter's factory",
+    )
     expect(messageOf({ stores: {}, migration: './m' })).toContain('`migration` must be one of the known keys')
     expect(messageOf({ stores: { '1x': store } })).toContain('`stores.1x` must be named with letters')
     expect(messageOf({ stores: {}, lease: { ttlMs: -1 } })).toContain('`lease.ttlMs` must be a number of milliseconds')

@@ -40,13 +40,20 @@ export function defineConfig(config: FluxConfig): FluxConfig {
 const KNOWN_KEYS = new Set(['stores', 'migrations', 'name', 'lease'])
 
 /** Checks a loaded config, with errors that name the bad key and what was expected. */
-export function validateConfig(value: unknown, file: string): Required<Omit<FluxConfig, 'lease'>> & { lease: LeaseConfig } {
+export function validateConfig(
+  value: unknown,
+  file: string,
+): Required<Omit<FluxConfig, 'lease'>> & { lease: LeaseConfig } {
   const fail = (key: string, expected: string, got?: unknown): never => {
-    throw new FluxError('CONFIG_INVALID', `${file}: \`${key}\` must be ${expected}${got === undefined ? '' : `, got ${show(got)}`}`, {
-      file,
-      hint: 'fix the config and run the command again; nothing was changed',
-      details: { key },
-    })
+    throw new FluxError(
+      'CONFIG_INVALID',
+      `${file}: \`${key}\` must be ${expected}${got === undefined ? '' : `, got ${show(got)}`}`,
+      {
+        file,
+        hint: 'fix the config and run the command again; nothing was changed',
+        details: { key },
+      },
+    )
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     fail('default export', 'an object made with defineConfig({ stores: { … } })', value)
@@ -65,7 +72,10 @@ export function validateConfig(value: unknown, file: string): Required<Omit<Flux
       fail(`stores.${name}`, "a store made by an adapter's factory, e.g. fsStore({ root: './var/photos' })", adapter)
     }
     if ((adapter as Adapter).specVersion !== 'v1') {
-      fail(`stores.${name}`, `an adapter of contract v1 (this one declares ${show((adapter as Adapter).specVersion)}); update the adapter or @flux/core`)
+      fail(
+        `stores.${name}`,
+        `an adapter of contract v1 (this one declares ${show((adapter as Adapter).specVersion)}); update the adapter or @flux/core`,
+      )
     }
   }
   if (config.migrations !== undefined && (typeof config.migrations !== 'string' || config.migrations === '')) {

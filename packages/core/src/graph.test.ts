@@ -30,7 +30,10 @@ function errorOf(run: () => unknown): FluxError {
 
 describe('buildGraph', () => {
   it('chains files of a component in file order when no parents are written', () => {
-    const graph = buildGraph([migration('app', '001_a'), migration('app', '002_b'), migration('app', '003_c')], ['files'])
+    const graph = buildGraph(
+      [migration('app', '001_a'), migration('app', '002_b'), migration('app', '003_c')],
+      ['files'],
+    )
     expect(graph.nodes.map((node) => node.id)).toEqual(['app/001_a', 'app/002_b', 'app/003_c'])
     expect(graph.byId.get('app/003_c')!.parents).toEqual(['app/002_b'])
     expect(graph.byId.get('app/001_a')!.parents).toEqual([])
@@ -57,7 +60,9 @@ describe('buildGraph', () => {
   })
 
   it('names the file and the unknown parent', () => {
-    const error = errorOf(() => buildGraph([migration('app', '001_a'), migration('app', '002_b', { parents: ['000_gone'] })], ['files']))
+    const error = errorOf(() =>
+      buildGraph([migration('app', '001_a'), migration('app', '002_b', { parents: ['000_gone'] })], ['files']),
+    )
     expect(error.message).toBe('migrations/002_b.ts: unknown parent "app/000_gone"')
     expect(error.file).toBe('migrations/002_b.ts')
   })
@@ -89,9 +94,17 @@ describe('buildGraph', () => {
   })
 
   it('refuses bad metadata, naming the key', () => {
-    expect(errorOf(() => buildGraph([migration('app', '001_a', { parent: ['x'] })], ['files'])).message).toContain('`parent`')
-    expect(errorOf(() => buildGraph([migration('app', '001_a', { up: 'nope' })], ['files'])).message).toContain('`up` must be a function')
-    expect(errorOf(() => buildGraph([migration('app', '001_a', { repeatable: 'yes' })], ['files'])).code).toBe('MIGRATION_INVALID')
-    expect(errorOf(() => buildGraph([migration('app', '001_a', { transaction: 1 })], ['files'])).message).toContain('`transaction`')
+    expect(errorOf(() => buildGraph([migration('app', '001_a', { parent: ['x'] })], ['files'])).message).toContain(
+      '`parent`',
+    )
+    expect(errorOf(() => buildGraph([migration('app', '001_a', { up: 'nope' })], ['files'])).message).toContain(
+      '`up` must be a function',
+    )
+    expect(errorOf(() => buildGraph([migration('app', '001_a', { repeatable: 'yes' })], ['files'])).code).toBe(
+      'MIGRATION_INVALID',
+    )
+    expect(errorOf(() => buildGraph([migration('app', '001_a', { transaction: 1 })], ['files'])).message).toContain(
+      '`transaction`',
+    )
   })
 })

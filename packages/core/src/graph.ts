@@ -50,11 +50,15 @@ export function buildGraph(migrations: LoadedMigration[], storeNames: readonly s
   for (const migration of migrations) {
     const duplicate = files.get(migration.id)
     if (duplicate !== undefined) {
-      throw new FluxError('GRAPH_INVALID', `duplicate migration id "${migration.id}": ${duplicate} and ${migration.displayFile}`, {
-        migration: migration.id,
-        file: migration.displayFile,
-        hint: 'rename or remove one of the two files',
-      })
+      throw new FluxError(
+        'GRAPH_INVALID',
+        `duplicate migration id "${migration.id}": ${duplicate} and ${migration.displayFile}`,
+        {
+          migration: migration.id,
+          file: migration.displayFile,
+          hint: 'rename or remove one of the two files',
+        },
+      )
     }
     files.set(migration.id, migration.displayFile)
     if (!componentOrder.has(migration.component)) componentOrder.set(migration.component, componentOrder.size)
@@ -85,7 +89,11 @@ export function buildGraph(migrations: LoadedMigration[], storeNames: readonly s
   return { nodes, byId, children, definitions }
 }
 
-function toNode(migration: LoadedMigration, previousId: string | undefined, storeNames: readonly string[]): MigrationNode {
+function toNode(
+  migration: LoadedMigration,
+  previousId: string | undefined,
+  storeNames: readonly string[],
+): MigrationNode {
   const definition = migration.definition as unknown as Record<string, unknown>
   const file = migration.displayFile
   const bad = (key: string, expected: string): never => {
@@ -115,9 +123,11 @@ function toNode(migration: LoadedMigration, previousId: string | undefined, stor
   if (uses.includes(definition.store as string)) bad('uses', 'other stores than the home store')
   if (typeof definition.up !== 'function') bad('up', 'a function (ctx) => …')
   if (definition.down !== undefined && typeof definition.down !== 'function') bad('down', 'a function, or left out')
-  if (definition.transaction !== undefined && typeof definition.transaction !== 'boolean') bad('transaction', 'true or false')
+  if (definition.transaction !== undefined && typeof definition.transaction !== 'boolean')
+    bad('transaction', 'true or false')
   const repeatable = definition.repeatable ?? false
-  if (repeatable !== true && repeatable !== false && repeatable !== 'always') bad('repeatable', "true, false or 'always'")
+  if (repeatable !== true && repeatable !== false && repeatable !== 'always')
+    bad('repeatable', "true, false or 'always'")
 
   const parents =
     definition.parents === undefined
@@ -160,7 +170,9 @@ function topologicalOrder(
   const indegree = new Map<string, number>()
   for (const node of byId.values()) indegree.set(node.id, node.parents.length + node.after.length)
   const rank = (node: MigrationNode) => componentOrder.get(node.component) ?? 0
-  const heap = new MinHeap<MigrationNode>((a, b) => rank(a) - rank(b) || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+  const heap = new MinHeap<MigrationNode>(
+    (a, b) => rank(a) - rank(b) || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0),
+  )
   for (const node of byId.values()) if (indegree.get(node.id) === 0) heap.push(node)
   const order: MigrationNode[] = []
   for (let node = heap.pop(); node !== undefined; node = heap.pop()) {

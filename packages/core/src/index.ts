@@ -12,8 +12,19 @@ export type {
   LedgerStatus,
 } from './adapter.ts'
 export { capabilitiesOf } from './adapter.ts'
+export type { FluxConfig, LeaseConfig } from './config.ts'
+export {
+  CONFIG_FILE_NAMES,
+  DEFAULT_APP_COMPONENT,
+  DEFAULT_MIGRATIONS_DIR,
+  defineConfig,
+  validateConfig,
+} from './config.ts'
 export type { FluxErrorCode, FluxErrorOptions } from './errors.ts'
 export { ExitCode, exitCodeOf, FluxError, messageOf } from './errors.ts'
+export type { FluxEvent, FluxEventListener, StepResult, StepStatus } from './events.ts'
+export type { Graph, MigrationNode } from './graph.ts'
+export { buildGraph } from './graph.ts'
 export type { CreateLeaseOptions, PollForLeaseOptions } from './lease.ts'
 export {
   createLease,
@@ -23,15 +34,16 @@ export {
   isHolderGone,
   pollForLease,
 } from './lease.ts'
+export type { Component, LoadedMigration } from './load-migrations.ts'
+export {
+  checksumOf,
+  isMigrationFileName,
+  listMigrationFiles,
+  loadMigrations,
+  MIGRATION_EXTENSIONS,
+} from './load-migrations.ts'
 export type { MigrationContext, MigrationDefinition, Progress } from './migration.ts'
 export { defineMigration, isMigrationDefinition } from './migration.ts'
-export type { FluxConfig, LeaseConfig } from './config.ts'
-export { CONFIG_FILE_NAMES, DEFAULT_APP_COMPONENT, DEFAULT_MIGRATIONS_DIR, defineConfig, validateConfig } from './config.ts'
-export type { FluxEvent, FluxEventListener, StepResult, StepStatus } from './events.ts'
-export type { Graph, MigrationNode } from './graph.ts'
-export { buildGraph } from './graph.ts'
-export type { Component, LoadedMigration } from './load-migrations.ts'
-export { checksumOf, isMigrationFileName, listMigrationFiles, loadMigrations, MIGRATION_EXTENSIONS } from './load-migrations.ts'
 export type { ModuleImporter } from './module-loader.ts'
 export { importModule, installFluxResolutionFallback } from './module-loader.ts'
 export type { ProjectStatus, StoreStatus, VerifyReport } from './operations.ts'

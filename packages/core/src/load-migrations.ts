@@ -71,10 +71,14 @@ export async function loadMigrations(
           const [text, module] = await Promise.all([readFile(file), importMigration(file, displayFile, importer)])
           const definition = module.default
           if (!isMigrationDefinition(definition) && !looksLikeDefinition(definition)) {
-            throw new FluxError('MIGRATION_INVALID', `${displayFile} does not export a migration as its default export`, {
-              file: displayFile,
-              hint: 'write `export default defineMigration({ store: "…", up(ctx) { … } })`',
-            })
+            throw new FluxError(
+              'MIGRATION_INVALID',
+              `${displayFile} does not export a migration as its default export`,
+              {
+                file: displayFile,
+                hint: 'write `export default defineMigration({ store: "…", up(ctx) { … } })`',
+              },
+            )
           }
           return {
             id: `${component.name}/${name}`,

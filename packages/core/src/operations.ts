@@ -1,5 +1,5 @@
-import { hostname } from 'node:os'
 import { randomUUID } from 'node:crypto'
+import { hostname } from 'node:os'
 import { relative } from 'node:path'
 import type { LeaseHolder, LedgerEntry } from './adapter.ts'
 import { FluxError } from './errors.ts'
@@ -78,7 +78,9 @@ export async function verify(project: Project): Promise<VerifyReport> {
   const status = await readStatus(project)
   const migrations = status.migrations.filter((row) => ['drift', 'missing', 'dirty'].includes(row.status))
   const sums = (
-    await Promise.all(project.components.map((component) => checkSum(component.dir, relative(process.cwd(), component.dir) || '.')))
+    await Promise.all(
+      project.components.map((component) => checkSum(component.dir, relative(process.cwd(), component.dir) || '.')),
+    )
   ).flat()
   return { migrations, sums, ok: migrations.length === 0 && sums.length === 0 }
 }
@@ -88,7 +90,11 @@ export async function verify(project: Project): Promise<VerifyReport> {
  * or `rolled-back` (none are: it will run again). Takes the store's lease, so it never races
  * a live runner.
  */
-export async function resolveDirty(project: Project, target: string, outcome: 'applied' | 'rolled-back'): Promise<LedgerEntry | undefined> {
+export async function resolveDirty(
+  project: Project,
+  target: string,
+  outcome: 'applied' | 'rolled-back',
+): Promise<LedgerEntry | undefined> {
   const node = resolveTarget(project.graph.nodes, target)
   const adapter = project.adapters[node.store]!
   return withStores(project, async () => {
@@ -106,16 +112,26 @@ export async function resolveDirty(project: Project, target: string, outcome: 'a
         (candidate) => candidate.id === node.id,
       )
       if (entry?.status !== 'running') {
-        throw new FluxError('USAGE', `${node.id} is not dirty in store "${node.store}" (it is ${entry ? 'applied' : 'pending'})`, {
-          migration: node.id,
-          hint: 'only a migration that `flux status` shows as dirty can be resolved',
-        })
+        throw new FluxError(
+          'USAGE',
+          `${node.id} is not dirty in store "${node.store}" (it is ${entry ? 'applied' : 'pending'})`,
+          {
+            migration: node.id,
+            hint: 'only a migration that `flux status` shows as dirty can be resolved',
+          },
+        )
       }
       if (outcome === 'rolled-back') {
         await inStore(node.store, adapter, 'update its ledger', () => adapter.ledger.remove(node.id))
         return undefined
       }
-      const resolved: LedgerEntry = { ...entry, status: 'applied', checksum: node.checksum, runId, fluxVersion: FLUX_VERSION }
+      const resolved: LedgerEntry = {
+        ...entry,
+        status: 'applied',
+        checksum: node.checksum,
+        runId,
+        fluxVersion: FLUX_VERSION,
+      }
       delete resolved.checkpoint
       await inStore(node.store, adapter, 'update its ledger', () => adapter.ledger.record(resolved))
       return resolved

@@ -22,11 +22,24 @@ function node(name: string, extra: Partial<MigrationNode> = {}): MigrationNode {
   }
 }
 
-const chain = [node('001_a'), node('002_b', { parents: ['app/001_a'] }), node('003_c', { parents: ['app/002_b'], store: 'media', uses: ['files'] })]
+const chain = [
+  node('001_a'),
+  node('002_b', { parents: ['app/001_a'] }),
+  node('003_c', { parents: ['app/002_b'], store: 'media', uses: ['files'] }),
+]
 
 function entry(id: string, extra: Partial<LedgerEntry> = {}): LedgerEntry {
   const name = id.split('/')[1]!
-  return { id, checksum: `sha256:${name}`, status: 'applied', appliedAt: '2026-11-21T09:00:00.000Z', durationMs: 1, runId: 'r1', fluxVersion: '0.1.0', ...extra }
+  return {
+    id,
+    checksum: `sha256:${name}`,
+    status: 'applied',
+    appliedAt: '2026-11-21T09:00:00.000Z',
+    durationMs: 1,
+    runId: 'r1',
+    fluxVersion: '0.1.0',
+    ...extra,
+  }
 }
 
 function input(extra: Partial<PlanInput>): PlanInput {
@@ -53,7 +66,9 @@ describe('createPlan up', () => {
   })
 
   it('plans nothing when everything is applied', () => {
-    const plan = createPlan(input({ ledgers: { files: [entry('app/001_a'), entry('app/002_b')], media: [entry('app/003_c')] } }))
+    const plan = createPlan(
+      input({ ledgers: { files: [entry('app/001_a'), entry('app/002_b')], media: [entry('app/003_c')] } }),
+    )
     expect(plan.steps).toEqual([])
     expect(plan.stores).toEqual([])
   })
@@ -84,7 +99,9 @@ describe('createPlan up', () => {
   })
 
   it('resumes a dirty migration that saved a checkpoint', () => {
-    const plan = createPlan(input({ ledgers: { files: [entry('app/001_a', { status: 'running', checkpoint: { done: 5 } })], media: [] } }))
+    const plan = createPlan(
+      input({ ledgers: { files: [entry('app/001_a', { status: 'running', checkpoint: { done: 5 } })], media: [] } }),
+    )
     expect(plan.problems).toEqual([])
     expect(plan.steps[0]).toMatchObject({ id: 'app/001_a', action: 'resume' })
   })
@@ -113,7 +130,10 @@ describe('createPlan down', () => {
   })
 
   it('reverts what comes after the target, and everything for base', () => {
-    expect(createPlan(input({ ledgers, direction: 'down', target: '001_a' })).steps.map((step) => step.id)).toEqual(['app/003_c', 'app/002_b'])
+    expect(createPlan(input({ ledgers, direction: 'down', target: '001_a' })).steps.map((step) => step.id)).toEqual([
+      'app/003_c',
+      'app/002_b',
+    ])
     expect(createPlan(input({ ledgers, direction: 'down', target: 'base' })).steps).toHaveLength(3)
   })
 
@@ -139,7 +159,10 @@ describe('targets and status', () => {
   })
 
   it('lists every migration with its status, then ledger entries without a file', () => {
-    const rows = statusOf(chain, { files: [entry('app/001_a'), entry('app/002_b', { status: 'running' }), entry('app/old')], media: [] })
+    const rows = statusOf(chain, {
+      files: [entry('app/001_a'), entry('app/002_b', { status: 'running' }), entry('app/old')],
+      media: [],
+    })
     expect(rows.map((row) => [row.id, row.status])).toEqual([
       ['app/001_a', 'applied'],
       ['app/002_b', 'dirty'],

@@ -92,7 +92,14 @@ export function statusOf(nodes: readonly MigrationNode[], ledgers: PlanInput['le
   const rows: StatusRow[] = nodes.map((node) => {
     known.add(node.id)
     const entry = entries.get(`${node.store}\0${node.id}`)
-    const row: StatusRow = { id: node.id, component: node.component, name: node.name, store: node.store, status: 'pending', file: node.file }
+    const row: StatusRow = {
+      id: node.id,
+      component: node.component,
+      name: node.name,
+      store: node.store,
+      status: 'pending',
+      file: node.file,
+    }
     if (!entry) return row
     Object.assign(row, { appliedAt: entry.appliedAt, durationMs: entry.durationMs, runId: entry.runId })
     if (entry.status === 'running') {
@@ -133,9 +140,13 @@ export function resolveTarget(nodes: readonly MigrationNode[], target: string): 
   const byName = nodes.filter((node) => node.name === target || node.name.replace(/^\d+_/, '') === target)
   if (byName.length === 1) return byName[0]!
   if (byName.length > 1) {
-    throw new FluxError('TARGET_INVALID', `target "${target}" is ambiguous: ${byName.map((node) => node.id).join(', ')}`, {
-      hint: 'give the full migration id',
-    })
+    throw new FluxError(
+      'TARGET_INVALID',
+      `target "${target}" is ambiguous: ${byName.map((node) => node.id).join(', ')}`,
+      {
+        hint: 'give the full migration id',
+      },
+    )
   }
   throw new FluxError('TARGET_INVALID', `no migration is named "${target}"`, {
     hint: 'run `flux status` to see migration ids',
@@ -155,7 +166,11 @@ export function createPlan(input: PlanInput): Plan {
       problems.push(problem('missing', row, `${row.id} is applied in store "${row.store}" but its file is gone`))
     } else if (row.status === 'dirty' && leased.has(row.store) && !(input.direction === 'up' && row.resumable)) {
       problems.push(
-        problem('dirty', row, `${row.id} (${row.file}) started in store "${row.store}" and never finished (run ${row.runId})`),
+        problem(
+          'dirty',
+          row,
+          `${row.id} (${row.file}) started in store "${row.store}" and never finished (run ${row.runId})`,
+        ),
       )
     }
   }

@@ -61,7 +61,8 @@ export async function migrate(project: Project, options: MigrateOptions): Promis
     for (let attempt = 0; ; attempt++) {
       const draft = createPlan(input(ledgers, []))
       throwIfProblems(draft)
-      if (draft.steps.length === 0) return { runId, direction: options.direction, target: draft.target, plan: draft, steps: [] }
+      if (draft.steps.length === 0)
+        return { runId, direction: options.direction, target: draft.target, plan: draft, steps: [] }
       const leases = await acquireAll(project, draft.stores, runId, options, emit)
       try {
         ledgers = { ...ledgers, ...(await readLedgers(project.adapters, draft.stores)) }
@@ -152,7 +153,15 @@ function throwIfProblems(plan: Plan): void {
   if (plan.problems.length === 0) return
   const first = plan.problems[0]!
   const irreversible = plan.problems.every((problem) => problem.kind === 'irreversible')
-  const code = irreversible ? 'IRREVERSIBLE' : first.kind === 'drift' ? 'DRIFT' : first.kind === 'missing' ? 'MISSING' : first.kind === 'dirty' ? 'DIRTY' : 'INTEGRITY'
+  const code = irreversible
+    ? 'IRREVERSIBLE'
+    : first.kind === 'drift'
+      ? 'DRIFT'
+      : first.kind === 'missing'
+        ? 'MISSING'
+        : first.kind === 'dirty'
+          ? 'DIRTY'
+          : 'INTEGRITY'
   const hints: Record<string, string> = {
     drift: 'restore the applied file (git checkout), and put the change in a new migration',
     missing: 'restore the deleted migration file; applied migrations must stay',

@@ -41,7 +41,8 @@ export async function runStep(options: StepOptions): Promise<void> {
     runId: options.runId,
     fluxVersion: options.fluxVersion,
   }
-  if (step.action === 'resume' && options.previous?.checkpoint !== undefined) running.checkpoint = options.previous.checkpoint
+  if (step.action === 'resume' && options.previous?.checkpoint !== undefined)
+    running.checkpoint = options.previous.checkpoint
   const applied = (): LedgerEntry => ({
     ...running,
     status: 'applied',

@@ -38,11 +38,18 @@ export function storeError(
       cause: error.cause ?? error,
     })
   }
-  return new FluxError(fallbackCode, `store "${name}" (${safeDescribe(adapter)}): could not ${what}: ${messageOf(error)}`, {
-    store: name,
-    hint: fallbackCode === 'STORE_UNAVAILABLE' ? 'check that the store is running and reachable, then run again' : undefined,
-    cause: error,
-  })
+  return new FluxError(
+    fallbackCode,
+    `store "${name}" (${safeDescribe(adapter)}): could not ${what}: ${messageOf(error)}`,
+    {
+      store: name,
+      hint:
+        fallbackCode === 'STORE_UNAVAILABLE'
+          ? 'check that the store is running and reachable, then run again'
+          : undefined,
+      cause: error,
+    },
+  )
 }
 
 function safeDescribe(adapter: Adapter): string {
@@ -69,7 +76,10 @@ export async function openStores(adapters: Readonly<Record<string, Adapter>>, na
 }
 
 /** Closes the named stores; never throws (a store that fails to close is past caring about). */
-export async function closeStores(adapters: Readonly<Record<string, Adapter>>, names: readonly string[]): Promise<void> {
+export async function closeStores(
+  adapters: Readonly<Record<string, Adapter>>,
+  names: readonly string[],
+): Promise<void> {
   await Promise.allSettled(names.map((name) => adapters[name]!.close()))
 }
 

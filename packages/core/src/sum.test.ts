@@ -50,6 +50,8 @@ describe('flux.sum', () => {
   })
 
   it('asks for a sum when a folder with migrations has none', async () => {
-    expect((await checkSum(dir, 'migrations'))[0]!.message).toBe('migrations/flux.sum is missing; run `flux sum` to write it')
+    expect((await checkSum(dir, 'migrations'))[0]!.message).toBe(
+      'migrations/flux.sum is missing; run `flux sum` to write it',
+    )
   })
 })

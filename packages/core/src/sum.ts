@@ -28,7 +28,9 @@ export function formatSum(files: readonly { fileName: string; checksum: string }
 /** The checksums of a folder's migration files, as they are on disk now. */
 export async function checksumsOf(dir: string): Promise<{ fileName: string; checksum: string }[]> {
   const files = await listMigrationFiles(dir)
-  return Promise.all(files.map(async (file) => ({ fileName: file.fileName, checksum: checksumOf(await readFile(file.file)) })))
+  return Promise.all(
+    files.map(async (file) => ({ fileName: file.fileName, checksum: checksumOf(await readFile(file.file)) })),
+  )
 }
 
 /** Writes the folder's `flux.sum` from its files; returns its path. */
@@ -55,7 +57,10 @@ export async function checkSum(dir: string, displayDir: string): Promise<SumProb
     return [{ file: sumFile, message: `${sumFile} is missing; run \`flux sum\` to write it` }]
   }
   const problems: SumProblem[] = []
-  const lines = text.replace(/\r\n/g, '\n').split('\n').filter((line) => line !== '')
+  const lines = text
+    .replace(/\r\n/g, '\n')
+    .split('\n')
+    .filter((line) => line !== '')
   if (lines.some((line) => /^(<<<<<<<|=======|>>>>>>>)/.test(line))) {
     return [{ file: sumFile, message: `${sumFile} has merge conflict markers: two branches added migrations` }]
   }
@@ -67,14 +72,21 @@ export async function checkSum(dir: string, displayDir: string): Promise<SumProb
   const onDisk = new Map(files.map((file) => [file.fileName, file.checksum]))
   for (const [fileName, checksum] of onDisk) {
     const expected = recorded.get(fileName)
-    if (expected === undefined) problems.push({ file: join(displayDir, fileName), message: `${join(displayDir, fileName)} is not in ${sumFile}` })
+    if (expected === undefined)
+      problems.push({ file: join(displayDir, fileName), message: `${join(displayDir, fileName)} is not in ${sumFile}` })
     else if (expected !== checksum) {
-      problems.push({ file: join(displayDir, fileName), message: `${join(displayDir, fileName)} changed since ${sumFile} was written` })
+      problems.push({
+        file: join(displayDir, fileName),
+        message: `${join(displayDir, fileName)} changed since ${sumFile} was written`,
+      })
     }
   }
   for (const fileName of recorded.keys()) {
     if (!onDisk.has(fileName)) {
-      problems.push({ file: join(displayDir, fileName), message: `${join(displayDir, fileName)} is in ${sumFile} but the file is gone` })
+      problems.push({
+        file: join(displayDir, fileName),
+        message: `${join(displayDir, fileName)} is in ${sumFile} but the file is gone`,
+      })
     }
   }
   if (problems.length === 0 && formatSum(files) !== `${lines.join('\n')}\n`) {

@@ -1,7 +1,7 @@
 import { access, mkdir, writeFile } from 'node:fs/promises'
 import { join, relative } from 'node:path'
 import { CONFIG_FILE_NAMES, FluxError, writeSum } from '@flux/core'
-import type { CommandInput, CommandModule } from '../command.ts'
+import type { CommandInput } from '../command.ts'
 
 export const usage = 'flux init [--store <name>] [--root <dir>]'
 export const description = `Creates flux.config.ts and an empty migrations/ folder (with its flux.sum) in the
@@ -18,7 +18,9 @@ export async function run({ values, output }: CommandInput): Promise<number> {
   const cwd = process.cwd()
   const store = typeof values.store === 'string' ? values.store : 'files'
   if (!/^[A-Za-z][A-Za-z0-9_-]*$/.test(store)) {
-    throw new FluxError('USAGE', `bad store name "${store}"`, { hint: 'use letters, digits, "-" or "_", starting with a letter' })
+    throw new FluxError('USAGE', `bad store name "${store}"`, {
+      hint: 'use letters, digits, "-" or "_", starting with a letter',
+    })
   }
   const root = typeof values.root === 'string' ? values.root : `./var/${store}`
   for (const name of CONFIG_FILE_NAMES) {
@@ -49,7 +51,9 @@ export default defineConfig({
   const sum = await writeSum(migrations)
   output.line(`created ${relative(cwd, configFile)}`)
   output.line(`created ${relative(cwd, sum)}`)
-  output.line(`next: ${output.paint.bold('flux new <name>')} to write a migration, then ${output.paint.bold('flux up')}`)
+  output.line(
+    `next: ${output.paint.bold('flux new <name>')} to write a migration, then ${output.paint.bold('flux up')}`,
+  )
   return 0
 }
 

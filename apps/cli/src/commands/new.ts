@@ -20,7 +20,8 @@ const CLIENT_TYPES: Record<string, { from: string; type: string }> = {
 
 export async function run({ positionals, values, configFile, output }: CommandInput): Promise<number> {
   const [rawName] = positionals
-  if (!rawName) throw new FluxError('USAGE', 'name the migration: `flux new <name>`', { hint: 'e.g. `flux new add-photos`' })
+  if (!rawName)
+    throw new FluxError('USAGE', 'name the migration: `flux new <name>`', { hint: 'e.g. `flux new add-photos`' })
   const slug = rawName
     .trim()
     .toLowerCase()
@@ -31,16 +32,23 @@ export async function run({ positionals, values, configFile, output }: CommandIn
   const storeNames = Object.keys(project.adapters)
   const store = typeof values.store === 'string' ? values.store : storeNames.length === 1 ? storeNames[0] : undefined
   if (store === undefined || !project.adapters[store]) {
-    throw new FluxError('USAGE', store === undefined ? 'say which store the migration changes' : `unknown store "${store}"`, {
-      hint: `pass --store with one of: ${storeNames.join(', ') || '(none: add a store to the config first)'}`,
-    })
+    throw new FluxError(
+      'USAGE',
+      store === undefined ? 'say which store the migration changes' : `unknown store "${store}"`,
+      {
+        hint: `pass --store with one of: ${storeNames.join(', ') || '(none: add a store to the config first)'}`,
+      },
+    )
   }
   const component = project.components[0]!
   const heads = headsOf(project.graph.nodes.filter((node) => node.component === component.name))
   const taken = new Set(project.graph.nodes.map((node) => node.name))
   let time = Date.now()
   let name = `${timestamp(time)}_${slug}`
-  while (taken.has(name)) name = `${timestamp((time += 1000))}_${slug}`
+  while (taken.has(name)) {
+    time += 1000
+    name = `${timestamp(time)}_${slug}`
+  }
   const file = join(component.dir, `${name}.ts`)
   const client = CLIENT_TYPES[project.adapters[store]!.kind]
   const parents = heads.length > 0 ? `\n  parents: [${heads.map((head) => `'${head.name}'`).join(', ')}],` : ''

@@ -26,7 +26,9 @@ export async function run({ values, positionals, configFile, output, json }: Com
     for (const [index, step] of plan.steps.entries()) {
       const uses = step.uses.length > 0 ? output.paint.dim(` uses ${step.uses.join(', ')}`) : ''
       const mode = output.paint.dim(step.transaction ? ' (in a transaction)' : '')
-      output.line(`${String(index + 1).padStart(3)}. ${stepVerb(step).padEnd(8)} ${step.id}  ${output.paint.dim(`→ ${step.store}`)}${uses}${mode}`)
+      output.line(
+        `${String(index + 1).padStart(3)}. ${stepVerb(step).padEnd(8)} ${step.id}  ${output.paint.dim(`→ ${step.store}`)}${uses}${mode}`,
+      )
     }
     for (const problem of plan.problems) output.line(`${output.paint.red(problem.kind.padEnd(12))} ${problem.message}`)
   }

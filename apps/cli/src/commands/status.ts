@@ -26,10 +26,16 @@ export async function run({ configFile, output, json }: CommandInput): Promise<n
       output.line(`  ${statusLabel(output, row)} ${row.id}${when}`)
     }
     if (store.leasedBy) {
-      output.line(output.paint.yellow(`  leased by ${formatHolder(store.leasedBy)}: a dirty migration may still be running`))
+      output.line(
+        output.paint.yellow(`  leased by ${formatHolder(store.leasedBy)}: a dirty migration may still be running`),
+      )
     }
   }
   const total = status.migrations.length
-  output.line(total === 0 ? 'no migrations yet: `flux new <name>` writes one' : `${total} migrations: ${countBy(status.migrations.map((row) => (row.changed ? 'changed' : row.status)))}`)
+  output.line(
+    total === 0
+      ? 'no migrations yet: `flux new <name>` writes one'
+      : `${total} migrations: ${countBy(status.migrations.map((row) => (row.changed ? 'changed' : row.status)))}`,
+  )
   return 0
 }

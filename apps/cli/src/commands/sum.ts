@@ -14,7 +14,9 @@ export async function run({ configFile, output }: CommandInput): Promise<number>
   const project = await openProject(configFile)
   for (const component of project.components) {
     const file = await writeSum(component.dir)
-    output.line(`wrote ${relative(process.cwd(), file)} (${project.graph.nodes.filter((node) => node.component === component.name).length} migrations)`)
+    output.line(
+      `wrote ${relative(process.cwd(), file)} (${project.graph.nodes.filter((node) => node.component === component.name).length} migrations)`,
+    )
   }
   return 0
 }

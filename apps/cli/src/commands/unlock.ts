@@ -15,6 +15,8 @@ export async function run({ positionals, configFile, output }: CommandInput): Pr
   if (!store) throw new FluxError('USAGE', 'name the store to unlock: `flux unlock <store>`')
   const project = await openProject(configFile, { configOnly: true })
   const holder = await unlock(project, store)
-  output.line(holder ? `unlocked store "${store}" (was held by ${formatHolder(holder)})` : `store "${store}" was not leased`)
+  output.line(
+    holder ? `unlocked store "${store}" (was held by ${formatHolder(holder)})` : `store "${store}" was not leased`,
+  )
   return 0
 }

@@ -17,11 +17,20 @@ export async function run({ configFile, output, json }: CommandInput): Promise<n
     output.printJson(report)
   } else {
     for (const row of report.migrations) {
-      const detail = row.status === 'drift' ? `${row.file} changed after it was applied` : row.status === 'missing' ? 'applied, but its file is gone' : 'started and never finished'
+      const detail =
+        row.status === 'drift'
+          ? `${row.file} changed after it was applied`
+          : row.status === 'missing'
+            ? 'applied, but its file is gone'
+            : 'started and never finished'
       output.line(`${statusLabel(output, row)} ${row.id} in store "${row.store}": ${detail}`)
     }
     for (const problem of report.sums) output.line(`${output.paint.red('flux.sum'.padEnd(8))} ${problem.message}`)
-    output.line(report.ok ? output.paint.green('verified: migrations and flux.sum match the stores') : `${report.migrations.length + report.sums.length} problems`)
+    output.line(
+      report.ok
+        ? output.paint.green('verified: migrations and flux.sum match the stores')
+        : `${report.migrations.length + report.sums.length} problems`,
+    )
   }
   if (!report.ok) {
     const first = report.migrations[0]
@@ -30,7 +39,9 @@ export async function run({ configFile, output, json }: CommandInput): Promise<n
         ? '`flux resolve <id> --applied | --rolled-back` once you know what happened'
         : 'restore the applied migration files; put changes in new migrations'
       : 'run `flux sum` if the change to the folder is intended'
-    output.error(`${output.paint.red('error:')} verify found problems${first?.file ? ` (first: ${first.file})` : ''}\n  hint: ${hint}`)
+    output.error(
+      `${output.paint.red('error:')} verify found problems${first?.file ? ` (first: ${first.file})` : ''}\n  hint: ${hint}`,
+    )
   }
   return report.ok ? 0 : 3
 }
