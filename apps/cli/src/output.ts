@@ -55,8 +55,10 @@ export function createOutput(json: boolean): Output {
     live(text) {
       if (!interactive) return
       if (text === undefined) return clearLive()
-      const width = stderr.columns ?? 80
-      stderr.write(`\r\u001b[2K${text.length > width - 1 ? `${text.slice(0, width - 2)}…` : text}`)
+      const width = stderr.columns || 80
+      // escape codes take no room on screen; a line too long for the terminal is cut without colours
+      const visible = text.replace(/\u001b\[[0-9;]*m/g, '')
+      stderr.write(`\r\u001b[2K${visible.length > width - 1 ? `${visible.slice(0, width - 2)}…` : text}`)
       liveShown = true
     },
   }

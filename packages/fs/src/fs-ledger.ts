@@ -86,7 +86,7 @@ function entryProblem(entry: unknown): string | undefined {
 function malformed(paths: FsPaths, reason: string, cause?: unknown): FluxError {
   return new FluxError('STORE_ERROR', `the ledger ${paths.ledger} of ${paths.description} is malformed: ${reason}`, {
     file: paths.ledger,
-    hint: 'flux writes this file itself and it must not be edited by hand: restore it from a backup, or move it away and rebuild the history with `flux mark`',
+    hint: 'flux writes this file itself and it must not be edited by hand: restore it from a backup or from version control',
     cause,
   })
 }
