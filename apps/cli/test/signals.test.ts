@@ -1,0 +1,48 @@
+import { access, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { countingMigration, effects, finish, flux, project, start, statusJson, waitFor } from './helpers.ts'
+
+const exists = (file: string) =>
+  access(file).then(
+    () => true,
+    () => false,
+  )
+
+const SLOW = countingMigration(
+  '002_slow',
+  `const { existsSync, writeFileSync } = await import('node:fs')
+    writeFileSync('started.flag', '')
+    while (!existsSync('go.flag')) await new Promise((resolve) => setTimeout(resolve, 20))`,
+)
+
+describe.each(['SIGINT', 'SIGTERM'] as const)('%s during a run', (signal) => {
+  it('lets the running step finish, stops before the next, releases the lease', async () => {
+    const dir = await project({
+      '001_a.ts': countingMigration('001_a'),
+      '002_slow.ts': SLOW,
+      '003_c.ts': countingMigration('003_c'),
+    })
+    const child = start(['up'], dir)
+    const done = finish(child)
+    let stderr = ''
+    child.stderr!.on('data', (chunk) => {
+      stderr += chunk
+    })
+    await waitFor(() => exists(join(dir, 'started.flag')), 'the slow migration to start')
+    child.kill(signal)
+    // the runner has seen the signal before the step is let finish
+    await waitFor(() => stderr.includes('stopping after the current step'), 'the runner to see the signal')
+    await writeFile(join(dir, 'go.flag'), '')
+    const result = await done
+    expect(result.code).toBe(1)
+    expect(result.stderr).toContain(`${signal}: stopping after the current step`)
+    expect(result.stderr).toContain('error: interrupted: stopped before the next step')
+    expect(await effects(dir)).toEqual(['001_a', '002_slow'])
+    expect((await statusJson(dir)).map((row) => row.status)).toEqual(['applied', 'applied', 'pending'])
+    expect(await exists(join(dir, 'var/files/.flux/lease.json'))).toBe(false)
+    const again = await flux(['up'], dir)
+    expect(again.code).toBe(0)
+    expect(await effects(dir)).toEqual(['001_a', '002_slow', '003_c'])
+  })
+})
