@@ -1,4 +1,5 @@
 import type { WriteStream } from 'node:tty'
+import { stripVTControlCharacters } from 'node:util'
 
 type Paint = (text: string) => string
 
@@ -57,7 +58,7 @@ export function createOutput(json: boolean): Output {
       if (text === undefined) return clearLive()
       const width = stderr.columns || 80
       // escape codes take no room on screen; a line too long for the terminal is cut without colours
-      const visible = text.replace(/\u001b\[[0-9;]*m/g, '')
+      const visible = stripVTControlCharacters(text)
       stderr.write(`\r\u001b[2K${visible.length > width - 1 ? `${visible.slice(0, width - 2)}…` : text}`)
       liveShown = true
     },
