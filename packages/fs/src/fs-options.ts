@@ -11,7 +11,7 @@ export interface FsStoreOptions {
    */
   root: string
   /**
-   * Name of the directory under `root` for the ledger (`ledger.json`) and the lease.
+   * Name of the directory under `root` for the ledger (`ledger.jsonl`) and the lease.
    * Blob keys cannot start with it. Default {@link DEFAULT_FLUX_DIR}.
    */
   fluxDir?: string
@@ -33,6 +33,7 @@ export interface FsPaths {
   readonly fluxDir: string
   /** Absolute path of flux's own directory. */
   readonly dir: string
+  /** The ledger's journal, `ledger.jsonl`. */
   readonly ledger: string
   readonly lease: string
   /** Directory of the per-token heartbeat and claim files. */
@@ -58,7 +59,7 @@ export function resolvePaths(options: FsStoreOptions): FsPaths {
     description: `fs ${root}`,
     fluxDir,
     dir,
-    ledger: join(dir, 'ledger.json'),
+    ledger: join(dir, 'ledger.jsonl'),
     lease: join(dir, 'lease.json'),
     leases: join(dir, 'leases'),
   }

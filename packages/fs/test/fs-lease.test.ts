@@ -156,14 +156,15 @@ describe('fs lease files', () => {
       await utimes(join(leases, name), twoHoursAgo, twoHoursAgo)
     }
     await writeFile(join(leases, 'claim-recent'), '')
-    await writeFile(join(root, '.flux', 'ledger.json.crashed.tmp'), '')
-    await utimes(join(root, '.flux', 'ledger.json.crashed.tmp'), twoHoursAgo, twoHoursAgo)
+    // a temp file of a ledger compaction interrupted by a crash
+    await writeFile(join(root, '.flux', '.0123456789ab.tmp'), '')
+    await utimes(join(root, '.flux', '.0123456789ab.tmp'), twoHoursAgo, twoHoursAgo)
     const lease = await fsStore({ root }).acquire({ store: 'photos', ttlMs: 30_000, waitMs: 0, holder: me('pruner') })
     const names = await readdir(leases)
     expect(names).toContain('claim-recent')
     expect(names).not.toContain('claim-old')
     expect(names).not.toContain('heartbeat-old')
-    expect(await readdir(join(root, '.flux'))).not.toContain('ledger.json.crashed.tmp')
+    expect(await readdir(join(root, '.flux'))).not.toContain('.0123456789ab.tmp')
     await lease.release()
   })
 })

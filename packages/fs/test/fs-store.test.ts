@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { Readable } from 'node:stream'
@@ -66,7 +66,7 @@ describe('fsStore', () => {
     await store.close()
     expect(await readdir(base)).toEqual([])
     await store.ledger.record(entry)
-    expect(await contentsOf(root)).toEqual(['.flux', '.flux/ledger.json'])
+    expect(await contentsOf(root)).toEqual(['.flux', '.flux/ledger.jsonl'])
   })
 
   it('open fails with STORE_UNAVAILABLE naming a root that is a file', async () => {
@@ -78,47 +78,225 @@ describe('fsStore', () => {
   })
 })
 
-describe('ledger file', () => {
-  it('is { version: 1, entries } in <root>/.flux/ledger.json', async () => {
-    await fsStore({ root }).ledger.record({ ...entry, checkpoint: { page: 2 } })
-    const file = JSON.parse(await readFile(join(root, '.flux', 'ledger.json'), 'utf8'))
-    expect(file).toEqual({ version: 1, entries: [{ ...entry, checkpoint: { page: 2 } }] })
+describe('ledger journal', () => {
+  const file = () => join(root, '.flux', 'ledger.jsonl')
+  const header = '{"flux":"ledger","version":2}\n'
+  const line = (operation: unknown) => `${JSON.stringify(operation)}\n`
+  const entryOf = (id: string, overrides: Partial<LedgerEntry> = {}): LedgerEntry => ({ ...entry, id, ...overrides })
+  const ids = (entries: LedgerEntry[]) => entries.map((each) => each.id)
+
+  async function writeJournal(text: string): Promise<void> {
+    await mkdir(join(root, '.flux'), { recursive: true })
+    await writeFile(file(), text)
+  }
+
+  it('is a header, then one line per record or remove, in <root>/.flux/ledger.jsonl', async () => {
+    const ledger = fsStore({ root }).ledger
+    const running = { ...entry, status: 'running' as const, durationMs: 0, checkpoint: { page: 2 } }
+    await ledger.record(running)
+    await ledger.record(entry)
+    await ledger.remove(entry.id)
+    await ledger.remove('app/never-recorded')
+    expect(await readFile(file(), 'utf8')).toBe(
+      header + line({ record: running }) + line({ record: entry }) + line({ remove: entry.id }),
+    )
+    expect(await ledger.read()).toEqual([])
+  })
+
+  it('replays records and removes in the contract order', async () => {
+    await writeJournal(
+      header +
+        line({ record: entryOf('app/a') }) +
+        line({ record: entryOf('app/b') }) +
+        line({ record: entryOf('app/c') }) +
+        line({ record: entryOf('app/a', { status: 'running' }) }) +
+        line({ remove: 'app/b' }) +
+        line({ remove: 'app/absent' }) +
+        line({ record: entryOf('app/b', { durationMs: 9 }) }),
+    )
+    expect(await fsStore({ root }).ledger.read()).toEqual([
+      entryOf('app/a', { status: 'running' }),
+      entryOf('app/c'),
+      entryOf('app/b', { durationMs: 9 }),
+    ])
   })
 
   it('lives in fluxDir when it is set', async () => {
     await fsStore({ root, fluxDir: '_flux' }).ledger.record(entry)
-    expect(await contentsOf(root)).toEqual(['_flux', '_flux/ledger.json'])
+    expect(await contentsOf(root)).toEqual(['_flux', '_flux/ledger.jsonl'])
   })
 
-  it('when malformed, fails with STORE_ERROR naming the file, and is not overwritten', async () => {
-    const file = join(root, '.flux', 'ledger.json')
-    await mkdir(join(root, '.flux'), { recursive: true })
-    for (const text of ['{"version": 1, "entries": [', '{"version": 1}', '[]', '{"version":1,"entries":[{"id":1}]}']) {
-      await writeFile(file, text)
+  it('ignores a torn last line, and the next append cuts it off', async () => {
+    const complete = header + line({ record: entryOf('app/a') }) + line({ record: entryOf('app/b') })
+    const tails = [
+      line({ record: entryOf('app/c') }).slice(0, 25),
+      line({ remove: 'app/a' }).slice(0, -1), // valid JSON, but its newline never came: never acknowledged
+    ]
+    for (const [index, torn] of tails.entries()) {
+      await writeJournal(complete + torn)
+      const reader = fsStore({ root }).ledger
+      expect(ids(await reader.read())).toEqual(['app/a', 'app/b'])
+      // the instance that read it repairs it, and so does a fresh one that never did
+      const repairer = index === 0 ? reader : fsStore({ root }).ledger
+      await repairer.record(entryOf('app/d'))
+      expect(await readFile(file(), 'utf8')).toBe(complete + line({ record: entryOf('app/d') }))
+      expect(ids(await reader.read())).toEqual(['app/a', 'app/b', 'app/d'])
+      await reader.record(entryOf('app/e'))
+      expect(ids(await fsStore({ root }).ledger.read())).toEqual(['app/a', 'app/b', 'app/d', 'app/e'])
+    }
+  })
+
+  it('torn before its first complete record (a crash while creating it) reads as empty, and is written whole again', async () => {
+    for (const torn of ['', header.slice(0, 10), header + line({ record: entry }).slice(0, -1)]) {
+      await writeJournal(torn)
+      const ledger = fsStore({ root }).ledger
+      expect(await ledger.read()).toEqual([])
+      await ledger.record(entryOf('app/x'))
+      expect(await readFile(file(), 'utf8')).toBe(header + line({ record: entryOf('app/x') }))
+    }
+  })
+
+  it('when malformed, fails with STORE_ERROR naming the file and the line, and is not overwritten', async () => {
+    const good = line({ record: entry })
+    for (const [text, number] of [
+      [`${header + good}{"record": \n${good}`, 3],
+      [`${header + good}\n${good}`, 3],
+      [`${header + good}{"rec\n`, 3], // a bad last line that has its newline is not a torn append
+      [`${header}{"record":{"id":1}}\n`, 2],
+      [`${header + good}{"replace":"app/x"}\n`, 3],
+      [`${header}{"remove":7}\n${good}`, 2],
+      [`{"version":1,"entries":[]}\n${good}`, 1],
+      [`${good}${good}`, 1],
+      [`{"flux":"ledger","version":1}\n${good}`, 1],
+    ] as const) {
+      await writeJournal(text)
       const store = fsStore({ root })
       const error = await rejection(store.ledger.read())
       expect(error.code).toBe('STORE_ERROR')
-      expect(error.message).toContain(file)
-      expect(error.file).toBe(file)
+      expect(error.message).toContain(file())
+      expect(error.message).toContain(`line ${number}:`)
+      expect(error.file).toBe(file())
+      expect(error.details).toEqual({ line: number })
       expect(error.hint).toMatch(/must not be edited by hand/)
       expect((await rejection(store.ledger.record(entry))).code).toBe('STORE_ERROR')
-      expect(await readFile(file, 'utf8')).toBe(text)
+      expect((await rejection(store.ledger.remove(entry.id))).code).toBe('STORE_ERROR')
+      expect(await readFile(file(), 'utf8')).toBe(text)
     }
   })
 
   it('written by a newer format version, asks to upgrade', async () => {
-    await mkdir(join(root, '.flux'), { recursive: true })
-    await writeFile(join(root, '.flux', 'ledger.json'), '{"version": 2, "entries": []}')
-    const error = await rejection(fsStore({ root }).ledger.read())
+    await writeJournal(`{"flux":"ledger","version":3}\n${line({ whatever: true })}`)
+    const store = fsStore({ root })
+    const error = await rejection(store.ledger.read())
     expect(error.code).toBe('STORE_ERROR')
     expect(error.hint).toMatch(/upgrade @flux\/fs/)
+    expect((await rejection(store.ledger.record(entry))).hint).toMatch(/upgrade @flux\/fs/)
+  })
+
+  it('is compacted by a write that finds too many lines, keeping order and content', async () => {
+    const ledger = fsStore({ root }).ledger
+    const expected = new Map<string, LedgerEntry>()
+    const record = async (recorded: LedgerEntry) => {
+      await ledger.record(recorded)
+      expected.set(recorded.id, recorded)
+    }
+    const remove = async (id: string) => {
+      await ledger.remove(id)
+      expected.delete(id)
+    }
+    const name = (index: number) => `app/${String((index * 37) % 200).padStart(3, '0')}_step`
+    for (let index = 0; index < 200; index++) await record(entryOf(name(index), { status: 'running', durationMs: 0 }))
+    for (let index = 0; index < 200; index++) await record(entryOf(name(index), { durationMs: index }))
+    const lines = async () => (await readFile(file(), 'utf8')).split('\n').length - 1
+    // 1 + 400 lines for 200 live entries: not above 2 × 200 + 64
+    expect(await lines()).toBe(401)
+    expect(await ledger.read()).toEqual([...expected.values()])
+    const before = (await stat(file())).size
+
+    // removes and re-records: live entries shrink while lines grow, until a write compacts
+    for (let index = 0; index < 200; index += 2) await remove(name(index))
+    for (let index = 0; index < 200; index += 10) await record(entryOf(name(index), { checkpoint: { again: index } }))
+    for (let index = 1; index < 200; index += 4) await record(entryOf(name(index), { runId: 'r-2' }))
+    const after = await ledger.read()
+    expect(after).toEqual([...expected.values()])
+    expect(ids(after)).toEqual([...expected.keys()])
+    expect(await fsStore({ root }).ledger.read()).toEqual(after)
+    expect((await stat(file())).size).toBeLessThan(before)
+    expect(await lines()).toBeLessThanOrEqual(1 + 2 * after.length + 64)
+    expect(await contentsOf(join(root, '.flux'))).toEqual(['ledger.jsonl'])
+  })
+
+  it('compacts to a header and one record per live entry, in order, on the write past 2 × live + 64 lines', async () => {
+    const ledger = fsStore({ root }).ledger
+    await ledger.record(entryOf('app/z'))
+    await ledger.record(entryOf('app/a'))
+    for (let index = 0; index < 66; index++) await ledger.record(entryOf('app/z', { durationMs: index }))
+    // 68 lines for 2 live entries: not above 2 × 2 + 64
+    expect((await readFile(file(), 'utf8')).split('\n')).toHaveLength(1 + 68 + 1)
+    await ledger.record(entryOf('app/z', { durationMs: 66 }))
+    expect(await readFile(file(), 'utf8')).toBe(
+      header + line({ record: entryOf('app/z', { durationMs: 66 }) }) + line({ record: entryOf('app/a') }),
+    )
+    await ledger.record(entryOf('app/b'))
+    expect(await ledger.read()).toEqual([entryOf('app/z', { durationMs: 66 }), entryOf('app/a'), entryOf('app/b')])
+    expect(await contentsOf(join(root, '.flux'))).toEqual(['ledger.jsonl'])
+  })
+
+  it('reads back correctly when two instances (two processes, one after the other) write it in turn', async () => {
+    const first = fsStore({ root }).ledger
+    const second = fsStore({ root }).ledger
+    await first.record(entryOf('app/a', { status: 'running' }))
+    await second.record(entryOf('app/b'))
+    await first.record(entryOf('app/a'))
+    await second.remove('app/a')
+    await first.record(entryOf('app/c'))
+    // first never saw second remove app/a: it must still find it gone, not trust what it remembers
+    await first.remove('app/a')
+    await second.record(entryOf('app/a', { runId: 'r-2' }))
+    await first.remove('app/b')
+    const expected = [entryOf('app/c'), entryOf('app/a', { runId: 'r-2' })]
+    expect(await first.read()).toEqual(expected)
+    expect(await second.read()).toEqual(expected)
+    expect(await fsStore({ root }).ledger.read()).toEqual(expected)
+    // enough writes in turn to compact it, from either instance
+    const model = new Map(expected.map((each) => [each.id, each]))
+    for (let index = 0; index < 100; index++) {
+      const id = `app/n${index}`
+      await (index % 2 ? first : second).record(entryOf(id, { status: 'running' }))
+      await (index % 3 ? second : first).record(entryOf(id))
+      model.set(id, entryOf(id))
+      if (index % 4 === 0) {
+        await (index % 8 ? first : second).remove(id)
+        model.delete(id)
+      }
+    }
+    expect(await first.read()).toEqual([...model.values()])
+    expect(await second.read()).toEqual([...model.values()])
+    const lines = (await readFile(file(), 'utf8')).split('\n').length - 1
+    expect(lines).toBeLessThanOrEqual(1 + 2 * model.size + 64)
+  })
+
+  it('a remove of an id it does not remember looks in the file first', async () => {
+    const ledger = fsStore({ root }).ledger
+    await ledger.record(entryOf('app/a'))
+    // rewritten in place to the same size (what this instance cannot notice without reading)
+    await writeFile(file(), header + line({ record: entryOf('app/b') }))
+    await ledger.remove('app/b')
+    expect(await fsStore({ root }).ledger.read()).toEqual([])
+  })
+
+  it('reading a store never migrated creates nothing', async () => {
+    const ledger = fsStore({ root }).ledger
+    expect(await ledger.read()).toEqual([])
+    await ledger.remove('app/x')
+    expect(await readdir(base)).toEqual([])
   })
 })
 
 describe('blobs', () => {
   it('refuses keys in the reserved directory, with backslashes, or named like temp files', async () => {
     const blobs = fsStore({ root }).client()
-    for (const key of ['.flux/ledger.json', '.flux', 'a\\b', `photos/.a.jpg.${'0'.repeat(36)}.flux-tmp`]) {
+    for (const key of ['.flux/ledger.jsonl', '.flux', 'a\\b', `photos/.a.jpg.${'0'.repeat(36)}.flux-tmp`]) {
       const error = await rejection(blobs.put(key, 'x'))
       expect(error.code).toBe('KEY_INVALID')
       expect(error.message).toContain(`"${key}"`)
@@ -173,7 +351,7 @@ describe('blobs', () => {
     expect(await blobs.list('')).toEqual(['real/a.txt'])
     // but not into flux's own directory
     await store.ledger.record(entry)
-    await symlink(join(root, '.flux', 'ledger.json'), join(root, 'ledger-link'))
+    await symlink(join(root, '.flux', 'ledger.jsonl'), join(root, 'ledger-link'))
     expect((await rejection(blobs.get('ledger-link'))).code).toBe('KEY_INVALID')
     expect((await rejection(blobs.put('ledger-link', '{}'))).code).toBe('KEY_INVALID')
     expect(await blobs.list('')).toEqual(['real/a.txt'])
@@ -196,7 +374,7 @@ describe('blobs', () => {
     const error = await rejection(blobs.put('a/broken.bin', failing))
     expect(error.code).toBe('STORE_ERROR')
     expect(error.message).toContain('upload interrupted')
-    expect(await contentsOf(root)).toEqual(['.flux', '.flux/ledger.json', 'a', 'a/two.txt', 'b', 'b/one.txt'])
+    expect(await contentsOf(root)).toEqual(['.flux', '.flux/ledger.jsonl', 'a', 'a/two.txt', 'b', 'b/one.txt'])
   })
 
   it('delete and move remove the directories they leave empty, never the root', async () => {
