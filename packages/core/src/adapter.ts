@@ -22,7 +22,8 @@ export type AdapterSpecVersion = 'v1'
 /**
  * What a store can do beyond the required members. Every capability is optional and
  * defaults to `false`; core reads them through {@link capabilitiesOf}, so adding one
- * never breaks an existing adapter.
+ * never breaks an existing adapter. Core reads them again after `open()`, so an adapter
+ * may decide them when it connects (MongoDB has transactions on replica sets only).
  */
 export interface Capabilities {
   /**

@@ -5,7 +5,7 @@ import type { LeaseHolder, LedgerEntry } from './adapter.ts'
 import { FluxError } from './errors.ts'
 import { DEFAULT_LEASE_TTL_MS, DEFAULT_LEASE_WAIT_MS } from './lease.ts'
 import { createPlan, type Plan, resolveTarget, type StatusRow, statusOf } from './plan.ts'
-import type { Project } from './project.ts'
+import { type Project, storeInfoOf } from './project.ts'
 import { FLUX_VERSION } from './runner.ts'
 import { closeStores, inStore, openStores, readLedgers } from './stores.ts'
 import { checkSum, type SumProblem } from './sum.ts'
@@ -56,7 +56,7 @@ export async function previewPlan(
     createPlan({
       nodes: project.graph.nodes,
       ledgers: await readLedgers(project.adapters, names),
-      stores: project.stores,
+      stores: storeInfoOf(project.adapters),
       direction: options.direction,
       target: options.target,
       steps: options.steps,

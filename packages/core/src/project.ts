@@ -74,13 +74,22 @@ export async function loadProject(options: LoadProjectOptions = {}): Promise<Pro
   const config = validateConfig(module.default, displayConfig)
   const root = dirname(configFile)
   const components: Component[] = [{ name: config.name, dir: resolve(root, config.migrations) }]
-  const stores: Record<string, StoreInfo> = {}
-  for (const [name, adapter] of Object.entries(config.stores)) {
-    stores[name] = { kind: adapter.kind, transactions: capabilitiesOf(adapter).transactions }
-  }
+  const stores = storeInfoOf(config.stores)
   const migrations = options.configOnly ? [] : await loadMigrations(components, importer, cwd)
   const graph = buildGraph(migrations, Object.keys(config.stores))
   return { root, configFile, components, migrations, graph, adapters: config.stores, stores, lease: config.lease }
+}
+
+/**
+ * What the planner needs to know of each store. Read again after the stores are opened:
+ * some capabilities are known only then (MongoDB has transactions on a replica set only).
+ */
+export function storeInfoOf(adapters: Readonly<Record<string, Adapter>>): Record<string, StoreInfo> {
+  const stores: Record<string, StoreInfo> = {}
+  for (const [name, adapter] of Object.entries(adapters)) {
+    stores[name] = { kind: adapter.kind, transactions: capabilitiesOf(adapter).transactions }
+  }
+  return stores
 }
 
 async function exists(file: string): Promise<boolean> {

@@ -6,7 +6,7 @@ import { FluxError, messageOf } from './errors.ts'
 import type { FluxEventListener, StepResult } from './events.ts'
 import { DEFAULT_LEASE_TTL_MS, DEFAULT_LEASE_WAIT_MS } from './lease.ts'
 import { createPlan, type Plan, type PlanInput } from './plan.ts'
-import type { Project } from './project.ts'
+import { type Project, storeInfoOf } from './project.ts'
 import { runStep } from './step.ts'
 import { closeStores, inStore, openStores, readLedgers } from './stores.ts'
 
@@ -45,10 +45,11 @@ export async function migrate(project: Project, options: MigrateOptions): Promis
   const runId = options.runId ?? randomUUID()
   const emit = options.onEvent ?? (() => {})
   const storeNames = Object.keys(project.adapters).sort()
+  let stores = project.stores
   const input = (ledgers: PlanInput['ledgers'], leased: string[]): PlanInput => ({
     nodes: project.graph.nodes,
     ledgers,
-    stores: project.stores,
+    stores,
     direction: options.direction,
     target: options.target,
     steps: options.steps,
@@ -57,6 +58,7 @@ export async function migrate(project: Project, options: MigrateOptions): Promis
 
   await openStores(project.adapters, storeNames)
   try {
+    stores = storeInfoOf(project.adapters)
     let ledgers = await readLedgers(project.adapters, storeNames)
     for (let attempt = 0; ; attempt++) {
       const draft = createPlan(input(ledgers, []))
