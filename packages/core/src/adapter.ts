@@ -15,6 +15,7 @@
  * - `close()` never closes a client the user passed in.
  */
 import type { Readable } from 'node:stream'
+import type { MigrationDefinition } from './migration.ts'
 
 /** Version of this contract. Core can bridge older adapters when it changes. */
 export type AdapterSpecVersion = 'v1'
@@ -215,6 +216,24 @@ export interface Adapter<Client = unknown> {
    * together or not at all. Present only when `capabilities.transactions` is true.
    */
   transaction?<T>(fn: (client: Client, ledger: Ledger) => Promise<T>): Promise<T>
+  /**
+   * Migration files this kind of store reads besides TypeScript and JavaScript, such as
+   * `.sql` for pg. Core gives a file with one of these extensions to the first configured
+   * store whose adapter lists it. Absent: the adapter reads no other files.
+   */
+  readonly migrationFiles?: MigrationFileLoader
+}
+
+/** Reads migration files of another language into a migration definition. */
+export interface MigrationFileLoader {
+  /** File extensions with their dot: `['.sql']`. */
+  readonly extensions: readonly string[]
+  /**
+   * Parses one file. `file` is the path to name in messages; the result must run what the
+   * file says when core calls its `up`/`down`, and should carry `sql` for `flux plan --sql`.
+   * Throws a `MIGRATION_INVALID` error naming the file and line of a problem.
+   */
+  load(file: string, text: string): MigrationDefinition
 }
 
 /** An adapter's capabilities with their defaults applied. */

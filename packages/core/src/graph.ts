@@ -33,7 +33,7 @@ export interface Graph {
   definitions: Map<string, MigrationDefinition>
 }
 
-const DEFINITION_KEYS = new Set(['store', 'uses', 'parents', 'after', 'transaction', 'repeatable', 'up', 'down'])
+const DEFINITION_KEYS = new Set(['store', 'uses', 'parents', 'after', 'transaction', 'repeatable', 'up', 'down', 'sql'])
 
 /**
  * Validates every migration's metadata and the edges between them, and orders them.

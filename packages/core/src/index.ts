@@ -10,6 +10,7 @@ export type {
   Ledger,
   LedgerEntry,
   LedgerStatus,
+  MigrationFileLoader,
 } from './adapter.ts'
 export { capabilitiesOf } from './adapter.ts'
 export type { FluxConfig, LeaseConfig } from './config.ts'
@@ -34,7 +35,7 @@ export {
   isHolderGone,
   pollForLease,
 } from './lease.ts'
-export type { Component, LoadedMigration } from './load-migrations.ts'
+export type { Component, LoadedMigration, MigrationFileLoaders } from './load-migrations.ts'
 export {
   checksumOf,
   isMigrationFileName,

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto'
 import { readdir, readFile } from 'node:fs/promises'
-import { join, relative } from 'node:path'
+import { extname, join, relative } from 'node:path'
+import type { MigrationFileLoader } from './adapter.ts'
 import { FluxError, messageOf } from './errors.ts'
 import { isMigrationDefinition, type MigrationDefinition } from './migration.ts'
 import type { ModuleImporter } from './module-loader.ts'
@@ -29,8 +30,18 @@ export interface LoadedMigration {
   definition: MigrationDefinition
 }
 
-/** The files a component's folder holds, as `{ name, file }` sorted by file name; the folder may be missing. */
-export async function listMigrationFiles(dir: string): Promise<{ name: string; fileName: string; file: string }[]> {
+/** Loaders of other migration languages, by extension (`.sql` → the pg adapter's). */
+export type MigrationFileLoaders = ReadonlyMap<string, MigrationFileLoader>
+
+/**
+ * The migration files of a folder, sorted by file name; the folder may be missing.
+ * `extensions` adds the extensions of loaders beside TypeScript and JavaScript.
+ */
+export async function listMigrationFiles(
+  dir: string,
+  extensions: Iterable<string> = [],
+): Promise<{ name: string; fileName: string; file: string }[]> {
+  const extra = [...extensions]
   let names: string[]
   try {
     names = await readdir(dir)
@@ -39,15 +50,15 @@ export async function listMigrationFiles(dir: string): Promise<{ name: string; f
     throw error
   }
   return names
-    .filter((fileName) => isMigrationFileName(fileName))
+    .filter((fileName) => isMigrationFileName(fileName, extra))
     .sort()
     .map((fileName) => ({ name: fileName.replace(/\.[^.]+$/, ''), fileName, file: join(dir, fileName) }))
 }
 
-export function isMigrationFileName(fileName: string): boolean {
+export function isMigrationFileName(fileName: string, extensions: readonly string[] = []): boolean {
   if (fileName.startsWith('.') || fileName.startsWith('_')) return false
   if (/\.d\.(m|c)?ts$/.test(fileName) || /\.(test|spec)\.[^.]+$/.test(fileName)) return false
-  return MIGRATION_EXTENSIONS.some((extension) => fileName.endsWith(extension))
+  return [...MIGRATION_EXTENSIONS, ...extensions].some((extension) => fileName.endsWith(extension))
 }
 
 /** `sha256:<hex>` of a file's text with CRLF line endings made LF, so a checkout on Windows does not look like drift. */
@@ -61,15 +72,30 @@ export async function loadMigrations(
   components: Component[],
   importer: ModuleImporter,
   cwd: string,
+  loaders: MigrationFileLoaders = new Map(),
 ): Promise<LoadedMigration[]> {
   const perComponent = await Promise.all(
     components.map(async (component) => {
-      const files = await listMigrationFiles(component.dir)
+      const files = await listMigrationFiles(component.dir, loaders.keys())
       return Promise.all(
-        files.map(async ({ name, file }) => {
+        files.map(async ({ name, fileName, file }) => {
           const displayFile = relative(cwd, file) || file
-          const [text, module] = await Promise.all([readFile(file), importMigration(file, displayFile, importer)])
-          const definition = module.default
+          const loader = loaders.get(extname(fileName))
+          const [text, definition] = await Promise.all([
+            readFile(file),
+            loader ? undefined : importMigration(file, displayFile, importer).then((module) => module.default),
+          ])
+          if (loader) {
+            return {
+              id: `${component.name}/${name}`,
+              component: component.name,
+              name,
+              file,
+              displayFile,
+              checksum: checksumOf(text),
+              definition: loadWith(loader, displayFile, text),
+            }
+          }
           if (!isMigrationDefinition(definition) && !looksLikeDefinition(definition)) {
             throw new FluxError(
               'MIGRATION_INVALID',
@@ -94,6 +120,19 @@ export async function loadMigrations(
     }),
   )
   return perComponent.flat()
+}
+
+function loadWith(loader: MigrationFileLoader, displayFile: string, text: Buffer): MigrationDefinition {
+  try {
+    return loader.load(displayFile, text.toString('utf8'))
+  } catch (error) {
+    if (FluxError.is(error)) throw error
+    throw new FluxError('MIGRATION_INVALID', `${displayFile} could not be read: ${firstLine(messageOf(error))}`, {
+      file: displayFile,
+      hint: 'fix the file; nothing was applied',
+      cause: error,
+    })
+  }
 }
 
 async function importMigration(file: string, displayFile: string, importer: ModuleImporter) {

@@ -49,6 +49,12 @@ export interface MigrationDefinition<Client = any, Clients extends Record<string
   transaction?: boolean
   /** `true`: re-run whenever the file changes; `'always'`: on every `up`. Default `false`. */
   repeatable?: boolean | 'always'
+  /**
+   * The statements `up` and `down` run, where they are known before running (`.sql` files),
+   * so `flux plan --sql` can show them for review. Migrations that compute their changes at
+   * run time leave it out.
+   */
+  sql?: { up: readonly string[]; down?: readonly string[] }
   up(context: MigrationContext<Client, Clients>): Promise<void> | void
   /** Undoes `up`. A migration without `down` cannot be reverted. */
   down?(context: MigrationContext<Client, Clients>): Promise<void> | void

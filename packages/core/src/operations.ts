@@ -79,7 +79,9 @@ export async function verify(project: Project): Promise<VerifyReport> {
   const migrations = status.migrations.filter((row) => ['drift', 'missing', 'dirty'].includes(row.status))
   const sums = (
     await Promise.all(
-      project.components.map((component) => checkSum(component.dir, relative(process.cwd(), component.dir) || '.')),
+      project.components.map((component) =>
+        checkSum(component.dir, relative(process.cwd(), component.dir) || '.', project.loaders.keys()),
+      ),
     )
   ).flat()
   return { migrations, sums, ok: migrations.length === 0 && sums.length === 0 }

@@ -1,11 +1,11 @@
 import { access } from 'node:fs/promises'
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path'
-import type { Adapter } from './adapter.ts'
+import type { Adapter, MigrationFileLoader } from './adapter.ts'
 import { capabilitiesOf } from './adapter.ts'
 import { CONFIG_FILE_NAMES, type LeaseConfig, validateConfig } from './config.ts'
 import { FluxError, messageOf } from './errors.ts'
 import { buildGraph, type Graph } from './graph.ts'
-import { type Component, type LoadedMigration, loadMigrations } from './load-migrations.ts'
+import { type Component, type LoadedMigration, loadMigrations, type MigrationFileLoaders } from './load-migrations.ts'
 import { importModule, type ModuleImporter } from './module-loader.ts'
 import type { StoreInfo } from './plan.ts'
 
@@ -19,6 +19,8 @@ export interface Project {
   graph: Graph
   adapters: Record<string, Adapter>
   stores: Record<string, StoreInfo>
+  /** Loaders of migration files besides TypeScript and JavaScript, by extension, from the adapters. */
+  loaders: MigrationFileLoaders
   lease: LeaseConfig
 }
 
@@ -75,9 +77,25 @@ export async function loadProject(options: LoadProjectOptions = {}): Promise<Pro
   const root = dirname(configFile)
   const components: Component[] = [{ name: config.name, dir: resolve(root, config.migrations) }]
   const stores = storeInfoOf(config.stores)
-  const migrations = options.configOnly ? [] : await loadMigrations(components, importer, cwd)
+  const loaders = new Map<string, MigrationFileLoader>()
+  for (const adapter of Object.values(config.stores)) {
+    for (const extension of adapter.migrationFiles?.extensions ?? []) {
+      if (!loaders.has(extension)) loaders.set(extension, adapter.migrationFiles!)
+    }
+  }
+  const migrations = options.configOnly ? [] : await loadMigrations(components, importer, cwd, loaders)
   const graph = buildGraph(migrations, Object.keys(config.stores))
-  return { root, configFile, components, migrations, graph, adapters: config.stores, stores, lease: config.lease }
+  return {
+    root,
+    configFile,
+    components,
+    migrations,
+    graph,
+    adapters: config.stores,
+    stores,
+    loaders,
+    lease: config.lease,
+  }
 }
 
 /**

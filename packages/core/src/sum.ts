@@ -26,17 +26,20 @@ export function formatSum(files: readonly { fileName: string; checksum: string }
 }
 
 /** The checksums of a folder's migration files, as they are on disk now. */
-export async function checksumsOf(dir: string): Promise<{ fileName: string; checksum: string }[]> {
-  const files = await listMigrationFiles(dir)
+export async function checksumsOf(
+  dir: string,
+  extensions: Iterable<string> = [],
+): Promise<{ fileName: string; checksum: string }[]> {
+  const files = await listMigrationFiles(dir, extensions)
   return Promise.all(
     files.map(async (file) => ({ fileName: file.fileName, checksum: checksumOf(await readFile(file.file)) })),
   )
 }
 
-/** Writes the folder's `flux.sum` from its files; returns its path. */
-export async function writeSum(dir: string): Promise<string> {
+/** Writes the folder's `flux.sum` from its files (`extensions`: those of loaders besides TS and JS); returns its path. */
+export async function writeSum(dir: string, extensions: Iterable<string> = []): Promise<string> {
   const path = join(dir, SUM_FILE)
-  await writeFileAtomic(path, formatSum(await checksumsOf(dir)))
+  await writeFileAtomic(path, formatSum(await checksumsOf(dir, extensions)))
   return path
 }
 
@@ -45,9 +48,13 @@ export async function writeSum(dir: string): Promise<string> {
  * written, a sum edited by hand, or a merge conflict left in it. `displayDir` names the folder
  * in messages. A folder without migrations and without a sum is fine.
  */
-export async function checkSum(dir: string, displayDir: string): Promise<SumProblem[]> {
+export async function checkSum(
+  dir: string,
+  displayDir: string,
+  extensions: Iterable<string> = [],
+): Promise<SumProblem[]> {
   const sumFile = join(displayDir, SUM_FILE)
-  const files = await checksumsOf(dir)
+  const files = await checksumsOf(dir, extensions)
   let text: string
   try {
     text = await readFile(join(dir, SUM_FILE), 'utf8')

@@ -68,7 +68,7 @@ export default defineMigration${client ? `<${client.type}>` : ''}({
 `,
     { flag: 'wx' },
   )
-  await writeSum(component.dir)
+  await writeSum(component.dir, project.loaders.keys())
   output.line(`created ${relative(process.cwd(), file)}`)
   return 0
 }

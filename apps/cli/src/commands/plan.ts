@@ -1,25 +1,30 @@
-import { previewPlan } from '@flux/core'
+import { type Plan, type Project, previewPlan } from '@flux/core'
 import type { CommandInput } from '../command.ts'
 import { stepVerb } from '../format.ts'
 import { parseSteps } from '../migrate-command.ts'
+import type { Output } from '../output.ts'
 import { openProject } from '../project.ts'
 
-export const usage = 'flux plan [target] [--down] [--steps <n>] [--json]'
+export const usage = 'flux plan [target] [--down] [--steps <n>] [--sql] [--json]'
 export const description = `Shows the steps \`flux up\` (or with --down, \`flux down\`) would run now, in order, with
 the store of each and the problems that would stop it. Changes nothing and takes no lease.
-Exits 3 when the plan has integrity problems.`
+With --sql, prints the SQL the steps would run, for review (migrations that compute their
+changes at run time are listed as not renderable). Exits 3 when the plan has integrity problems.`
 export const maxPositionals = 1
 export const options = {
   down: { type: 'boolean', description: 'plan `flux down` instead of `flux up`' },
   steps: { type: 'string', value: 'n', description: 'with --down: the last n applied migrations' },
+  sql: { type: 'boolean', description: 'print the SQL each step would run' },
 } as const
-export const examples = ['flux plan', 'flux plan --json', 'flux plan --down --steps 1']
+export const examples = ['flux plan', 'flux plan --sql > review.sql', 'flux plan --json', 'flux plan --down --steps 1']
 
 export async function run({ values, positionals, configFile, output, json }: CommandInput): Promise<number> {
   const project = await openProject(configFile)
   const direction = values.down === true ? 'down' : 'up'
   const plan = await previewPlan(project, { direction, target: positionals[0], steps: parseSteps(values.steps) })
-  if (json) {
+  if (values.sql === true) {
+    printSql(project, plan, output, json)
+  } else if (json) {
     output.printJson(plan)
   } else {
     if (plan.steps.length === 0) output.line(direction === 'up' ? 'nothing to apply' : 'nothing to revert')
@@ -33,4 +38,27 @@ export async function run({ values, positionals, configFile, output, json }: Com
     for (const problem of plan.problems) output.line(`${output.paint.red(problem.kind.padEnd(12))} ${problem.message}`)
   }
   return plan.problems.length > 0 ? 3 : 0
+}
+
+/** The SQL of each step, as a script a DBA can read; `--json` gives `{ id, store, sql }` per step. */
+function printSql(project: Project, plan: Plan, output: Output, json: boolean): void {
+  const direction = plan.direction
+  const steps = plan.steps.map((step) => {
+    const sql = project.graph.definitions.get(step.id)?.sql
+    return {
+      id: step.id,
+      store: step.store,
+      file: step.file,
+      sql: sql ? (direction === 'up' ? sql.up : (sql.down ?? null)) : null,
+    }
+  })
+  if (json) {
+    output.printJson({ direction, steps, problems: plan.problems })
+    return
+  }
+  for (const step of steps) {
+    output.line(`-- ${step.id} (${step.file}) on store "${step.store}"`)
+    if (step.sql === null) output.line('-- not renderable: this migration computes its changes at run time\n')
+    else output.line(`${step.sql.map((statement) => `${statement.trimEnd().replace(/;$/, '')};`).join('\n')}\n`)
+  }
 }

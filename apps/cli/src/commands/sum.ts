@@ -13,7 +13,7 @@ export const options = {} as const
 export async function run({ configFile, output }: CommandInput): Promise<number> {
   const project = await openProject(configFile)
   for (const component of project.components) {
-    const file = await writeSum(component.dir)
+    const file = await writeSum(component.dir, project.loaders.keys())
     output.line(
       `wrote ${relative(process.cwd(), file)} (${project.graph.nodes.filter((node) => node.component === component.name).length} migrations)`,
     )
