@@ -1,0 +1,8 @@
+export type { PgClient, PgResult } from './pg-client.ts'
+export type { PgLockMode, PgliteInstance, PgStoreOptions } from './pg-options.ts'
+export { DEFAULT_LEDGER_TABLE, DEFAULT_SCHEMA, LOCK_TABLE_SUFFIX } from './pg-options.ts'
+export type { SqlMigrationScript } from './pg-sql-file.ts'
+export { loadSqlMigration, SQL_MIGRATION_EXTENSION, sqlOf } from './pg-sql-file.ts'
+export type { SqlStatement } from './pg-sql-split.ts'
+export { splitSql } from './pg-sql-split.ts'
+export { pgStore } from './pg-store.ts'

@@ -1,0 +1,163 @@
+import pg from 'pg'
+import type { PgliteInstance } from './pg-options.ts'
+import { serverTransaction } from './pg-transaction.ts'
+
+/** What a query gives back, from a server or from PGlite. */
+export interface PgResult<Row = Record<string, unknown>> {
+  rows: Row[]
+  /** Rows returned or changed by the (last) statement. */
+  rowCount: number
+}
+
+/**
+ * What a migration receives as `ctx.store` for a pg store: inside its transaction when it
+ * runs in one. Both methods take one statement with parameters, or a script without.
+ *
+ * @example
+ * ```ts
+ * await store.query('create table hotel (id int primary key, name text not null)')
+ * const { rows } = await store.sql<{ id: number }>`select id from hotel where name = ${name}`
+ * ```
+ */
+export interface PgClient {
+  /** Runs `text` with `$1, $2…` bound to `params`; without params, `text` may hold several statements. */
+  query<Row = Record<string, unknown>>(text: string, params?: readonly unknown[]): Promise<PgResult<Row>>
+  /** A tagged template whose every `${value}` becomes a bound parameter, never SQL text. */
+  sql<Row = Record<string, unknown>>(strings: TemplateStringsArray, ...values: unknown[]): Promise<PgResult<Row>>
+}
+
+/** Anything that sends one query: a pool, a connection, PGlite or one of its transactions. */
+export interface Queryable {
+  query<Row = Record<string, unknown>>(text: string, params?: readonly unknown[]): Promise<PgResult<Row>>
+  /**
+   * Where present (a server transaction): queues a statement without parameters, sent with
+   * the next query or with COMMIT, whose failure then fails that query or the commit.
+   */
+  defer?(text: string): void
+}
+
+/** A dedicated server session, held by an advisory lease for its whole life. */
+export interface Session extends Queryable {
+  /** False once the connection failed or ended: its locks are gone with it. */
+  readonly alive: boolean
+  end(): Promise<void>
+}
+
+/** The connection behind one adapter: a server pool, or PGlite. */
+export interface Driver {
+  readonly pool: Queryable
+  /** Fails when the database cannot be reached, authenticated to, or opened. */
+  check(): Promise<void>
+  /** BEGIN; fn on one connection; COMMIT, or ROLLBACK and rethrow what `fn` threw. */
+  transaction<T>(fn: (connection: Queryable) => Promise<T>): Promise<T>
+  /** A new session of its own (servers only). */
+  session?(): Promise<Session>
+  close(): Promise<void>
+}
+
+export function pgClientOf(queryable: Queryable): PgClient {
+  return Object.freeze({
+    query: <Row>(text: string, params?: readonly unknown[]) => queryable.query<Row>(text, params),
+    sql: <Row>(strings: TemplateStringsArray, ...values: unknown[]) =>
+      queryable.query<Row>(
+        strings.reduce((text, part, index) => `${text}$${index}${part}`),
+        values,
+      ),
+  })
+}
+
+type PgQueryable = Pick<pg.ClientBase, 'query'> | pg.Pool
+
+function wrapPg(target: PgQueryable): Queryable {
+  return {
+    async query<Row>(text: string, params?: readonly unknown[]) {
+      const result = (await target.query(text, params as unknown[] | undefined)) as pg.QueryResult | pg.QueryResult[]
+      // a script of several statements gives one result per statement
+      const last = Array.isArray(result) ? result[result.length - 1] : result
+      return { rows: (last?.rows ?? []) as Row[], rowCount: last?.rowCount ?? 0 }
+    },
+  }
+}
+
+/** A server driver over a pool; `owned` pools (from `url`) are ended by `close()`. */
+export function serverDriver(pool: pg.Pool, owned: boolean, sessionConfig: pg.ClientConfig | undefined): Driver {
+  return {
+    pool: wrapPg(pool),
+    async check() {
+      // a connection is only handed out once the server accepted user, password and database;
+      // it stays in the pool for the ledger read that follows, so this costs no query
+      ;(await pool.connect()).release()
+    },
+    transaction: (fn) => serverTransaction(pool, fn),
+    async session() {
+      let alive = true
+      const onError = () => {
+        alive = false
+      }
+      let client: pg.Client | pg.PoolClient
+      if (sessionConfig) {
+        const own = new pg.Client(sessionConfig)
+        own.on('error', onError)
+        own.on('end', onError)
+        await own.connect().catch(async (error: unknown) => {
+          await own.end().catch(() => {})
+          throw error
+        })
+        client = own
+      } else {
+        client = await pool.connect()
+        client.on('error', onError)
+        client.on('end', onError)
+      }
+      const queryable = wrapPg(client)
+      return {
+        get alive() {
+          return alive
+        },
+        query: (text, params) => queryable.query(text, params),
+        async end() {
+          alive = false
+          // ending the session is what frees its advisory locks for sure
+          if ('release' in client) client.release(true)
+          else await client.end().catch(() => {})
+        },
+      }
+    },
+    async close() {
+      if (owned) await pool.end()
+    },
+  }
+}
+
+function wrapPglite(target: Omit<PgliteInstance, 'transaction' | 'close'>): Queryable {
+  return {
+    async query<Row>(text: string, params?: readonly unknown[]) {
+      if (params && params.length > 0) {
+        const result = await target.query<Row>(text, [...params])
+        return { rows: result.rows, rowCount: result.rowCount ?? result.affectedRows ?? result.rows.length }
+      }
+      // like a server's simple query protocol: a script without parameters may hold several statements
+      const results = await target.exec(text)
+      const last = results[results.length - 1]
+      return {
+        rows: (last?.rows ?? []) as Row[],
+        rowCount: last?.rowCount ?? last?.affectedRows ?? last?.rows.length ?? 0,
+      }
+    },
+  }
+}
+
+/** A PGlite driver; `owned` instances (from a directory) are closed by `close()`. */
+export function pgliteDriver(instance: PgliteInstance, owned: boolean): Driver {
+  return {
+    pool: wrapPglite(instance),
+    async check() {
+      await instance.query('select 1')
+    },
+    // PGlite's own transaction() holds its other callers back until it ends: one session
+    transaction: (fn) => instance.transaction((transaction) => fn(wrapPglite(transaction))),
+    async close() {
+      if (owned) await instance.close()
+    },
+  }
+}

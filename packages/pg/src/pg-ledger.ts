@@ -1,0 +1,191 @@
+import type { Ledger, LedgerEntry } from '@flux/core'
+import pg from 'pg'
+import type { Queryable } from './pg-client.ts'
+import type { PgSettings } from './pg-options.ts'
+
+/** What one adapter knows of its ledger table: `true` once a read or a committed write showed it. */
+export interface TableState {
+  ledger: boolean
+}
+
+/** pg error codes: undefined_table, invalid_schema_name. */
+const MISSING_CODES = new Set(['42P01', '3F000'])
+
+export function isMissingTable(error: unknown): boolean {
+  return MISSING_CODES.has((error as { code?: unknown } | undefined)?.code as string)
+}
+
+const COLUMNS = {
+  ledger: `
+    seq bigint generated always as identity,
+    id text primary key,
+    checksum text not null,
+    status text not null check (status in ('applied', 'running')),
+    applied_at timestamptz not null,
+    duration_ms bigint not null,
+    run_id text not null,
+    flux_version text not null,
+    checkpoint jsonb`,
+  lock: `
+    name text primary key,
+    token text not null,
+    holder jsonb not null,
+    expires_at timestamptz not null,
+    backend_pid integer`,
+}
+
+/**
+ * Creates the schema and the table if missing, in one statement. `CREATE … IF NOT EXISTS`
+ * alone races between two processes on an empty database (a unique violation in the
+ * catalog), so creators take a transaction advisory lock first; and it checks existence
+ * itself because `IF NOT EXISTS` still needs the CREATE privilege when the table exists.
+ */
+export async function ensureTable(queryable: Queryable, settings: PgSettings, table: 'ledger' | 'lock'): Promise<void> {
+  await queryable.query(ensureSql(settings, table))
+}
+
+function ensureSql(settings: PgSettings, table: 'ledger' | 'lock'): string {
+  const [name, literal] =
+    table === 'ledger' ? [settings.ledgerTable, settings.ledgerLiteral] : [settings.lockTable, settings.lockLiteral]
+  return `do $flux$ begin
+  perform pg_advisory_xact_lock(${settings.ddlKey[0]}, ${settings.ddlKey[1]});
+  if to_regnamespace(${settings.schemaLiteral}) is null then create schema "${settings.schema}"; end if;
+  if to_regclass(${literal}) is null then create table ${name} (${COLUMNS[table]}); end if;
+end $flux$`
+}
+
+/** Whether the table exists, without failing (inside a transaction a failure would abort it). */
+async function tableExists(queryable: Queryable, literal: string): Promise<boolean> {
+  const { rows } = await queryable.query<{ found: boolean }>(`select to_regclass(${literal}) is not null as found`)
+  return rows[0]?.found === true
+}
+
+interface LedgerRow {
+  id: string
+  checksum: string
+  status: LedgerEntry['status']
+  applied_at: string
+  duration_ms: number
+  run_id: string
+  flux_version: string
+  checkpoint: string | null
+}
+
+function entryOf(row: LedgerRow): LedgerEntry {
+  const entry: LedgerEntry = {
+    id: row.id,
+    checksum: row.checksum,
+    status: row.status,
+    appliedAt: row.applied_at,
+    durationMs: Number(row.duration_ms),
+    runId: row.run_id,
+    fluxVersion: row.flux_version,
+  }
+  // read as text: SQL NULL is "no checkpoint", JSON null is a checkpoint of null
+  if (row.checkpoint !== null) entry.checkpoint = JSON.parse(row.checkpoint)
+  return entry
+}
+
+/**
+ * The ledger in `<schema>.<ledgerTable>`, through `queryable`. In a transaction
+ * (`transactional`), it never lets a query fail on a missing table, which would abort the
+ * transaction: it checks first, and creates the table within the transaction.
+ */
+export function pgLedger(
+  settings: PgSettings,
+  queryable: Queryable,
+  state: TableState,
+  transactional: boolean,
+): Ledger {
+  const table = settings.ledgerTable
+  const select = `select id, checksum, status,
+  to_char(applied_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as applied_at,
+  duration_ms::float8 as duration_ms, run_id, flux_version, checkpoint::text as checkpoint
+from ${table} order by seq`
+  const upsert = (
+    values: string,
+  ) => `insert into ${table} (id, checksum, status, applied_at, duration_ms, run_id, flux_version, checkpoint)
+values (${values})
+on conflict (id) do update set checksum = excluded.checksum, status = excluded.status,
+  applied_at = excluded.applied_at, duration_ms = excluded.duration_ms, run_id = excluded.run_id,
+  flux_version = excluded.flux_version, checkpoint = excluded.checkpoint`
+
+  const columns = (entry: LedgerEntry) => [
+    entry.id,
+    entry.checksum,
+    entry.status,
+    entry.appliedAt,
+    entry.durationMs,
+    entry.runId,
+    entry.fluxVersion,
+    entry.checkpoint === undefined ? null : JSON.stringify(entry.checkpoint),
+  ]
+  const write = (entry: LedgerEntry) => queryable.query(upsert('$1, $2, $3, $4, $5, $6, $7, $8::jsonb'), columns(entry))
+  // in a server transaction writes wait to travel with COMMIT, as literals: parameters would
+  // need a round trip of their own (escaped by the driver, never built by hand)
+  const defer = transactional ? queryable.defer?.bind(queryable) : undefined
+
+  return {
+    async read() {
+      if (transactional && !state.ledger && !(await tableExists(queryable, settings.ledgerLiteral))) return []
+      try {
+        const { rows } = await queryable.query<LedgerRow>(select)
+        state.ledger = true
+        return rows.map(entryOf)
+      } catch (error) {
+        // a store that was never migrated has no table: reading creates nothing
+        if (!transactional && isMissingTable(error)) {
+          state.ledger = false
+          return []
+        }
+        throw error
+      }
+    },
+
+    async record(entry) {
+      // in a transaction a failed insert would abort it: create the table first if unsure
+      if (defer) {
+        if (!state.ledger) defer(ensureSql(settings, 'ledger'))
+        defer(upsert(`${columns(entry).map(literal).join(', ')}::jsonb`))
+        state.ledger = true
+        return
+      }
+      if (transactional && !state.ledger) {
+        await ensureTable(queryable, settings, 'ledger')
+        state.ledger = true
+      }
+      try {
+        await write(entry)
+      } catch (error) {
+        if (transactional || !isMissingTable(error)) throw error
+        // first write to this store (or the table was dropped): create it, write again
+        await ensureTable(queryable, settings, 'ledger')
+        await write(entry)
+      }
+      state.ledger = true
+    },
+
+    async remove(id) {
+      if (transactional && !state.ledger && !(await tableExists(queryable, settings.ledgerLiteral))) return
+      if (defer) {
+        defer(`delete from ${table} where id = ${literal(id)}`)
+        return
+      }
+      try {
+        await queryable.query(`delete from ${table} where id = $1`, [id])
+      } catch (error) {
+        if (transactional || !isMissingTable(error)) throw error
+      }
+    },
+  }
+}
+
+/** An SQL literal for a ledger value. */
+function literal(value: string | number | null): string {
+  if (value === null) return 'null'
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value)) throw new TypeError(`a ledger entry holds a number that is not finite: ${value}`)
+    return String(value)
+  }
+  return pg.escapeLiteral(value)
+}

@@ -1,0 +1,290 @@
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
+import { hostname, tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { PGlite } from '@electric-sql/pglite'
+import { type Adapter, defineMigration, FluxError, migrate } from '@flux/core'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { type PgClient, pgStore } from '../src/index.ts'
+import { testProject } from './pg-project.ts'
+import { adminPool, describeWithServer, randomSchema, type SqlRunner, schemaContents } from './pg-test-helpers.ts'
+
+interface Target {
+  /** The test's schema; it exists, empty. */
+  schema: string
+  /** A new adapter over the test's database and schema. */
+  store(): Adapter<PgClient>
+  /** Queries the database directly, not through flux. */
+  db: SqlRunner
+}
+
+const BAD = (schema: string) => `-- flux:store catalog
+-- flux:up
+insert into "${schema}".hotel values (2, 'Savoy');
+create table "${schema}".room (id int);
+insert into "${schema}".room
+  select id from "${schema}".no_such_table;
+insert into "${schema}".room values (3);
+`
+
+function migrationTests(name: string, setup: () => Promise<Target & { cleanup(): Promise<void> }>) {
+  describe(name, () => {
+    let target: Target & { cleanup(): Promise<void> }
+    beforeEach(async () => {
+      target = await setup()
+    })
+    afterEach(async () => {
+      await target.cleanup()
+    })
+    const up = (migrations: Parameters<typeof testProject>[1]) =>
+      migrate(testProject({ catalog: target.store() }, migrations), { direction: 'up' })
+    const ledgerIds = async () => (await readLedger(target.store())).map((entry) => entry.id)
+
+    it('a migration that fails half-way leaves no trace: neither its earlier statements nor a ledger row', async () => {
+      const { schema, db } = target
+      const hotels = {
+        name: '0001_hotels',
+        sql: `-- flux:store catalog\n-- flux:up\ncreate table "${schema}".hotel (id int primary key, name text not null);\ninsert into "${schema}".hotel values (1, 'Ritz');`,
+      }
+      const report = await up([hotels, { name: '0002_rooms', sql: BAD(schema) }])
+      expect(report.steps.map((step) => [step.id, step.status])).toEqual([
+        ['app/0001_hotels', 'applied'],
+        ['app/0002_rooms', 'failed'],
+      ])
+      expect(report.error?.code).toBe('MIGRATION_FAILED')
+      // the line of the missing table, inside the statement that starts on line 5
+      expect(report.error?.message).toContain(
+        `migrations/0002_rooms.sql:6: relation "${schema}.no_such_table" does not exist`,
+      )
+      expect((await db.query(`select id, name from "${schema}".hotel`)).rows).toEqual([{ id: 1, name: 'Ritz' }])
+      expect((await db.query(`select to_regclass('"${schema}".room') as room`)).rows).toEqual([{ room: null }])
+      expect(await ledgerIds()).toEqual(['app/0001_hotels'])
+    })
+
+    it('an SQL error names the file and the line where PostgreSQL found it, also in the first statement', async () => {
+      // PostgreSQL counts characters: each 😀 is one there, two in a JavaScript string
+      const report = await up([
+        {
+          name: '0001_first',
+          sql: "-- flux:store catalog\n-- flux:up\nselect '😀😀😀' as x,\nnope\nfrom (select 1) as t;",
+        },
+      ])
+      expect(report.error?.message).toContain('migrations/0001_first.sql:4: column "nope" does not exist')
+    })
+
+    it('runs an SQL file whose statements hold semicolons in bodies, strings and comments', async () => {
+      const { schema, db } = target
+      const sql = `-- flux:store catalog
+-- flux:up
+/* a function; /* nested; */ still a comment; */
+create function "${schema}".greet(name text) returns text language plpgsql as $fn$
+begin
+  -- a comment; inside the body
+  return 'hello; ' || name || E' \\'--\\'';
+end
+$fn$;
+create function "${schema}".twice(x int) returns int language sql
+begin atomic
+  select case when x is null then 0 else x * 2 end;
+end;
+create table "${schema}".said (text text);
+insert into "${schema}".said values ("${schema}".greet('a;b')), ('it''s -- not a comment; '), ("${schema}".twice(21)::text)
+`
+      expect((await up([{ name: '0001_functions', sql }])).error).toBeUndefined()
+      expect(
+        (await db.query(`select text from "${schema}".said`)).rows.map((row) => (row as { text: string }).text),
+      ).toEqual(["hello; a;b '--'", "it's -- not a comment; ", '42'])
+    })
+
+    it('on an empty database, a failing first migration leaves not even the ledger table', async () => {
+      const report = await up([{ name: '0001_rooms', sql: BAD(target.schema) }])
+      expect(report.error?.code).toBe('MIGRATION_FAILED')
+      const tables = await schemaContents(target.db, target.schema)
+      expect(tables.filter((table) => !table.endsWith('_lock'))).toEqual([`schema ${target.schema}`])
+      expect(await ledgerIds()).toEqual([])
+    })
+
+    it('down runs the down section and removes the ledger row', async () => {
+      const { schema, db } = target
+      const migration = {
+        name: '0001_hotels',
+        sql: `-- flux:store catalog\n-- flux:up\ncreate table "${schema}".hotel (id int);\n-- flux:down\ndrop table "${schema}".hotel;`,
+      }
+      expect((await up([migration])).error).toBeUndefined()
+      expect(await ledgerIds()).toEqual(['app/0001_hotels'])
+      const report = await migrate(testProject({ catalog: target.store() }, [migration]), {
+        direction: 'down',
+        target: 'base',
+      })
+      expect(report.error).toBeUndefined()
+      expect(await ledgerIds()).toEqual([])
+      expect((await db.query(`select to_regclass('"${schema}".hotel') as hotel`)).rows).toEqual([{ hotel: null }])
+    })
+
+    it('ctx.store: sql`` and query() bind values as parameters, never as SQL', async () => {
+      const { schema, db } = target
+      const hostile = `x'); drop table "${schema}".note; --`
+      const definition = defineMigration<PgClient>({
+        store: 'catalog',
+        async up({ store }) {
+          await store.query(`create table "${schema}".note (body text, n int)`)
+          expect((await store.query(`insert into "${schema}".note values ($1, $2)`, [hostile, 1])).rowCount).toBe(1)
+          // a template can only take values: the schema comes from the search path
+          await store.query(`set local search_path to "${schema}"`)
+          const { rows } = await store.sql<{ n: number }>`insert into note values (${hostile}, ${2}) returning n`
+          expect(rows).toEqual([{ n: 2 }])
+        },
+      })
+      expect((await up([{ name: '0001_notes', definition }])).error).toBeUndefined()
+      expect((await db.query(`select body, n from "${schema}".note order by n`)).rows).toEqual([
+        { body: hostile, n: 1 },
+        { body: hostile, n: 2 },
+      ])
+      const adapter = target.store()
+      await adapter.open()
+      try {
+        const { rows } = await adapter.client().sql`select ${'1; select 2'} as value, ${null}::int as nothing`
+        expect(rows).toEqual([{ value: '1; select 2', nothing: null }])
+      } finally {
+        await adapter.close()
+      }
+    })
+  })
+}
+
+async function readLedger(adapter: Adapter) {
+  await adapter.open()
+  try {
+    return await adapter.ledger.read()
+  } finally {
+    await adapter.close()
+  }
+}
+
+describeWithServer('migrations on the PostgreSQL server', (url) => {
+  migrationTests('server', async () => {
+    const schema = randomSchema()
+    const db = adminPool(url)
+    await db.query(`create schema "${schema}"`)
+    return {
+      schema,
+      db,
+      store: () => pgStore({ url, schema }),
+      cleanup: async () => {
+        await db.query(`drop schema "${schema}" cascade`)
+      },
+    }
+  })
+})
+
+migrationTests('PGlite', async () => {
+  const db = await PGlite.create()
+  const schema = randomSchema()
+  await db.exec(`create schema "${schema}"`)
+  return { schema, db, store: () => pgStore({ pglite: db, schema }), cleanup: () => db.close() }
+})
+
+describeWithServer('statements that cannot run in a transaction', (url) => {
+  let schema: string
+  beforeEach(async () => {
+    schema = randomSchema()
+    await adminPool(url).query(`create schema "${schema}"; create table "${schema}".hotel (id int, name text)`)
+  })
+  afterEach(async () => {
+    await adminPool(url).query(`drop schema "${schema}" cascade`)
+  })
+  const index = (header: string) => ({
+    name: '0001_index',
+    sql: `-- flux:store catalog\n${header}-- flux:up\ncreate index concurrently hotel_name on "${schema}".hotel (name);`,
+  })
+
+  it('run with `-- flux:transaction off`, each on its own, recorded as applied', async () => {
+    const report = await migrate(
+      testProject({ catalog: pgStore({ url, schema }) }, [index('-- flux:transaction off\n')]),
+      {
+        direction: 'up',
+      },
+    )
+    expect(report.error).toBeUndefined()
+    const { rows } = await adminPool(url).query(
+      `select indexname from pg_indexes where schemaname = $1 and tablename = 'hotel'`,
+      [schema],
+    )
+    expect(rows).toEqual([{ indexname: 'hotel_name' }])
+    expect((await readLedger(pgStore({ url, schema }))).map((entry) => [entry.id, entry.status])).toEqual([
+      ['app/0001_index', 'applied'],
+    ])
+  })
+
+  it('fail in a transaction with a message that says to turn it off', async () => {
+    const report = await migrate(testProject({ catalog: pgStore({ url, schema }) }, [index('')]), { direction: 'up' })
+    expect(report.error?.message).toContain(
+      'migrations/0001_index.sql:3: CREATE INDEX CONCURRENTLY cannot run inside a transaction block (put `-- flux:transaction off` in the header of the file)',
+    )
+  })
+})
+
+describe('PGlite in a data directory', () => {
+  let directory: string
+  beforeEach(async () => {
+    directory = await mkdtemp(join(tmpdir(), 'flux-pglite-'))
+  })
+  afterEach(async () => {
+    await rm(directory, { recursive: true, force: true })
+  })
+
+  it('keeps the ledger and the data across adapters, and closes its database', async () => {
+    const dataDir = join(directory, 'var', 'pg')
+    const migration = { name: '0001_hotels', sql: '-- flux:store catalog\n-- flux:up\ncreate table hotel (id int);' }
+    const report = await migrate(testProject({ catalog: pgStore({ pglite: dataDir }) }, [migration]), {
+      direction: 'up',
+    })
+    expect(report.error).toBeUndefined()
+    // migrate() closed the store: another adapter can open the directory
+    const adapter = pgStore({ pglite: dataDir })
+    expect(adapter.describe()).toBe(`pg pglite ${dataDir}`)
+    await adapter.open()
+    try {
+      expect((await adapter.ledger.read()).map((entry) => entry.id)).toEqual(['app/0001_hotels'])
+      expect((await adapter.client().query(`select to_regclass('hotel') is not null as found`)).rows).toEqual([
+        { found: true },
+      ])
+    } finally {
+      await adapter.close()
+    }
+  })
+
+  it('is opened by one process at a time: a second open() fails until the first closes', async () => {
+    const dataDir = join(directory, 'pg')
+    const first = pgStore({ pglite: dataDir })
+    await first.open()
+    const second = pgStore({ pglite: dataDir })
+    try {
+      const error = await second.open().then(
+        () => undefined,
+        (thrown: unknown) => thrown,
+      )
+      expect(FluxError.is(error) && error.code).toBe('STORE_UNAVAILABLE')
+      expect((error as Error).message).toContain(
+        `cannot open pg pglite ${dataDir}: it is open in process ${process.pid}`,
+      )
+    } finally {
+      await first.close()
+    }
+    await second.open()
+    await second.close()
+  })
+
+  it('replaces the claim of a process that died with the directory open', async () => {
+    const dataDir = join(directory, 'pg')
+    const child = spawn(process.execPath, ['-e', '0'])
+    await once(child, 'exit')
+    const claim = { host: hostname(), pid: child.pid, runId: '', since: '2026-01-01T00:00:00.000Z' }
+    await writeFile(join(directory, '.pg.flux-open'), JSON.stringify(claim))
+    const adapter = pgStore({ pglite: dataDir })
+    await adapter.open()
+    await adapter.close()
+    await expect(readdir(directory)).resolves.toEqual(['pg'])
+  })
+})

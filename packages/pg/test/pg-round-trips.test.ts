@@ -1,0 +1,136 @@
+import { migrate } from '@flux/core'
+import pg from 'pg'
+import { afterAll, beforeAll, expect, it } from 'vitest'
+import { type PgLockMode, pgStore } from '../src/index.ts'
+import { testProject } from './pg-project.ts'
+import { adminPool, describeWithServer, randomSchema } from './pg-test-helpers.ts'
+
+/** Every query sent to the server, in order: what `log_statement = all` would log. */
+const sent: string[] = []
+
+class CountingClient extends pg.Client {
+  override query(...args: unknown[]): any {
+    const [query] = args
+    sent.push((typeof query === 'string' ? query : String((query as { text?: unknown })?.text)).replace(/\s+/g, ' '))
+    return (super.query as (...rest: unknown[]) => unknown)(...args)
+  }
+}
+
+/** What was sent since `from`, with the values of ledger writes (times, durations) elided. */
+const since = (from: number) =>
+  sent.slice(from).map((text) => text.replace(/(values \('app\/[^']*',).*(on conflict)/, '$1 … $2'))
+
+/** A query flux sends for itself (reading the ledger, the lease), by its start. */
+const starting = (prefix: string) => expect.stringMatching(new RegExp(`^${prefix.replace(/[(."]/g, '\\$&')}`))
+
+/** The write of one ledger row. */
+const ledgerWrite = (schema: string, id: string) =>
+  `insert into "${schema}"."flux_ledger" (id, checksum, status, applied_at, duration_ms, run_id, flux_version, checkpoint) values ('${id}', … on conflict (id) do update set checksum = excluded.checksum, status = excluded.status, applied_at = excluded.applied_at, duration_ms = excluded.duration_ms, run_id = excluded.run_id, flux_version = excluded.flux_version, checkpoint = excluded.checkpoint`
+
+const READ = starting('select id, checksum,')
+
+describeWithServer('round trips', (url) => {
+  const schema = randomSchema()
+  let pool: pg.Pool
+  beforeAll(() => {
+    pool = new pg.Pool({ connectionString: url, Client: CountingClient as unknown as typeof pg.Client })
+  })
+  afterAll(async () => {
+    await pool.end()
+    await adminPool(url).query(`drop schema if exists "${schema}" cascade`)
+  })
+
+  const migration = (name: string, statements: string[]) => ({
+    name,
+    sql: `-- flux:store catalog\n-- flux:up\n${statements.join(';\n')};`,
+  })
+  const first = migration('0001_hotel', [`create table "${schema}".hotel (id int)`])
+  const second = migration('0002_rooms', [
+    `create table "${schema}".room (id int)`,
+    `insert into "${schema}".hotel values (1)`,
+  ])
+  const up = (lock: PgLockMode, migrations: ReturnType<typeof migration>[]) =>
+    migrate(testProject({ catalog: pgStore({ pool, schema, lock }) }, migrations), { direction: 'up' })
+
+  it('open() sends nothing, and reading a ledger is one query, also where it does not exist', async () => {
+    await adminPool(url).query(`create schema "${schema}"`)
+    const adapter = pgStore({ pool, schema })
+    const from = sent.length
+    await adapter.open()
+    expect(since(from)).toEqual([])
+    expect(await adapter.ledger.read()).toEqual([])
+    expect(since(from)).toEqual([READ])
+    await adapter.close()
+    expect((await up('advisory', [first])).error).toBeUndefined()
+    const next = sent.length
+    await adapter.open()
+    expect((await adapter.ledger.read()).length).toBe(1)
+    expect(since(next)).toEqual([READ])
+  })
+
+  it('applying one migration costs its own statements: BEGIN travels with the first, the ledger write with COMMIT', async () => {
+    const from = sent.length
+    const report = await up('advisory', [first, second])
+    expect(report.error).toBeUndefined()
+    expect(since(from)).toEqual([
+      // read the ledger, plan
+      READ,
+      // the lease, on its own session
+      starting('select pg_try_advisory_lock('),
+      starting(`insert into "${schema}"."flux_ledger_lock"`),
+      // read again under the lease, plan again
+      READ,
+      // the step: its two statements, BEGIN in front of the first, the ledger row with COMMIT
+      `BEGIN; create table "${schema}".room (id int)`,
+      `insert into "${schema}".hotel values (1)`,
+      `${ledgerWrite(schema, 'app/0002_rooms')}; COMMIT`,
+      // release the lease
+      starting('with gone as'),
+    ])
+  })
+
+  it('`up` with nothing to do reads each ledger once, and takes no lease', async () => {
+    for (const lock of ['advisory', 'table'] as const) {
+      const from = sent.length
+      const report = await up(lock, [first, second])
+      expect(report.steps).toEqual([])
+      expect(since(from)).toEqual([READ])
+    }
+  })
+
+  it('with lock table, the lease costs one query to take and one to release', async () => {
+    const from = sent.length
+    const report = await up('table', [
+      first,
+      second,
+      migration('0003_more', [`insert into "${schema}".hotel values (2)`]),
+    ])
+    expect(report.error).toBeUndefined()
+    expect(since(from)).toEqual([
+      READ,
+      starting('with taken as'),
+      READ,
+      `BEGIN; insert into "${schema}".hotel values (2)`,
+      `${ledgerWrite(schema, 'app/0003_more')}; COMMIT`,
+      starting(`delete from "${schema}"."flux_ledger_lock"`),
+    ])
+  })
+
+  it('a transaction that writes nothing sends nothing; one that fails before its first statement, nothing either', async () => {
+    const adapter = pgStore({ pool, schema })
+    await adapter.open()
+    try {
+      const from = sent.length
+      expect(await adapter.transaction!(async () => 'done')).toBe('done')
+      const failure = new Error('not even started')
+      await expect(
+        adapter.transaction!(async () => {
+          throw failure
+        }),
+      ).rejects.toBe(failure)
+      expect(since(from)).toEqual([])
+    } finally {
+      await adapter.close()
+    }
+  })
+})
