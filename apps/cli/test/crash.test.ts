@@ -1,21 +1,20 @@
-import { access, writeFile } from 'node:fs/promises'
+import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { countingMigration, effects, finish, flux, project, start, statusJson, waitFor } from './helpers.ts'
+import {
+  countingMigration,
+  effects,
+  exists,
+  finish,
+  flux,
+  project,
+  start,
+  statusJson,
+  waitFor,
+  waitingMigration,
+} from './helpers.ts'
 
-// 002 writes started.flag, then waits for go.flag (which the test never writes on the first run).
-const HANGING = countingMigration(
-  '002_slow',
-  `const { existsSync, writeFileSync } = await import('node:fs')
-    writeFileSync('started.flag', '')
-    while (!existsSync('go.flag')) await new Promise((resolve) => setTimeout(resolve, 20))`,
-)
-
-const exists = (file: string) =>
-  access(file).then(
-    () => true,
-    () => false,
-  )
+const HANGING = waitingMigration('002_slow')
 
 describe('a runner killed with SIGKILL inside a migration', () => {
   it('leaves it dirty; up exits 3 until resolve; nothing is applied twice', async () => {

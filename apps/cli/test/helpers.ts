@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process'
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { access, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -114,4 +114,24 @@ export async function statusJson(dir: string): Promise<{ id: string; status: str
   const result = await flux(['status', '--json'], dir)
   if (result.code !== 0) throw new Error(`flux status failed: ${result.stderr}`)
   return JSON.parse(result.stdout).migrations
+}
+
+/**
+ * A migration that writes started.flag in the project folder, then waits until go.flag
+ * appears: the test decides when it ends (or kills the runner while it waits).
+ */
+export function waitingMigration(name: string): string {
+  return countingMigration(
+    name,
+    `const { existsSync, writeFileSync } = await import('node:fs')
+    writeFileSync('started.flag', '')
+    while (!existsSync('go.flag')) await new Promise((resolve) => setTimeout(resolve, 20))`,
+  )
+}
+
+export function exists(file: string): Promise<boolean> {
+  return access(file).then(
+    () => true,
+    () => false,
+  )
 }

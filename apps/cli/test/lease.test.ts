@@ -1,21 +1,20 @@
-import { access, writeFile } from 'node:fs/promises'
+import { writeFile } from 'node:fs/promises'
 import { hostname } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { countingMigration, effects, finish, flux, project, start, waitFor } from './helpers.ts'
+import {
+  countingMigration,
+  effects,
+  exists,
+  finish,
+  flux,
+  project,
+  start,
+  waitFor,
+  waitingMigration,
+} from './helpers.ts'
 
-const exists = (file: string) =>
-  access(file).then(
-    () => true,
-    () => false,
-  )
-
-const SLOW = countingMigration(
-  '001_slow',
-  `const { existsSync, writeFileSync } = await import('node:fs')
-    writeFileSync('started.flag', '')
-    while (!existsSync('go.flag')) await new Promise((resolve) => setTimeout(resolve, 20))`,
-)
+const SLOW = waitingMigration('001_slow')
 
 describe('a runner that finds the lease held', () => {
   it('waits, says who holds it, and gives up with exit 4 after the wait', async () => {

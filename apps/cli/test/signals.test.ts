@@ -1,20 +1,20 @@
-import { access, writeFile } from 'node:fs/promises'
+import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { countingMigration, effects, finish, flux, project, start, statusJson, waitFor } from './helpers.ts'
+import {
+  countingMigration,
+  effects,
+  exists,
+  finish,
+  flux,
+  project,
+  start,
+  statusJson,
+  waitFor,
+  waitingMigration,
+} from './helpers.ts'
 
-const exists = (file: string) =>
-  access(file).then(
-    () => true,
-    () => false,
-  )
-
-const SLOW = countingMigration(
-  '002_slow',
-  `const { existsSync, writeFileSync } = await import('node:fs')
-    writeFileSync('started.flag', '')
-    while (!existsSync('go.flag')) await new Promise((resolve) => setTimeout(resolve, 20))`,
-)
+const SLOW = waitingMigration('002_slow')
 
 describe.each(['SIGINT', 'SIGTERM'] as const)('%s during a run', (signal) => {
   it('lets the running step finish, stops before the next, releases the lease', async () => {
