@@ -1,0 +1,70 @@
+import { FluxError, type Ledger, type LedgerEntry } from '@flux/core'
+import { type RedisContext, redisError } from './redis-options.ts'
+import { LEASE_MISMATCH, READ_LEDGER, RECORD_ENTRY, REMOVE_ENTRY, runScript, type Script } from './redis-scripts.ts'
+
+/**
+ * The ledger as a hash of JSON entries plus a sorted set for their order, both under the
+ * store's hash tag. Every call is one script: one round trip, atomic on a cluster too.
+ */
+export function redisLedger(context: RedisContext): Ledger {
+  const { keys } = context
+  const write = async (action: string, script: Script, args: string[]) => {
+    try {
+      await runScript(
+        context.connection(),
+        script,
+        [keys.ledger, keys.order, keys.lease],
+        [context.heldLease ?? '', ...args],
+      )
+    } catch (error) {
+      if (error instanceof Error && error.message.includes(LEASE_MISMATCH)) {
+        throw new FluxError('LEASE_LOST', `${context.description}: cannot ${action}: another runner holds the lease`, {
+          hint: 'this runner lost the lease (it expired or was broken) and recorded nothing; run `flux status` before going on',
+          cause: error,
+        })
+      }
+      throw redisError(context, action, error)
+    }
+  }
+
+  return {
+    async read() {
+      let reply: unknown
+      try {
+        reply = await runScript(context.connection(), READ_LEDGER, [keys.ledger, keys.order], [])
+      } catch (error) {
+        throw redisError(context, 'read the ledger', error)
+      }
+      const flat = reply as string[]
+      const entries: LedgerEntry[] = []
+      for (let index = 0; index < flat.length; index += 2)
+        entries.push(parseEntry(context, flat[index]!, flat[index + 1]!))
+      return entries
+    },
+    record: (entry) => write(`record ${entry.id} in the ledger`, RECORD_ENTRY, [entry.id, JSON.stringify(entry)]),
+    remove: (id) => write(`remove ${id} from the ledger`, REMOVE_ENTRY, [id]),
+  }
+}
+
+function parseEntry(context: RedisContext, id: string, json: string): LedgerEntry {
+  let entry: unknown
+  try {
+    entry = JSON.parse(json)
+  } catch {}
+  const record = entry as Record<string, unknown> | undefined
+  const valid =
+    typeof record === 'object' &&
+    record !== null &&
+    record.id === id &&
+    (record.status === 'applied' || record.status === 'running') &&
+    ['checksum', 'appliedAt', 'runId', 'fluxVersion'].every((field) => typeof record[field] === 'string') &&
+    typeof record.durationMs === 'number'
+  if (!valid) {
+    throw new FluxError(
+      'STORE_ERROR',
+      `the ledger ${context.keys.ledger} of ${context.description} is malformed: its entry for "${id}" is not a flux ledger entry`,
+      { hint: 'flux writes these keys itself and they must not be edited by hand: restore them from a backup' },
+    )
+  }
+  return entry as LedgerEntry
+}

@@ -1,0 +1,79 @@
+import { createHash } from 'node:crypto'
+import type { RedisConnection } from './redis-options.ts'
+
+/** A Lua script and its SHA-1, run with EVALSHA (EVAL once when the server has not cached it). */
+export interface Script {
+  readonly lua: string
+  readonly sha: string
+}
+
+const script = (lua: string): Script => ({ lua, sha: createHash('sha1').update(lua).digest('hex') })
+
+/** Error reply of a ledger write whose lease is someone else's; mapped to `LEASE_LOST`. */
+export const LEASE_MISMATCH = 'FLUX_LEASE_MISMATCH'
+
+// KEYS: ledger, order, lease. ARGV[1]: the writer's lease value, or '' without one.
+// A lease key holding another value means this writer lost its lease: it must record nothing.
+const CHECK_LEASE = `local held = redis.call('GET', KEYS[3])
+if held and held ~= ARGV[1] then return redis.error_reply('${LEASE_MISMATCH} the lease is held by another runner') end`
+
+/** Reads `[id, json, …]` in first-recorded order: one script, so one round trip and never a half-written ledger. */
+export const READ_LEDGER = script(`local ids = redis.call('ZRANGE', KEYS[2], 0, -1)
+local out = {}
+for _, id in ipairs(ids) do
+  local entry = redis.call('HGET', KEYS[1], id)
+  if entry then out[#out + 1] = id; out[#out + 1] = entry end
+end
+return out`)
+
+/** Records entry ARGV[2] = JSON ARGV[3]: a script, so the lease check, the hash and the order change as one. */
+export const RECORD_ENTRY = script(`${CHECK_LEASE}
+if not redis.call('ZSCORE', KEYS[2], ARGV[2]) then
+  local last = redis.call('ZRANGE', KEYS[2], -1, -1, 'WITHSCORES')
+  local place = 1
+  if last[2] then place = tonumber(last[2]) + 1 end
+  redis.call('ZADD', KEYS[2], place, ARGV[2])
+end
+redis.call('HSET', KEYS[1], ARGV[2], ARGV[3])
+return 1`)
+
+/** Removes entry ARGV[2]: a script, so the lease check, the hash and the order change as one. */
+export const REMOVE_ENTRY = script(`${CHECK_LEASE}
+redis.call('HDEL', KEYS[1], ARGV[2])
+redis.call('ZREM', KEYS[2], ARGV[2])
+return 1`)
+
+/**
+ * SET NX PX (ARGV[1] value, ARGV[2] ttl): only one taker wins, and Redis expires an unrenewed lease
+ * by itself. A script, so that a loser learns the holder and its ttl in the same round trip: `{1}` or `{0, value, pttl}`.
+ */
+export const ACQUIRE_LEASE = script(`if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return {1} end
+return {0, redis.call('GET', KEYS[1]), redis.call('PTTL', KEYS[1])}`)
+
+/** Replaces a dead holder's lease ARGV[1] by ours (ARGV[2], ttl ARGV[3]) only if unchanged, so two waiters cannot both take it. */
+export const TAKE_OVER_LEASE = script(`if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+return 1`)
+
+/** Extends the lease by ARGV[2] ms only while it holds our value ARGV[1], so a lost lease is never revived (1 ours, 0 not). */
+export const RENEW_LEASE = script(`if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+return redis.call('PEXPIRE', KEYS[1], ARGV[2])`)
+
+/** Deletes the lease only while it holds our value ARGV[1], so a late release never frees a successor's lease. */
+export const RELEASE_LEASE = script(`if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0`)
+
+/** Runs a script by its SHA-1, sending its source only when the server answers NOSCRIPT (first use, restart). */
+export async function runScript(
+  client: RedisConnection,
+  { lua, sha }: Script,
+  keys: string[],
+  args: (string | number)[],
+): Promise<unknown> {
+  try {
+    return await client.evalsha(sha, keys.length, ...keys, ...args)
+  } catch (error) {
+    if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error
+    return client.eval(lua, keys.length, ...keys, ...args)
+  }
+}
