@@ -18,6 +18,19 @@ export interface LeaseConfig {
   waitMs?: number
 }
 
+/** How the application uses one component package: which of its stores plays each role. */
+export interface ComponentConfig {
+  /**
+   * The application's store bound to each of the component's roles.
+   * @example `{ blobs: 'photos', meta: 'catalog' }`
+   */
+  stores?: Record<string, string>
+  /** Leave the component's migrations out: not run, not checked. Default `false`. */
+  disabled?: boolean
+  /** The component may have several heads (branches) without `verify` reporting it. Default `false`. */
+  allowBranches?: boolean
+}
+
 export interface FluxConfig {
   /**
    * The stores of the application, by name; each value comes from an adapter's factory.
@@ -30,6 +43,18 @@ export interface FluxConfig {
   name?: string
   /** Lease timing. */
   lease?: LeaseConfig
+  /**
+   * Component packages among the dependencies (those whose package.json has a `"flux"`
+   * field), by package name: their role bindings, or `disabled`.
+   */
+  components?: Record<string, ComponentConfig>
+  /**
+   * Stores the application has dropped (replaced by another). Migrations that touch them
+   * count as satisfied and never run; `status` shows them as `retired`. They need no adapter.
+   */
+  retired?: string[]
+  /** The application's own migrations may have several heads without `verify` reporting it. */
+  allowBranches?: boolean
 }
 
 /** Declares the configuration; `flux.config.ts`'s default export. */
@@ -37,13 +62,12 @@ export function defineConfig(config: FluxConfig): FluxConfig {
   return config
 }
 
-const KNOWN_KEYS = new Set(['stores', 'migrations', 'name', 'lease'])
+const KNOWN_KEYS = new Set(['stores', 'migrations', 'name', 'lease', 'components', 'retired', 'allowBranches'])
+
+export type ValidConfig = Required<Omit<FluxConfig, 'lease'>> & { lease: LeaseConfig }
 
 /** Checks a loaded config, with errors that name the bad key and what was expected. */
-export function validateConfig(
-  value: unknown,
-  file: string,
-): Required<Omit<FluxConfig, 'lease'>> & { lease: LeaseConfig } {
+export function validateConfig(value: unknown, file: string): ValidConfig {
   const fail = (key: string, expected: string, got?: unknown): never => {
     throw new FluxError(
       'CONFIG_INVALID',
@@ -92,7 +116,51 @@ export function validateConfig(
       fail(`lease.${key}`, 'a number of milliseconds ≥ 0', ms)
     }
   }
+  const retired = config.retired ?? []
+  if (!Array.isArray(retired) || retired.some((name) => typeof name !== 'string' || !STORE_NAME.test(name))) {
+    fail('retired', 'an array of store names', config.retired)
+  }
+  for (const name of retired as string[]) {
+    if (name in (stores as object)) fail('retired', `stores that are no longer in \`stores\` ("${name}" is both)`)
+  }
+  const components = (config.components ?? {}) as Record<string, unknown>
+  if (typeof components !== 'object' || components === null || Array.isArray(components)) {
+    fail(
+      'components',
+      "an object of component packages, e.g. { '@travel/images': { stores: { blobs: 'photos' } } }",
+      components,
+    )
+  }
+  for (const [name, entry] of Object.entries(components)) {
+    const key = `components.${name}`
+    if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) {
+      fail(key, 'an object { stores?, disabled?, allowBranches? }', entry)
+    }
+    const { stores: bindings, disabled, allowBranches, ...rest } = entry as Record<string, unknown>
+    for (const extra of Object.keys(rest))
+      fail(`${key}.${extra}`, 'one of stores, disabled, allowBranches (unknown key)')
+    if (disabled !== undefined && typeof disabled !== 'boolean') fail(`${key}.disabled`, 'true or false', disabled)
+    if (allowBranches !== undefined && typeof allowBranches !== 'boolean') {
+      fail(`${key}.allowBranches`, 'true or false', allowBranches)
+    }
+    if (bindings === undefined) continue
+    if (typeof bindings !== 'object' || bindings === null || Array.isArray(bindings)) {
+      fail(`${key}.stores`, 'an object binding each role to a store, e.g. { blobs: "photos" }', bindings)
+    }
+    for (const [role, store] of Object.entries(bindings as Record<string, unknown>)) {
+      if (typeof store !== 'string' || !(store in (stores as object) || (retired as string[]).includes(store))) {
+        const known = Object.keys(stores as object).join(', ') || 'none'
+        fail(`${key}.stores.${role}`, `the name of a store in \`stores\` (${known})`, store)
+      }
+    }
+  }
+  if (config.allowBranches !== undefined && typeof config.allowBranches !== 'boolean') {
+    fail('allowBranches', 'true or false', config.allowBranches)
+  }
   return {
+    components: components as Record<string, ComponentConfig>,
+    retired: retired as string[],
+    allowBranches: config.allowBranches === true,
     stores: stores as Record<string, Adapter>,
     migrations: (config.migrations as string | undefined) ?? DEFAULT_MIGRATIONS_DIR,
     name: (config.name as string | undefined) ?? DEFAULT_APP_COMPONENT,

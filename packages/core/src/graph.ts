@@ -33,7 +33,18 @@ export interface Graph {
   definitions: Map<string, MigrationDefinition>
 }
 
-const DEFINITION_KEYS = new Set(['store', 'uses', 'parents', 'after', 'transaction', 'repeatable', 'up', 'down', 'sql'])
+const DEFINITION_KEYS = new Set([
+  'store',
+  'uses',
+  'parents',
+  'after',
+  'transaction',
+  'repeatable',
+  'up',
+  'down',
+  'verify',
+  'sql',
+])
 
 /**
  * Validates every migration's metadata and the edges between them, and orders them.
@@ -123,6 +134,8 @@ function toNode(
   if (uses.includes(definition.store as string)) bad('uses', 'other stores than the home store')
   if (typeof definition.up !== 'function') bad('up', 'a function (ctx) => …')
   if (definition.down !== undefined && typeof definition.down !== 'function') bad('down', 'a function, or left out')
+  if (definition.verify !== undefined && typeof definition.verify !== 'function')
+    bad('verify', 'a function, or left out')
   if (definition.transaction !== undefined && typeof definition.transaction !== 'boolean')
     bad('transaction', 'true or false')
   const repeatable = definition.repeatable ?? false

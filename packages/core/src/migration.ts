@@ -56,6 +56,12 @@ export interface MigrationDefinition<Client = any, Clients extends Record<string
    */
   sql?: { up: readonly string[]; down?: readonly string[] }
   up(context: MigrationContext<Client, Clients>): Promise<void> | void
+  /**
+   * Checks the store for `up`'s changes, after a crash left the migration dirty:
+   * `true` all are there, `false` none are, `undefined` can't tell (a human decides).
+   * `flux resolve --auto` records the answer.
+   */
+  verify?(context: MigrationContext<Client, Clients>): Promise<boolean | undefined> | boolean | undefined
   /** Undoes `up`. A migration without `down` cannot be reverted. */
   down?(context: MigrationContext<Client, Clients>): Promise<void> | void
 }
