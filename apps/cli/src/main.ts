@@ -21,6 +21,24 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandMod
   sum: { summary: 'write flux.sum for the migrations folder', load: () => import('./commands/sum.ts') },
   resolve: { summary: 'record what really happened to a dirty migration', load: () => import('./commands/resolve.ts') },
   unlock: { summary: "free a store's lease held by a runner that is gone", load: () => import('./commands/unlock.ts') },
+  heads: { summary: 'list the heads of every component', load: () => import('./commands/heads.ts') },
+  merge: {
+    summary: 'write a migration that joins the heads of a component',
+    load: () => import('./commands/merge.ts'),
+  },
+  history: {
+    summary: 'list applied migrations in the order they were applied',
+    load: () => import('./commands/history.ts'),
+  },
+  graph: { summary: 'print the migration graph (mermaid or dot)', load: () => import('./commands/graph.ts') },
+  mark: {
+    summary: 'record a migration as applied or pending without running it',
+    load: () => import('./commands/mark.ts'),
+  },
+  baseline: {
+    summary: 'record a migration and all it depends on as applied',
+    load: () => import('./commands/baseline.ts'),
+  },
 }
 
 const TOP_HELP = `flux — migrations for applications that keep their data in several stores

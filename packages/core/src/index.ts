@@ -13,7 +13,7 @@ export type {
   MigrationFileLoader,
 } from './adapter.ts'
 export { capabilitiesOf } from './adapter.ts'
-export type { FluxConfig, LeaseConfig } from './config.ts'
+export type { ComponentConfig, FluxConfig, LeaseConfig, ValidConfig } from './config.ts'
 export {
   CONFIG_FILE_NAMES,
   DEFAULT_APP_COMPONENT,
@@ -21,11 +21,14 @@ export {
   defineConfig,
   validateConfig,
 } from './config.ts'
+export type { FluxPackageField, PackageComponent } from './discover.ts'
+export { discoverComponents } from './discover.ts'
 export type { FluxErrorCode, FluxErrorOptions } from './errors.ts'
 export { ExitCode, exitCodeOf, FluxError, messageOf } from './errors.ts'
 export type { FluxEvent, FluxEventListener, StepResult, StepStatus } from './events.ts'
 export type { Graph, MigrationNode } from './graph.ts'
 export { buildGraph } from './graph.ts'
+export { headsByComponent, singleHead, toDot, toMermaid } from './graph-tools.ts'
 export type { CreateLeaseOptions, PollForLeaseOptions } from './lease.ts'
 export {
   createLease,
@@ -35,6 +38,9 @@ export {
   isHolderGone,
   pollForLease,
 } from './lease.ts'
+export { acquireLeases, releaseLeases, withLeases } from './lease-set.ts'
+export type { AutoResolution, MarkResult } from './lifecycle.ts'
+export { markMigrations, resolveAutomatically } from './lifecycle.ts'
 export type { Component, LoadedMigration, MigrationFileLoaders } from './load-migrations.ts'
 export {
   checksumOf,

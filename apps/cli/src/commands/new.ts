@@ -1,7 +1,8 @@
 import { writeFile } from 'node:fs/promises'
 import { join, relative } from 'node:path'
-import { FluxError, type MigrationNode, writeSum } from '@flux/core'
+import { FluxError, headsByComponent, writeSum } from '@flux/core'
 import type { CommandInput } from '../command.ts'
+import { migrationFileName } from '../migration-file.ts'
 import { openProject } from '../project.ts'
 
 export const usage = 'flux new <name> [--store <store>]'
@@ -41,14 +42,8 @@ export async function run({ positionals, values, configFile, output }: CommandIn
     )
   }
   const component = project.components[0]!
-  const heads = headsOf(project.graph.nodes.filter((node) => node.component === component.name))
-  const taken = new Set(project.graph.nodes.map((node) => node.name))
-  let time = Date.now()
-  let name = `${timestamp(time)}_${slug}`
-  while (taken.has(name)) {
-    time += 1000
-    name = `${timestamp(time)}_${slug}`
-  }
+  const heads = headsByComponent(project.graph.nodes).get(component.name) ?? []
+  const name = migrationFileName(slug, project.graph.nodes)
   const file = join(component.dir, `${name}.ts`)
   const client = CLIENT_TYPES[project.adapters[store]!.kind]
   const parents = heads.length > 0 ? `\n  parents: [${heads.map((head) => `'${head.name}'`).join(', ')}],` : ''
@@ -71,13 +66,4 @@ export default defineMigration${client ? `<${client.type}>` : ''}({
   await writeSum(component.dir, project.loaders.keys())
   output.line(`created ${relative(process.cwd(), file)}`)
   return 0
-}
-
-function headsOf(nodes: MigrationNode[]): MigrationNode[] {
-  const parents = new Set(nodes.flatMap((node) => node.parents))
-  return nodes.filter((node) => !parents.has(node.id))
-}
-
-function timestamp(time: number): string {
-  return new Date(time).toISOString().replace(/\D/g, '').slice(0, 14)
 }

@@ -1,0 +1,27 @@
+import { FluxError, readStatus, toDot, toMermaid } from '@flux/core'
+import type { CommandInput } from '../command.ts'
+import { openProject } from '../project.ts'
+
+export const usage = 'flux graph [--format mermaid|dot] [--status]'
+export const description = `Prints the migration graph of every component and store: one box per migration
+(its name and store), an arrow per parent, a dashed arrow per \`after\`. Mermaid renders
+where pull requests do; dot is for Graphviz. --status adds each migration's status (reads
+the ledgers).`
+export const maxPositionals = 0
+export const options = {
+  format: { type: 'string', value: 'mermaid|dot', description: 'output format (default: mermaid)' },
+  status: { type: 'boolean', description: "show each migration's status in its box" },
+} as const
+export const examples = ['flux graph > graph.mmd', 'flux graph --format dot | dot -Tsvg > graph.svg']
+
+export async function run({ values, configFile }: CommandInput): Promise<number> {
+  const format = typeof values.format === 'string' ? values.format : 'mermaid'
+  if (format !== 'mermaid' && format !== 'dot') {
+    throw new FluxError('USAGE', `unknown format "${format}"`, { hint: 'use --format mermaid or --format dot' })
+  }
+  const project = await openProject(configFile)
+  const statuses = new Map<string, string>()
+  if (values.status === true) for (const row of (await readStatus(project)).migrations) statuses.set(row.id, row.status)
+  process.stdout.write(format === 'dot' ? toDot(project.graph, statuses) : toMermaid(project.graph, statuses))
+  return 0
+}
