@@ -1,7 +1,24 @@
 import { describe, expect, it } from 'vitest'
 import { countingMigration, emptyProject, flux, project } from './helpers.ts'
 
-const COMMANDS = ['init', 'new', 'status', 'plan', 'up', 'down', 'verify', 'sum', 'resolve', 'unlock']
+const COMMANDS = [
+  'init',
+  'new',
+  'status',
+  'plan',
+  'up',
+  'down',
+  'verify',
+  'sum',
+  'resolve',
+  'unlock',
+  'heads',
+  'merge',
+  'history',
+  'graph',
+  'mark',
+  'baseline',
+]
 
 describe('the flux command', () => {
   it('lists every command and the exit codes in --help', async () => {

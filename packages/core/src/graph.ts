@@ -1,5 +1,5 @@
 import { FluxError } from './errors.ts'
-import type { LoadedMigration } from './load-migrations.ts'
+import type { Component, LoadedMigration } from './load-migrations.ts'
 import type { MigrationDefinition } from './migration.ts'
 
 /**
@@ -20,6 +20,10 @@ export interface MigrationNode {
   transaction: boolean
   repeatable: false | true | 'always'
   reversible: boolean
+  /** The names the migration gives the stores it uses (its roles, in a component package), to their store names. */
+  usesAs: Record<string, string>
+  /** `name@version` of the package the migration comes from, when it is not the application's own. */
+  package?: string
 }
 
 /** The validated migration graph over all components and stores, nodes in run order. */
@@ -51,7 +55,12 @@ const DEFINITION_KEYS = new Set([
  * Fails with the first problem found, naming the file: bad metadata, unknown store,
  * duplicate id, unknown parent, cycle (with its path). Nothing has run at this point.
  */
-export function buildGraph(migrations: LoadedMigration[], storeNames: readonly string[]): Graph {
+export function buildGraph(
+  migrations: LoadedMigration[],
+  storeNames: readonly string[],
+  components: readonly Component[] = [],
+): Graph {
+  const componentByName = new Map(components.map((component) => [component.name, component]))
   const byId = new Map<string, MigrationNode>()
   const definitions = new Map<string, MigrationDefinition>()
   const files = new Map<string, string>()
@@ -74,7 +83,7 @@ export function buildGraph(migrations: LoadedMigration[], storeNames: readonly s
     files.set(migration.id, migration.displayFile)
     if (!componentOrder.has(migration.component)) componentOrder.set(migration.component, componentOrder.size)
     const samePredecessor = previous?.component === migration.component ? previous : undefined
-    const node = toNode(migration, samePredecessor?.id, storeNames)
+    const node = toNode(migration, samePredecessor?.id, storeNames, componentByName.get(migration.component))
     byId.set(node.id, node)
     definitions.set(node.id, migration.definition)
     previous = migration
@@ -104,6 +113,7 @@ function toNode(
   migration: LoadedMigration,
   previousId: string | undefined,
   storeNames: readonly string[],
+  component: Component | undefined,
 ): MigrationNode {
   const definition = migration.definition as unknown as Record<string, unknown>
   const file = migration.displayFile
@@ -117,21 +127,29 @@ function toNode(
   for (const key of Object.keys(definition)) {
     if (!DEFINITION_KEYS.has(key)) bad(key, `one of ${[...DEFINITION_KEYS].join(', ')} (unknown key)`)
   }
-  const known = storeNames.length > 0 ? storeNames.join(', ') : 'none configured'
-  const checkStore = (key: string, name: unknown) => {
-    if (typeof name !== 'string' || name === '') bad(key, `the name of a store (${known})`)
-    if (!storeNames.includes(name as string)) {
-      throw new FluxError('MIGRATION_INVALID', `${file}: unknown store "${String(name)}" in \`${key}\``, {
+  // a component package's migrations name roles, which the application binds to its stores
+  const roles = component?.roles
+  const known = (roles ? Object.keys(roles) : storeNames).join(', ') || 'none'
+  const what = roles ? 'role' : 'store'
+  const storeOf = (key: string, name: unknown): string => {
+    if (typeof name !== 'string' || name === '') bad(key, `the name of a ${what} (${known})`)
+    const store = roles ? roles[name as string] : (name as string)
+    if (store === undefined || !storeNames.includes(store)) {
+      throw new FluxError('MIGRATION_INVALID', `${file}: unknown ${what} "${String(name)}" in \`${key}\``, {
         migration: migration.id,
         file,
-        hint: `use one of the stores in flux.config (${known}), or add the store there`,
+        hint: roles
+          ? `the package declares the roles ${known} in its package.json "flux" field`
+          : `use one of the stores in flux.config (${known}), or add the store there`,
       })
     }
+    return store
   }
-  checkStore('store', definition.store)
-  const uses = stringList(definition.uses, 'uses', bad)
-  for (const name of uses) checkStore('uses', name)
-  if (uses.includes(definition.store as string)) bad('uses', 'other stores than the home store')
+  const store = storeOf('store', definition.store)
+  const usesAs: Record<string, string> = {}
+  for (const name of stringList(definition.uses, 'uses', bad)) usesAs[name] = storeOf('uses', name)
+  const uses = Object.values(usesAs)
+  if (uses.includes(store)) bad('uses', 'other stores than the home store')
   if (typeof definition.up !== 'function') bad('up', 'a function (ctx) => …')
   if (definition.down !== undefined && typeof definition.down !== 'function') bad('down', 'a function, or left out')
   if (definition.verify !== undefined && typeof definition.verify !== 'function')
@@ -156,8 +174,10 @@ function toNode(
     name: migration.name,
     file,
     checksum: migration.checksum,
-    store: definition.store as string,
+    store,
     uses: [...new Set(uses)].sort(),
+    usesAs,
+    ...(component?.package ? { package: `${component.package.name}@${component.package.version}` } : {}),
     parents,
     after: stringList(definition.after, 'after', bad),
     transaction: definition.transaction !== false,

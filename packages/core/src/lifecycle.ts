@@ -140,7 +140,7 @@ function verifyContext(
 ): MigrationContext {
   return {
     store: project.adapters[node.store]!.client(),
-    stores: Object.fromEntries(node.uses.map((name) => [name, project.adapters[name]!.client()])),
+    stores: Object.fromEntries(Object.entries(node.usesAs).map(([as, name]) => [as, project.adapters[name]!.client()])),
     log: () => {},
     progress: () => ({ advance: () => {}, set: () => {} }),
     checkpoint: {
@@ -166,7 +166,7 @@ async function withLiveStores<T>(
     const toLease = [...new Set(leased ?? names)].filter((name) => project.adapters[name])
     return await withLeases(project, toLease, randomUUID(), async () => {
       const ledgers = await readLedgers(project.adapters, names)
-      return body(statusOf(project.graph.nodes, ledgers))
+      return body(statusOf(project.graph.nodes, ledgers, project))
     })
   } finally {
     await closeStores(project.adapters, names)

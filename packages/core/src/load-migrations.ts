@@ -1,6 +1,7 @@
-import { createHash } from 'node:crypto'
-import { readdir, readFile } from 'node:fs/promises'
-import { extname, join, relative } from 'node:path'
+import { hash } from 'node:crypto'
+import { readFileSync } from 'node:fs'
+import { readdir } from 'node:fs/promises'
+import { extname, join, relative, sep } from 'node:path'
 import type { MigrationFileLoader } from './adapter.ts'
 import { FluxError, messageOf } from './errors.ts'
 import { isMigrationDefinition, type MigrationDefinition } from './migration.ts'
@@ -14,6 +15,12 @@ export interface Component {
   name: string
   /** Absolute path of its migrations folder. */
   dir: string
+  /** A component package: its migrations name roles, bound here to the application's stores. */
+  roles?: Record<string, string>
+  /** The package and its version, for messages about its migrations. */
+  package?: { name: string; version: string }
+  /** It may have several heads without `verify` reporting it. */
+  allowBranches?: boolean
 }
 
 /** A migration as loaded from its file. */
@@ -63,11 +70,17 @@ export function isMigrationFileName(fileName: string, extensions: readonly strin
 
 /** `sha256:<hex>` of a file's text with CRLF line endings made LF, so a checkout on Windows does not look like drift. */
 export function checksumOf(text: string | Buffer): string {
-  const normalized = (typeof text === 'string' ? text : text.toString('utf8')).replace(/\r\n/g, '\n')
-  return `sha256:${createHash('sha256').update(normalized).digest('hex')}`
+  const decoded = typeof text === 'string' ? text : text.toString('utf8')
+  const normalized = decoded.includes('\r\n') ? decoded.replace(/\r\n/g, '\n') : decoded
+  // the one-shot hash costs a fraction of createHash() on many small files
+  return `sha256:${hash('sha256', normalized)}`
 }
 
-/** Loads every migration of the components, in component order then file order. */
+/**
+ * Loads every migration of the components, in component order then file order. Files are
+ * read synchronously: a thousand small files read in a few milliseconds that way, against
+ * tens of milliseconds through the promise API (four thread-pool round trips per file).
+ */
 export async function loadMigrations(
   components: Component[],
   importer: ModuleImporter,
@@ -77,25 +90,18 @@ export async function loadMigrations(
   const perComponent = await Promise.all(
     components.map(async (component) => {
       const files = await listMigrationFiles(component.dir, loaders.keys())
+      const displayDir = relative(cwd, component.dir)
       return Promise.all(
-        files.map(async ({ name, fileName, file }) => {
-          const displayFile = relative(cwd, file) || file
+        files.map(async ({ name, fileName, file }): Promise<LoadedMigration> => {
+          const displayFile = displayDir === '' ? fileName : `${displayDir}${sep}${fileName}`
           const loader = loaders.get(extname(fileName))
-          const [text, definition] = await Promise.all([
-            readFile(file),
-            loader ? undefined : importMigration(file, displayFile, importer).then((module) => module.default),
-          ])
+          const id = `${component.name}/${name}`
           if (loader) {
-            return {
-              id: `${component.name}/${name}`,
-              component: component.name,
-              name,
-              file,
-              displayFile,
-              checksum: checksumOf(text),
-              definition: loadWith(loader, displayFile, text),
-            }
+            const text = readFileSync(file, 'utf8')
+            const definition = loadWith(loader, displayFile, text)
+            return { id, component: component.name, name, file, displayFile, checksum: checksumOf(text), definition }
           }
+          const definition = (await importMigration(file, displayFile, importer)).default
           if (!isMigrationDefinition(definition) && !looksLikeDefinition(definition)) {
             throw new FluxError(
               'MIGRATION_INVALID',
@@ -106,13 +112,14 @@ export async function loadMigrations(
               },
             )
           }
+          const checksum = checksumOf(readFileSync(file))
           return {
-            id: `${component.name}/${name}`,
+            id,
             component: component.name,
             name,
             file,
             displayFile,
-            checksum: checksumOf(text),
+            checksum,
             definition: definition as MigrationDefinition,
           }
         }),
@@ -122,9 +129,9 @@ export async function loadMigrations(
   return perComponent.flat()
 }
 
-function loadWith(loader: MigrationFileLoader, displayFile: string, text: Buffer): MigrationDefinition {
+function loadWith(loader: MigrationFileLoader, displayFile: string, text: string): MigrationDefinition {
   try {
-    return loader.load(displayFile, text.toString('utf8'))
+    return loader.load(displayFile, text)
   } catch (error) {
     if (FluxError.is(error)) throw error
     throw new FluxError('MIGRATION_INVALID', `${displayFile} could not be read: ${firstLine(messageOf(error))}`, {

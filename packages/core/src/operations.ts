@@ -3,6 +3,7 @@ import { hostname } from 'node:os'
 import { relative } from 'node:path'
 import type { LeaseHolder, LedgerEntry } from './adapter.ts'
 import { FluxError } from './errors.ts'
+import { headsByComponent } from './graph-tools.ts'
 import { DEFAULT_LEASE_TTL_MS, DEFAULT_LEASE_WAIT_MS } from './lease.ts'
 import { createPlan, type Plan, resolveTarget, type StatusRow, statusOf } from './plan.ts'
 import { type Project, storeInfoOf } from './project.ts'
@@ -27,7 +28,7 @@ export interface ProjectStatus {
 export async function readStatus(project: Project): Promise<ProjectStatus> {
   return withStores(project, async (names) => {
     const ledgers = await readLedgers(project.adapters, names)
-    const migrations = statusOf(project.graph.nodes, ledgers)
+    const migrations = statusOf(project.graph.nodes, ledgers, project)
     const dirtyStores = new Set(migrations.filter((row) => row.status === 'dirty').map((row) => row.store))
     const stores = await Promise.all(
       names.map(async (name): Promise<StoreStatus> => {
@@ -61,6 +62,8 @@ export async function previewPlan(
       target: options.target,
       steps: options.steps,
       leased: names,
+      retired: project.retired,
+      ignoredComponents: project.ignoredComponents,
     }),
   )
 }
@@ -70,6 +73,8 @@ export interface VerifyReport {
   migrations: StatusRow[]
   /** Migrations folders that do not match their `flux.sum`. */
   sums: SumProblem[]
+  /** Components with several heads that do not allow branches. */
+  branches: { component: string; heads: string[] }[]
   ok: boolean
 }
 
@@ -84,7 +89,13 @@ export async function verify(project: Project): Promise<VerifyReport> {
       ),
     )
   ).flat()
-  return { migrations, sums, ok: migrations.length === 0 && sums.length === 0 }
+  const allowed = new Set(
+    project.components.filter((component) => component.allowBranches).map((component) => component.name),
+  )
+  const branches = [...headsByComponent(project.graph.nodes)]
+    .filter(([component, heads]) => heads.length > 1 && !allowed.has(component))
+    .map(([component, heads]) => ({ component, heads: heads.map((head) => head.id) }))
+  return { migrations, sums, branches, ok: migrations.length === 0 && sums.length === 0 && branches.length === 0 }
 }
 
 /**

@@ -18,6 +18,7 @@ function node(name: string, extra: Partial<MigrationNode> = {}): MigrationNode {
     transaction: true,
     repeatable: false,
     reversible: true,
+    usesAs: Object.fromEntries((extra.uses ?? []).map((name) => [name, name])),
     ...extra,
   }
 }

@@ -1,6 +1,7 @@
 import type { LedgerEntry } from './adapter.ts'
 import { FluxError } from './errors.ts'
 import type { MigrationNode } from './graph.ts'
+import { singleHead } from './graph-tools.ts'
 
 /** Where one migration stands. `retired` is reserved for migrations of retired stores. */
 export type MigrationStatus = 'applied' | 'pending' | 'dirty' | 'drift' | 'missing' | 'retired'
@@ -63,7 +64,15 @@ export interface StoreInfo {
   transactions: boolean
 }
 
-export interface PlanInput {
+/** What `statusOf` needs besides the graph and the ledgers. */
+export interface StatusOptions {
+  /** Stores the application dropped: migrations touching them are `retired`. */
+  retired?: readonly string[]
+  /** Disabled components: their ledger entries are neither shown nor `missing`. */
+  ignoredComponents?: readonly string[]
+}
+
+export interface PlanInput extends StatusOptions {
   /** Migrations in run order (`Graph.nodes`). */
   nodes: readonly MigrationNode[]
   /** Each store's ledger entries, by store name. */
@@ -83,7 +92,13 @@ export interface PlanInput {
 }
 
 /** Where every migration stands, in run order, then ledger entries that have no file (`missing`). */
-export function statusOf(nodes: readonly MigrationNode[], ledgers: PlanInput['ledgers']): StatusRow[] {
+export function statusOf(
+  nodes: readonly MigrationNode[],
+  ledgers: PlanInput['ledgers'],
+  options: StatusOptions = {},
+): StatusRow[] {
+  const retired = new Set(options.retired)
+  const ignored = (id: string) => (options.ignoredComponents ?? []).some((component) => id.startsWith(`${component}/`))
   const entries = new Map<string, LedgerEntry>()
   for (const store of Object.keys(ledgers)) {
     for (const entry of ledgers[store]!) entries.set(`${store}\0${entry.id}`, entry)
@@ -99,6 +114,10 @@ export function statusOf(nodes: readonly MigrationNode[], ledgers: PlanInput['le
       store: node.store,
       status: 'pending',
       file: node.file,
+    }
+    if (retired.has(node.store) || node.uses.some((name) => retired.has(name))) {
+      row.status = 'retired'
+      return row
     }
     if (!entry) return row
     Object.assign(row, { appliedAt: entry.appliedAt, durationMs: entry.durationMs, runId: entry.runId })
@@ -116,7 +135,7 @@ export function statusOf(nodes: readonly MigrationNode[], ledgers: PlanInput['le
   })
   for (const store of Object.keys(ledgers).sort()) {
     for (const entry of ledgers[store]!) {
-      if (known.has(entry.id)) continue
+      if (known.has(entry.id) || ignored(entry.id)) continue
       const slash = entry.id.lastIndexOf('/')
       rows.push({
         id: entry.id,
@@ -133,10 +152,11 @@ export function statusOf(nodes: readonly MigrationNode[], ledgers: PlanInput['le
   return rows
 }
 
-/** Finds the migration a user's target names: an id, or a bare name where it is unique. */
+/** Finds the migration a user's target names: an id, `<component>@head`, or a bare name where it is unique. */
 export function resolveTarget(nodes: readonly MigrationNode[], target: string): MigrationNode {
   const exact = nodes.find((node) => node.id === target)
   if (exact) return exact
+  if (target.endsWith('@head')) return singleHead(nodes, target.slice(0, -'@head'.length))
   const byName = nodes.filter((node) => node.name === target || node.name.replace(/^\d+_/, '') === target)
   if (byName.length === 1) return byName[0]!
   if (byName.length > 1) {
@@ -155,13 +175,16 @@ export function resolveTarget(nodes: readonly MigrationNode[], target: string): 
 
 /** The plan that takes every store from its ledger to the target. Pure: no I/O, same input, same plan. */
 export function createPlan(input: PlanInput): Plan {
-  const rows = statusOf(input.nodes, input.ledgers)
+  const rows = statusOf(input.nodes, input.ledgers, input)
   const leased = new Set(input.leased)
   const rowById = new Map(rows.map((row) => [row.id, row]))
+  const byId = new Map(input.nodes.map((node) => [node.id, node]))
   const problems: Problem[] = []
   for (const row of rows) {
     if (row.status === 'drift') {
-      problems.push(problem('drift', row, `${row.file} changed after it was applied to store "${row.store}"`))
+      const from = byId.get(row.id)?.package
+      const source = from ? ` (package ${from})` : ''
+      problems.push(problem('drift', row, `${row.file}${source} changed after it was applied to store "${row.store}"`))
     } else if (row.status === 'missing') {
       problems.push(problem('missing', row, `${row.id} is applied in store "${row.store}" but its file is gone`))
     } else if (row.status === 'dirty' && leased.has(row.store) && !(input.direction === 'up' && row.resumable)) {

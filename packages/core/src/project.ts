@@ -2,7 +2,8 @@ import { access } from 'node:fs/promises'
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path'
 import type { Adapter, MigrationFileLoader } from './adapter.ts'
 import { capabilitiesOf } from './adapter.ts'
-import { CONFIG_FILE_NAMES, type LeaseConfig, validateConfig } from './config.ts'
+import { CONFIG_FILE_NAMES, type LeaseConfig, type ValidConfig, validateConfig } from './config.ts'
+import { discoverComponents } from './discover.ts'
 import { FluxError, messageOf } from './errors.ts'
 import { buildGraph, type Graph } from './graph.ts'
 import { type Component, type LoadedMigration, loadMigrations, type MigrationFileLoaders } from './load-migrations.ts'
@@ -22,6 +23,10 @@ export interface Project {
   /** Loaders of migration files besides TypeScript and JavaScript, by extension, from the adapters. */
   loaders: MigrationFileLoaders
   lease: LeaseConfig
+  /** Stores the application dropped; migrations that touch them are `retired`. */
+  retired: string[]
+  /** Component packages the config disables. */
+  ignoredComponents: string[]
 }
 
 export interface LoadProjectOptions {
@@ -75,7 +80,7 @@ export async function loadProject(options: LoadProjectOptions = {}): Promise<Pro
   }
   const config = validateConfig(module.default, displayConfig)
   const root = dirname(configFile)
-  const components: Component[] = [{ name: config.name, dir: resolve(root, config.migrations) }]
+  const { components, ignoredComponents } = await componentsOf(config, root, displayConfig)
   const stores = storeInfoOf(config.stores)
   const loaders = new Map<string, MigrationFileLoader>()
   for (const adapter of Object.values(config.stores)) {
@@ -84,7 +89,7 @@ export async function loadProject(options: LoadProjectOptions = {}): Promise<Pro
     }
   }
   const migrations = options.configOnly ? [] : await loadMigrations(components, importer, cwd, loaders)
-  const graph = buildGraph(migrations, Object.keys(config.stores))
+  const graph = buildGraph(migrations, [...Object.keys(config.stores), ...config.retired], components)
   return {
     root,
     configFile,
@@ -95,6 +100,8 @@ export async function loadProject(options: LoadProjectOptions = {}): Promise<Pro
     stores,
     loaders,
     lease: config.lease,
+    retired: config.retired,
+    ignoredComponents,
   }
 }
 
@@ -108,6 +115,82 @@ export function storeInfoOf(adapters: Readonly<Record<string, Adapter>>): Record
     stores[name] = { kind: adapter.kind, transactions: capabilitiesOf(adapter).transactions }
   }
   return stores
+}
+
+/**
+ * The application's component, then every component package found among its dependencies
+ * (sorted by name) with its roles bound to the application's stores. An unbound role, a
+ * store of a kind the package does not accept, or a binding for a package that is not
+ * installed is a configuration error: nothing runs.
+ */
+async function componentsOf(
+  config: ValidConfig,
+  root: string,
+  configFile: string,
+): Promise<{ components: Component[]; ignoredComponents: string[] }> {
+  const components: Component[] = [
+    { name: config.name, dir: resolve(root, config.migrations), allowBranches: config.allowBranches },
+  ]
+  const ignoredComponents: string[] = []
+  const discovered = await discoverComponents(root)
+  const fail = (key: string, message: string, hint: string): never => {
+    throw new FluxError('CONFIG_INVALID', `${configFile}: ${message}`, { file: configFile, hint, details: { key } })
+  }
+  for (const name of Object.keys(config.components)) {
+    if (!discovered.some((component) => component.name === name)) {
+      fail(
+        `components.${name}`,
+        `\`components\` names ${name}, which is not among the dependencies with a "flux" field`,
+        `install it (npm install ${name}) or remove it from \`components\``,
+      )
+    }
+  }
+  for (const found of discovered) {
+    const settings = config.components[found.name] ?? {}
+    if (settings.disabled) {
+      ignoredComponents.push(found.name)
+      continue
+    }
+    const bindings = settings.stores ?? {}
+    const roles: Record<string, string> = {}
+    for (const [role, kinds] of Object.entries(found.roles)) {
+      const store = bindings[role]
+      const example = `components: { '${found.name}': { stores: { ${role}: '<store>' } } }`
+      if (store === undefined) {
+        fail(
+          `components.${found.name}.stores.${role}`,
+          `component ${found.name} needs its role "${role}" bound to a store of kind ${kinds.join(' or ')}`,
+          `bind it in the config: ${example}, or disable the component`,
+        )
+      }
+      const kind = config.stores[store!]?.kind
+      if (kind !== undefined && !kinds.includes(kind)) {
+        fail(
+          `components.${found.name}.stores.${role}`,
+          `component ${found.name}: role "${role}" takes a store of kind ${kinds.join(' or ')}, but "${store}" is ${kind}`,
+          `bind "${role}" to a ${kinds.join(' or ')} store`,
+        )
+      }
+      roles[role] = store!
+    }
+    for (const role of Object.keys(bindings)) {
+      if (!(role in found.roles)) {
+        fail(
+          `components.${found.name}.stores.${role}`,
+          `component ${found.name} has no role "${role}" (its roles: ${Object.keys(found.roles).join(', ') || 'none'})`,
+          'remove the binding, or check the role name',
+        )
+      }
+    }
+    components.push({
+      name: found.name,
+      dir: found.migrationsDir,
+      roles,
+      package: { name: found.name, version: found.version },
+      allowBranches: settings.allowBranches ?? found.allowBranches,
+    })
+  }
+  return { components, ignoredComponents }
 }
 
 async function exists(file: string): Promise<boolean> {

@@ -54,6 +54,8 @@ export async function migrate(project: Project, options: MigrateOptions): Promis
     target: options.target,
     steps: options.steps,
     leased,
+    retired: project.retired,
+    ignoredComponents: project.ignoredComponents,
   })
 
   await openStores(project.adapters, storeNames)
@@ -94,6 +96,14 @@ async function runSteps(
   const report: RunReport = { runId, direction: plan.direction, target: plan.target, plan, steps: [] }
   const lost = [...leases.values()].map((lease) => lease.lost)
   const signal = AbortSignal.any(options.signal ? [options.signal, ...lost] : lost)
+  // each step's entry before the run, found in constant time (the first where ids repeat)
+  const entries = new Map<string, LedgerEntry>()
+  for (const store of Object.keys(ledgers)) {
+    for (const entry of ledgers[store]!) {
+      const key = `${store}\0${entry.id}`
+      if (!entries.has(key)) entries.set(key, entry)
+    }
+  }
   for (const [index, step] of plan.steps.entries()) {
     if (report.error) {
       report.steps.push({ id: step.id, store: step.store, action: step.action, status: 'skipped', durationMs: 0 })
@@ -107,7 +117,7 @@ async function runSteps(
       continue
     }
     emit({ type: 'step-start', step, index, total: plan.steps.length })
-    const previous = ledgers[step.store]?.find((entry: LedgerEntry) => entry.id === step.id)
+    const previous = entries.get(`${step.store}\0${step.id}`)
     const started = performance.now()
     let result: StepResult
     try {

@@ -55,7 +55,13 @@ export async function runStep(options: StepOptions): Promise<void> {
     let checkpoint = running.checkpoint
     return {
       store: client,
-      stores: Object.fromEntries(step.uses.map((name) => [name, project.adapters[name]!.client()])),
+      // keyed by the names the migration wrote: its roles, in a component package
+      stores: Object.fromEntries(
+        Object.entries(project.graph.byId.get(step.id)!.usesAs).map(([as, name]) => [
+          as,
+          project.adapters[name]!.client(),
+        ]),
+      ),
       log: (message) => options.emit({ type: 'step-log', step, message: String(message) }),
       progress: (total) => {
         let done = 0
@@ -99,17 +105,26 @@ export async function runStep(options: StepOptions): Promise<void> {
   const record = (what: string, call: () => Promise<void>) => inStore(step.store, adapter, what, call)
 
   if (step.transaction) {
-    await inStore(step.store, adapter, 'run the step in a transaction', () =>
-      adapter.transaction!(async (client, ledger) => {
-        try {
-          await body(context(client, ledger))
-        } catch (error) {
+    await inStore(step.store, adapter, 'run the step in a transaction', async () => {
+      try {
+        await adapter.transaction!(async (client, ledger) => {
+          try {
+            await body(context(client, ledger))
+          } catch (error) {
+            throw fail(error)
+          }
+          if (direction === 'down') await ledger.remove(step.id)
+          else await ledger.record(applied())
+        })
+      } catch (error) {
+        // statements an adapter queued to send with COMMIT (an SQL migration's, on pg) fail
+        // there, after the body returned: their MIGRATION_FAILED is the migration's own failure
+        if (FluxError.is(error) && error.code === 'MIGRATION_FAILED' && error.migration === undefined) {
           throw fail(error)
         }
-        if (direction === 'down') await ledger.remove(step.id)
-        else await ledger.record(applied())
-      }),
-    )
+        throw error
+      }
+    })
     return
   }
 

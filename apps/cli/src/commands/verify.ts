@@ -5,8 +5,8 @@ import { openProject } from '../project.ts'
 
 export const usage = 'flux verify [--json]'
 export const description = `Checks integrity before a deploy: every applied migration against its file (drift,
-missing), dirty migrations, and every migrations folder against its flux.sum. Exits 3 on
-any problem, 0 when all is well.`
+missing), dirty migrations, every migrations folder against its flux.sum, and components
+with several heads (unless they allow branches). Exits 3 on any problem, 0 when all is well.`
 export const maxPositionals = 0
 export const options = {} as const
 
@@ -26,10 +26,15 @@ export async function run({ configFile, output, json }: CommandInput): Promise<n
       output.line(`${statusLabel(output, row)} ${row.id} in store "${row.store}": ${detail}`)
     }
     for (const problem of report.sums) output.line(`${output.paint.red('flux.sum'.padEnd(8))} ${problem.message}`)
+    for (const branch of report.branches) {
+      output.line(
+        `${output.paint.red('branches')} ${branch.component} has ${branch.heads.length} heads: ${branch.heads.join(', ')}`,
+      )
+    }
     output.line(
       report.ok
         ? output.paint.green('verified: migrations and flux.sum match the stores')
-        : `${report.migrations.length + report.sums.length} problems`,
+        : `${report.migrations.length + report.sums.length + report.branches.length} problems`,
     )
   }
   if (!report.ok) {
@@ -38,7 +43,9 @@ export async function run({ configFile, output, json }: CommandInput): Promise<n
       ? first.status === 'dirty'
         ? '`flux resolve <id> --applied | --rolled-back` once you know what happened'
         : 'restore the applied migration files; put changes in new migrations'
-      : 'run `flux sum` if the change to the folder is intended'
+      : report.sums.length > 0
+        ? 'run `flux sum` if the change to the folder is intended'
+        : `join the heads with \`flux merge ${report.branches[0]?.component}\`, or allow branches for it in the config`
     output.error(
       `${output.paint.red('error:')} verify found problems${first?.file ? ` (first: ${first.file})` : ''}\n  hint: ${hint}`,
     )
