@@ -59,6 +59,7 @@ export function buildGraph(
   migrations: LoadedMigration[],
   storeNames: readonly string[],
   components: readonly Component[] = [],
+  disabledComponents: readonly string[] = [],
 ): Graph {
   const componentByName = new Map(components.map((component) => [component.name, component]))
   const byId = new Map<string, MigrationNode>()
@@ -91,7 +92,10 @@ export function buildGraph(
 
   const children = new Map<string, string[]>()
   for (const node of byId.values()) children.set(node.id, [])
+  // a disabled component's migrations do not run, so edges to them count as satisfied
+  const disabled = (id: string) => disabledComponents.some((component) => id.startsWith(`${component}/`))
   for (const node of byId.values()) {
+    node.after = node.after.filter((id) => !disabled(id))
     for (const dependency of [...node.parents, ...node.after]) {
       if (!byId.has(dependency)) {
         const kind = node.parents.includes(dependency) ? 'parent' : '`after` migration'

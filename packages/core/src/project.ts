@@ -89,7 +89,12 @@ export async function loadProject(options: LoadProjectOptions = {}): Promise<Pro
     }
   }
   const migrations = options.configOnly ? [] : await loadMigrations(components, importer, cwd, loaders)
-  const graph = buildGraph(migrations, [...Object.keys(config.stores), ...config.retired], components)
+  const graph = buildGraph(
+    migrations,
+    [...Object.keys(config.stores), ...config.retired],
+    components,
+    ignoredComponents,
+  )
   return {
     root,
     configFile,
