@@ -1,3 +1,5 @@
 export { describeAdapterConformance } from './conformance.ts'
 export type { ConformanceOptions, ConformanceStore } from './conformance-options.ts'
+export type { Snapshot, StairwayOptions } from './migrations.ts'
+export { checkSingleHead, checkStairway, migrateTo, stepDown, stepUp } from './migrations.ts'
 export { suspendLeaseForTesting } from './suspend.ts'
