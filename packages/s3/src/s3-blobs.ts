@@ -1,0 +1,218 @@
+import {
+  CopyObjectCommand,
+  DeleteObjectCommand,
+  DeleteObjectsCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+} from '@aws-sdk/client-s3'
+import { Upload } from '@aws-sdk/lib-storage'
+import { type BlobBody, FluxError } from '@flux/core'
+import { isNotFound, type S3Client, type S3Target, storeError } from './s3-options.ts'
+
+/** S3's limits: 1,000 keys per DeleteObjects and per ListObjectsV2 page; keys of at most 1,024 UTF-8 bytes. */
+const BATCH_SIZE = 1_000
+const MAX_KEY_BYTES = 1_024
+
+/**
+ * The blob API over the objects under the store's prefix, key for key like `@flux/fs`.
+ * Unlike a directory, a bucket lets `a` and `a/b` both exist; fs refuses the second.
+ */
+export function s3Blobs(target: S3Target): S3Client {
+  const invalid = (key: string, reason: string) =>
+    new FluxError('KEY_INVALID', `invalid blob key "${key}" in ${target.description}: ${reason}`, {
+      hint: 'a key is a relative path of names separated by single "/", like "photos/2026/a.jpg", without "." or ".." names or backslashes',
+    })
+
+  const keyProblem = (key: string): string | undefined => {
+    if (typeof key !== 'string' || key === '') return 'it is empty'
+    if (key.startsWith('/')) return 'it is absolute'
+    if (/[\\\0]/.test(key)) return 'it contains a backslash or a NUL character'
+    const segments = key.split('/')
+    if (segments.includes('')) return 'it has an empty name between slashes'
+    if (segments.some(isBadName)) return 'it has a "." or ".." name'
+    if (segments[0] === target.fluxDir) return `"${target.fluxDir}/" is reserved for flux's ledger and lease`
+    if (Buffer.byteLength(target.prefix + key) > MAX_KEY_BYTES)
+      return `with the prefix it is over ${MAX_KEY_BYTES} bytes`
+    return undefined
+  }
+
+  /** The object key of a valid blob key. */
+  const objectKey = (key: string): string => {
+    const problem = keyProblem(key)
+    if (problem) throw invalid(key, problem)
+    return target.prefix + key
+  }
+
+  const notFound = (key: string) =>
+    new FluxError('BLOB_NOT_FOUND', `blob "${key}" not found in ${target.description}`, {
+      hint: 'check the key; list(prefix) shows the keys that exist',
+    })
+
+  const sdk = () => target.sdk()
+  const Bucket = target.bucket
+
+  const exists = async (key: string) => {
+    const Key = objectKey(key)
+    try {
+      await sdk().send(new HeadObjectCommand({ Bucket, Key }))
+      return true
+    } catch (error) {
+      if (isNotFound(error)) return false
+      throw storeError(target, `look for blob "${key}"`, error)
+    }
+  }
+
+  return {
+    get client() {
+      return target.sdk()
+    },
+    bucket: target.bucket,
+    prefix: target.prefix,
+
+    async put(key: string, body: BlobBody) {
+      let Key: string
+      try {
+        Key = objectKey(key)
+      } catch (error) {
+        destroyUnread(body)
+        throw error
+      }
+      try {
+        if (typeof body === 'string' || body instanceof Uint8Array) {
+          const ContentLength = Buffer.byteLength(body)
+          if (ContentLength <= target.partSize) {
+            await sdk().send(new PutObjectCommand({ Bucket, Key, Body: body, ContentLength }))
+            return
+          }
+        }
+        // streams (length unknown) and large bodies: a multipart upload, aborted on failure
+        const upload = new Upload({
+          client: sdk(),
+          params: { Bucket, Key, Body: body },
+          partSize: target.partSize,
+          queueSize: 4,
+          leavePartsOnError: false,
+        })
+        await upload.done()
+      } catch (error) {
+        destroyUnread(body)
+        throw storeError(target, `write blob "${key}"`, error)
+      }
+    },
+
+    async get(key) {
+      const Key = objectKey(key)
+      try {
+        const response = await sdk().send(new GetObjectCommand({ Bucket, Key }))
+        const bytes = await response.Body!.transformToByteArray()
+        return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+      } catch (error) {
+        if (isNotFound(error)) throw notFound(key)
+        throw storeError(target, `read blob "${key}"`, error)
+      }
+    },
+
+    async list(prefix = '') {
+      const cut = prefix.lastIndexOf('/') + 1
+      // no valid key starts with a prefix whose complete names are invalid
+      if (/[\\\0]/.test(prefix) || prefix.slice(0, cut).split('/').slice(0, -1).some(isBadName)) return []
+      // some servers (MinIO) refuse a prefix ending in "." or "..", which ".keep" or "..x" may still start with
+      const tail = prefix.slice(cut)
+      const Prefix = target.prefix + (tail === '.' || tail === '..' ? prefix.slice(0, cut) : prefix)
+      const keys: string[] = []
+      let ContinuationToken: string | undefined
+      try {
+        do {
+          const page = await sdk().send(
+            new ListObjectsV2Command({ Bucket, Prefix, ContinuationToken, MaxKeys: BATCH_SIZE }),
+          )
+          for (const object of page.Contents ?? []) {
+            const key = object.Key!.slice(target.prefix.length)
+            // flux's own objects, and objects no blob key can name (folder markers "a/", "a//b")
+            if (key.startsWith(prefix) && !keyProblem(key)) keys.push(key)
+          }
+          ContinuationToken = page.IsTruncated ? page.NextContinuationToken : undefined
+        } while (ContinuationToken)
+      } catch (error) {
+        throw storeError(target, `list blobs under "${prefix}"`, error)
+      }
+      // S3 sorts by UTF-8 bytes; fs (and JavaScript) by UTF-16 code unit
+      return keys.sort()
+    },
+
+    async delete(key) {
+      const Key = objectKey(key)
+      try {
+        await sdk().send(new DeleteObjectCommand({ Bucket, Key }))
+      } catch (error) {
+        if (isNotFound(error)) return
+        throw storeError(target, `delete blob "${key}"`, error)
+      }
+    },
+
+    async deleteMany(keys) {
+      const objects = [...new Set(keys)].map((key) => ({ Key: objectKey(key) }))
+      for (let start = 0; start < objects.length; start += BATCH_SIZE) {
+        const batch = objects.slice(start, start + BATCH_SIZE)
+        let errors: { Key?: string; Code?: string }[]
+        try {
+          const response = await sdk().send(
+            new DeleteObjectsCommand({ Bucket, Delete: { Objects: batch, Quiet: true } }),
+          )
+          errors = response.Errors ?? []
+        } catch (error) {
+          throw storeError(target, `delete ${batch.length} blobs`, error)
+        }
+        if (errors.length > 0) {
+          const first = errors[0]!
+          throw new FluxError(
+            'STORE_ERROR',
+            `could not delete ${errors.length} of ${batch.length} blobs in ${target.description}, first "${first.Key?.slice(target.prefix.length)}": ${first.Code}`,
+            { hint: 'check that the credentials may s3:DeleteObject there', details: { errors: errors.length } },
+          )
+        }
+      }
+    },
+
+    // S3 has no rename: a copy, then a delete. One CopyObject copies objects up to 5 GB; above
+    // that S3 needs a multipart copy, which this does not do.
+    async move(from, to) {
+      const source = objectKey(from)
+      const Key = objectKey(to)
+      if (source === Key) {
+        if (!(await exists(from))) throw notFound(from)
+        return
+      }
+      try {
+        await sdk().send(new CopyObjectCommand({ Bucket, Key, CopySource: copySource(Bucket, source) }))
+      } catch (error) {
+        if (isNotFound(error)) throw notFound(from)
+        throw storeError(target, `copy blob "${from}" to "${to}" (objects over 5 GB cannot be moved)`, error)
+      }
+      try {
+        await sdk().send(new DeleteObjectCommand({ Bucket, Key: source }))
+      } catch (error) {
+        throw storeError(target, `delete blob "${from}" after copying it to "${to}"`, error)
+      }
+    },
+
+    exists,
+  }
+}
+
+/** An empty, `.` or `..` name: the `""` check comes first in keyProblem, for its own message. */
+function isBadName(name: string): boolean {
+  return name === '' || name === '.' || name === '..'
+}
+
+/** `bucket/key`, URL-encoded as CopyObject wants it (the `/` between names kept). */
+function copySource(bucket: string, key: string): string {
+  return `${bucket}/${key.split('/').map(encodeURIComponent).join('/')}`
+}
+
+/** Releases a stream body that will not be read. */
+function destroyUnread(body: BlobBody): void {
+  if (typeof body === 'object' && 'destroy' in body && typeof body.destroy === 'function') body.destroy()
+}
