@@ -68,3 +68,22 @@ describe('a new user in an empty folder', () => {
     expect((await statusJson(dir)).map((row) => row.status)).toEqual(['applied', 'pending'])
   })
 })
+
+describe('the checksum of an applied migration', () => {
+  it('covers the local modules it imports, so editing a shared helper is drift', async () => {
+    const { project } = await import('./helpers.ts')
+    const dir = await project({
+      '_paths.ts': "export const readme = 'photos/README.txt'\n",
+      '001_readme.ts': `import { defineMigration } from '@flux/core'
+import { readme } from './_paths.ts'
+export default defineMigration({ store: 'files', async up({ store }) { await store.put(readme, 'hello') } })
+`,
+    })
+    expect((await flux(['up'], dir)).code).toBe(0)
+    await writeFile(join(dir, 'migrations/_paths.ts'), "export const readme = 'photos/README.md'\n")
+    const up = await flux(['up'], dir)
+    expect(up.code).toBe(3)
+    expect(up.stderr).toContain('migrations/001_readme.ts changed after it was applied')
+    expect(up.stderr).toContain('the local modules it imports')
+  })
+})

@@ -1,7 +1,7 @@
 import { hash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { readdir } from 'node:fs/promises'
-import { extname, join, relative, sep } from 'node:path'
+import { dirname, extname, join, relative, resolve, sep } from 'node:path'
 import type { MigrationFileLoader } from './adapter.ts'
 import { FluxError, messageOf } from './errors.ts'
 import { isMigrationDefinition, type MigrationDefinition } from './migration.ts'
@@ -87,6 +87,7 @@ export async function loadMigrations(
   cwd: string,
   loaders: MigrationFileLoaders = new Map(),
 ): Promise<LoadedMigration[]> {
+  const helperChecksums = new Map<string, string | undefined>()
   const perComponent = await Promise.all(
     components.map(async (component) => {
       const files = await listMigrationFiles(component.dir, loaders.keys())
@@ -112,7 +113,7 @@ export async function loadMigrations(
               },
             )
           }
-          const checksum = checksumOf(readFileSync(file))
+          const checksum = moduleChecksum(file, helperChecksums)
           return {
             id,
             component: component.name,
@@ -127,6 +128,46 @@ export async function loadMigrations(
     }),
   )
   return perComponent.flat()
+}
+
+const LOCAL_IMPORT = /(?:\bfrom\s*|\bimport\s*\(?\s*)['"](\.{1,2}\/[^'"]+)['"]/g
+const MODULE_EXTENSIONS = ['', '.ts', '.mts', '.js', '.mjs', '/index.ts', '/index.js']
+
+/**
+ * The checksum of a TypeScript or JavaScript migration covers the local modules it imports
+ * (`./helpers.ts`, recursively), so an edit to a shared helper of an applied migration is
+ * drift too. A migration without local imports has the checksum of its file alone.
+ */
+function moduleChecksum(file: string, cache: Map<string, string | undefined>): string {
+  const own = checksumOf(readFileSync(file))
+  const imported = new Map<string, string>()
+  const visit = (from: string) => {
+    for (const match of readFileSync(from, 'utf8').matchAll(LOCAL_IMPORT)) {
+      const target = resolveLocal(dirname(from), match[1]!, cache)
+      if (!target || target === file || imported.has(target)) continue
+      imported.set(target, cache.get(target)!)
+      visit(target)
+    }
+  }
+  visit(file)
+  if (imported.size === 0) return own
+  const parts = [own, ...[...imported].map(([path, checksum]) => `${relative(dirname(file), path)} ${checksum}`).sort()]
+  return checksumOf(parts.join('\n'))
+}
+
+function resolveLocal(dir: string, specifier: string, cache: Map<string, string | undefined>): string | undefined {
+  for (const extension of MODULE_EXTENSIONS) {
+    const candidate = resolve(dir, `${specifier}${extension}`)
+    if (!cache.has(candidate)) {
+      try {
+        cache.set(candidate, checksumOf(readFileSync(candidate)))
+      } catch {
+        cache.set(candidate, undefined)
+      }
+    }
+    if (cache.get(candidate) !== undefined) return candidate
+  }
+  return undefined
 }
 
 function loadWith(loader: MigrationFileLoader, displayFile: string, text: string): MigrationDefinition {
