@@ -14,7 +14,7 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0)) await cleanup()
 })
 
-async function sqlProject(url: string, schema: string, migrations: Record<string, string>): Promise<string> {
+async function sqlProject(schema: string, migrations: Record<string, string>): Promise<string> {
   await mkdir(join(here, '../.flux-tmp'), { recursive: true })
   const dir = await mkdtemp(join(here, '../.flux-tmp/cli-'))
   cleanups.push(() => rm(dir, { recursive: true, force: true }))
@@ -60,7 +60,7 @@ describeWithServer('flux on a pg store with .sql migrations', (url) => {
     const schema = randomSchema()
     cleanups.push(() => adminPool(url).query(`drop schema if exists "${schema}" cascade`))
     await adminPool(url).query(`create schema "${schema}"`)
-    const dir = await sqlProject(url, schema, { '001_hotels.sql': HOTELS })
+    const dir = await sqlProject(schema, { '001_hotels.sql': HOTELS })
     const connected = `${url}?options=-c%20search_path%3D${schema}`
 
     const plan = flux(dir, connected, 'plan', '--sql')
@@ -94,7 +94,7 @@ describeWithServer('flux on a pg store with .sql migrations', (url) => {
   })
 
   it('never prints the password, also when it is wrong or the server is down', async () => {
-    const dir = await sqlProject(url, 'public', { '001_hotels.sql': HOTELS })
+    const dir = await sqlProject('public', { '001_hotels.sql': HOTELS })
     const wrong = url.replace(PASSWORD, `${PASSWORD}-wrong`)
     const down = url.replace(/:\d+\//, ':1/')
     for (const target of [wrong, down]) {
