@@ -37,6 +37,8 @@ export function testProject(adapters: Record<string, Adapter>, migrations: TestM
     migrations: loaded,
     graph: buildGraph(loaded, Object.keys(adapters)),
     loaders: new Map(),
+    retired: [],
+    ignoredComponents: [],
     adapters,
     stores: Object.fromEntries(
       Object.entries(adapters).map(([name, adapter]) => [
