@@ -43,9 +43,13 @@ export function conformanceTest(options: ConformanceOptions): ConformanceTest {
   const capabilities = () => {
     probed ??= (async () => {
       const store = await options.setup()
+      const adapter = store.create()
       try {
-        return capabilitiesOf(store.create())
+        // read after open(): an adapter may learn its capabilities when it connects
+        await adapter.open()
+        return capabilitiesOf(adapter)
       } finally {
+        await adapter.close()
         await store.cleanup()
       }
     })()

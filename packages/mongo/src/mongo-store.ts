@@ -1,0 +1,170 @@
+import { type Adapter, FluxError, type Ledger } from '@flux/core'
+import { type Db, type Document, MongoClient } from 'mongodb'
+import { type MongoStoreClient, mongoClient } from './mongo-client.ts'
+import { mongoLease } from './mongo-lease.ts'
+import { mongoLedger } from './mongo-ledger.ts'
+import { codeOf, type MongoSettings, type MongoStoreOptions, resolveSettings, scrubbedError } from './mongo-options.ts'
+
+interface Connection {
+  client: MongoClient
+  db: Db
+  store: MongoStoreClient
+}
+
+/**
+ * A MongoDB database: the ledger and the lease are two collections in it. Migrations run in
+ * a session transaction with their ledger record where the deployment has transactions
+ * (replica set, sharded cluster); elsewhere `running` is recorded first and `applied` after.
+ *
+ * @example
+ * ```ts
+ * export default defineConfig({ stores: { reviews: mongoStore({ url: process.env.MONGO_URL }) } })
+ * ```
+ */
+export function mongoStore(options: MongoStoreOptions): Adapter<MongoStoreClient> {
+  const settings = resolveSettings(options)
+  let connection: Connection | undefined
+  let detected = false
+  let clockOffsetMs = 0
+
+  const current = (): Connection => {
+    if (connection) return connection
+    throw new FluxError('STORE_ERROR', `${settings.description} is not open`, {
+      hint: 'core opens every store before use; open() it first when driving the adapter yourself',
+    })
+  }
+  const database = () => current().db
+  const lease = mongoLease(settings, database, () => Date.now() + clockOffsetMs)
+  const capabilities = {
+    get transactions() {
+      return settings.transactions ?? detected
+    },
+  }
+
+  return {
+    specVersion: 'v1',
+    kind: 'mongo',
+    capabilities,
+
+    async open() {
+      if (connection) return
+      const owned = settings.client === undefined
+      let client: MongoClient
+      try {
+        client =
+          settings.client ??
+          new MongoClient(settings.url!, {
+            serverSelectionTimeoutMS: settings.connectTimeoutMs,
+            connectTimeoutMS: settings.connectTimeoutMs,
+            appName: 'flux',
+          })
+      } catch (error) {
+        throw openError(settings, error)
+      }
+      try {
+        await client.connect()
+        const db = client.db(settings.database)
+        const sent = Date.now()
+        const hello = await db
+          .command({ hello: 1 })
+          .catch((error: unknown) => (codeOf(error) === 59 ? db.command({ isMaster: 1 }) : Promise.reject(error)))
+        if (hello.localTime instanceof Date) clockOffsetMs = hello.localTime.getTime() - (sent + Date.now()) / 2
+        detected = hasTransactions(hello)
+        if (settings.transactions === true && !detected) {
+          throw new FluxError(
+            'CONFIG_INVALID',
+            `${settings.description} has no transactions (it is neither a replica set nor a sharded cluster), but the store says transactions: true`,
+            { hint: 'remove `transactions: true` from mongoStore(), or point it at a replica set' },
+          )
+        }
+        if (settings.mustExist && (await db.listCollections({}, { nameOnly: true }).toArray()).length === 0) {
+          throw new FluxError(
+            'STORE_UNAVAILABLE',
+            `database ${settings.database} does not exist on ${settings.description}`,
+            {
+              hint: 'check the database name; or create it, or drop `mustExist` to let the first migration create it',
+            },
+          )
+        }
+        connection = { client, db, store: mongoClient(settings, db, client) }
+      } catch (error) {
+        if (owned) await client.close().catch(() => {})
+        throw openError(settings, error)
+      }
+    },
+
+    async close() {
+      const closing = connection
+      connection = undefined
+      // never the user's own client
+      if (closing && settings.client === undefined) await closing.client.close()
+    },
+
+    describe: () => settings.description,
+    client: () => current().store,
+    ledger: mongoLedger(settings, database),
+    acquire: (acquireOptions) => lease.acquire(acquireOptions),
+    inspectLease: () => lease.inspect(),
+    breakLease: () => lease.breakLease(),
+
+    async transaction<T>(fn: (client: MongoStoreClient, ledger: Ledger) => Promise<T>): Promise<T> {
+      const { client, db } = current()
+      if (!capabilities.transactions) {
+        throw new FluxError('STORE_ERROR', `${settings.description} has no transactions`, {
+          hint: 'transactions need a replica set or a sharded cluster',
+        })
+      }
+      const session = client.startSession()
+      try {
+        // the driver retries fn on a TransientTransactionError, each time in a fresh transaction
+        return await session.withTransaction(() =>
+          fn(
+            mongoClient(settings, db, client, session),
+            mongoLedger(settings, () => db, session),
+          ),
+        )
+      } finally {
+        await session.endSession()
+      }
+    },
+  }
+}
+
+/** A replica set member names its set; a mongos says `isdbgrid`. Both need sessions. */
+function hasTransactions(hello: Document): boolean {
+  const sessions = typeof hello.logicalSessionTimeoutMinutes === 'number'
+  return sessions && (typeof hello.setName === 'string' || hello.msg === 'isdbgrid')
+}
+
+function openError(settings: MongoSettings, error: unknown): FluxError {
+  if (FluxError.is(error)) return error
+  const cause = scrubbedError(settings, error)
+  const name = cause.name
+  const code = codeOf(error)
+  const target = settings.description
+  if (name === 'MongoParseError' || name === 'MongoInvalidArgumentError' || name === 'MongoAPIError') {
+    return new FluxError('CONFIG_INVALID', `the url of ${target} is invalid: ${cause.message}`, {
+      hint: 'fix the connection string (mongodb://user:password@host:27017/database)',
+      cause,
+    })
+  }
+  if (code === 18 || /authentication failed/i.test(cause.message)) {
+    return new FluxError('STORE_UNAVAILABLE', `authentication failed for ${target}: ${cause.message}`, {
+      hint: "check the user name and password in the url, and its authSource (the database that holds the user's credentials)",
+      cause,
+    })
+  }
+  if (code === 13) {
+    return new FluxError('STORE_UNAVAILABLE', `not authorized on ${target}: ${cause.message}`, {
+      hint: 'grant the user readWrite on the database (and dbAdmin for index and validator changes)',
+      cause,
+    })
+  }
+  const network = /^MongoServerSelectionError|^MongoNetwork|^MongoTopologyClosedError/.test(name)
+  return new FluxError('STORE_UNAVAILABLE', `cannot ${network ? 'reach' : 'open'} ${target}: ${cause.message}`, {
+    hint: network
+      ? 'check that the server is running and that the host and port in the url are right'
+      : 'check the server and the url, then run again',
+    cause,
+  })
+}

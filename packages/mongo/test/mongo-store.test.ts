@@ -1,0 +1,243 @@
+import { FluxError, type LedgerEntry } from '@flux/core'
+import { MongoClient } from 'mongodb'
+import { afterEach, expect, it } from 'vitest'
+import { mongoStore } from '../src/index.ts'
+import { SEQUENCE_ID } from '../src/mongo-ledger.ts'
+import { adminClient, databaseContents, describeWithServer, freshDatabase, PASSWORD } from './mongo-test-helpers.ts'
+
+const cleanups: (() => Promise<unknown>)[] = []
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
+})
+
+async function database(url: string) {
+  const fresh = await freshDatabase(url)
+  cleanups.push(fresh.drop)
+  return fresh
+}
+
+async function opened(url: string, name: string, extra = {}) {
+  const adapter = mongoStore({ url, database: name, ...extra })
+  await adapter.open()
+  cleanups.push(() => adapter.close())
+  return adapter
+}
+
+async function rejection(promise: Promise<unknown>): Promise<FluxError> {
+  const error = await promise.then(
+    () => new Error('expected a rejection'),
+    (reason: unknown) => reason,
+  )
+  if (!FluxError.is(error)) throw error
+  return error
+}
+
+const entry = (id: string, extra: Partial<LedgerEntry> = {}): LedgerEntry => ({
+  id,
+  checksum: 'sha256:00',
+  status: 'applied',
+  appliedAt: '2026-01-01T00:00:00.000Z',
+  durationMs: 1,
+  runId: 'r',
+  fluxVersion: '0.1.0',
+  ...extra,
+})
+
+describeWithServer('mongoStore', (url) => {
+  const { hostname: host, port } = new URL(url)
+
+  it('describe() shows hosts and database, never the user or password', () => {
+    const adapter = mongoStore({
+      url: `mongodb://flux:${PASSWORD}@db.example:27017,db2.example:27018/app?authSource=admin`,
+    })
+    expect(adapter.describe()).toBe('mongo db.example:27017,db2.example:27018/app')
+    // a password that was not percent-encoded stays hidden too
+    expect(mongoStore({ url: 'mongodb://u:pa@s/s?w@127.0.0.1:27017/app' }).describe()).toBe('mongo 127.0.0.1:27017/app')
+    expect(mongoStore({ url: 'mongodb+srv://u:p@cluster0.example.net/', database: 'x' }).describe()).toBe(
+      'mongo cluster0.example.net (srv)/x',
+    )
+  })
+
+  it('bad options fail with CONFIG_INVALID when the config is loaded', () => {
+    const code = (call: () => unknown) => {
+      try {
+        call()
+      } catch (error) {
+        return FluxError.is(error) ? `${error.code}: ${error.message}` : String(error)
+      }
+      return 'no error'
+    }
+    expect(code(() => mongoStore({ url: 'postgres://x/y' }))).toMatch(/^CONFIG_INVALID: .*not a MongoDB/)
+    expect(code(() => mongoStore({ url: 'mongodb://127.0.0.1/' }))).toMatch(/^CONFIG_INVALID: .*needs a database/)
+    expect(code(() => mongoStore({ url: 'mongodb://127.0.0.1/', database: 'a.b' }))).toMatch(/invalid database/)
+    expect(code(() => mongoStore({ url, database: 'x', ledgerCollection: 'system.x' }))).toMatch(/ledgerCollection/)
+  })
+
+  it('authentication failure: STORE_UNAVAILABLE naming the target, without the password', async () => {
+    // FerretDB (sqlite) refuses the driver's default SCRAM mechanism with AuthenticationFailed, as a
+    // MongoDB server refuses a wrong password
+    const adapter = mongoStore({ url: `mongodb://flux:${PASSWORD}@${host}:${port}/app` })
+    const error = await rejection(adapter.open())
+    expect(error.code).toBe('STORE_UNAVAILABLE')
+    expect(error.message).toContain(`authentication failed for mongo ${host}:${port}/app`)
+    expect(JSON.stringify(error) + error.stack + String((error.cause as Error).stack)).not.toContain(PASSWORD)
+    await adapter.close()
+  })
+
+  it('an unknown database is a new store by default; with mustExist it fails naming it', async () => {
+    const { name, db } = await database(url)
+    const adapter = await opened(url, name)
+    expect(await adapter.ledger.read()).toEqual([])
+    expect(await databaseContents(db)).toEqual([])
+    const strict = mongoStore({ url, database: name, mustExist: true })
+    const error = await rejection(strict.open())
+    expect(error.code).toBe('STORE_UNAVAILABLE')
+    expect(error.message).toBe(`database ${name} does not exist on mongo ${host}:${port}/${name}`)
+    await adapter.ledger.record(entry('app/first'))
+    await strict.open()
+    await strict.close()
+  })
+
+  it("the user's own client is used and never closed", async () => {
+    const { name } = await database(url)
+    const client = new MongoClient(url)
+    cleanups.push(() => client.close())
+    const adapter = mongoStore({ client, database: name })
+    expect(adapter.describe()).toBe(`mongo ${host}:${port}/${name}`)
+    await adapter.open()
+    await adapter.ledger.record(entry('app/one'))
+    expect(adapter.client().client).toBe(client)
+    await adapter.close()
+    expect(
+      await client
+        .db(name)
+        .collection('flux_ledger')
+        .countDocuments({ _id: { $ne: SEQUENCE_ID } } as never),
+    ).toBe(1)
+  })
+
+  it('transactions are detected from hello at open(): FerretDB is neither a replica set nor sharded', async () => {
+    const { name } = await database(url)
+    const adapter = await opened(url, name)
+    expect(adapter.capabilities?.transactions).toBe(false)
+    expect(adapter.client().session).toBeUndefined()
+    const declared = mongoStore({ url, database: name, transactions: true })
+    expect(declared.capabilities?.transactions).toBe(true)
+    const error = await rejection(declared.open())
+    expect(error.code).toBe('CONFIG_INVALID')
+    expect(error.message).toContain('has no transactions')
+  })
+
+  it('ledger documents are plain to read in the database; read() hides the order counter', async () => {
+    const { name, db } = await database(url)
+    const adapter = await opened(url, name)
+    await adapter.ledger.record(entry('app/b', { status: 'running', checkpoint: { page: 2 } }))
+    await adapter.ledger.record(entry('app/a'))
+    await adapter.ledger.record(entry('app/b'))
+    const documents = await db
+      .collection('flux_ledger')
+      .find({}, { sort: { seq: 1 } })
+      .toArray()
+    const { id: _b, ...b } = entry('app/b')
+    const { id: _a, ...a } = entry('app/a')
+    expect(documents).toEqual([
+      { _id: SEQUENCE_ID, value: 2 },
+      { _id: 'app/b', seq: 1, ...b },
+      { _id: 'app/a', seq: 2, ...a },
+    ])
+    expect((await adapter.ledger.read()).map((read) => read.id)).toEqual(['app/b', 'app/a'])
+  })
+
+  it('ensureIndexes creates, keeps, and changes indexes whose options differ', async () => {
+    const { name, db } = await database(url)
+    const store = (await opened(url, name)).client()
+    const reviews = [{ key: { 'author.id': 1 } }, { key: { slug: 1 }, unique: true, name: 'slug_unique' }] as const
+    expect(await store.ensureIndexes('reviews', [...reviews])).toEqual({
+      created: ['author.id_1', 'slug_unique'],
+      dropped: [],
+      unchanged: [],
+    })
+    expect(await store.ensureIndexes('reviews', [...reviews])).toEqual({
+      created: [],
+      dropped: [],
+      unchanged: ['author.id_1', 'slug_unique'],
+    })
+    expect(await store.ensureIndexes('reviews', [{ key: { 'author.id': 1 }, unique: true }])).toEqual({
+      created: ['author.id_1'],
+      dropped: ['author.id_1'],
+      unchanged: [],
+    })
+    const indexes = await db.collection('reviews').listIndexes().toArray()
+    const shown = indexes.map(({ name: index, key, unique }) => ({ index, key, unique }))
+    expect(shown.sort((a, b) => a.index.localeCompare(b.index))).toEqual([
+      { index: '_id_', key: { _id: 1 }, unique: undefined },
+      { index: 'author.id_1', key: { 'author.id': 1 }, unique: true },
+      { index: 'slug_unique', key: { slug: 1 }, unique: true },
+    ])
+    // an index made by hand under its own name is the same index
+    await db.collection('reviews').createIndex({ lang: 1 }, { name: 'by_lang' })
+    expect(await store.ensureIndexes('reviews', [{ key: { lang: 1 } }])).toEqual({
+      created: [],
+      dropped: [],
+      unchanged: ['by_lang'],
+    })
+    await db.collection('reviews').insertOne({ slug: 'a', author: { id: 1 } })
+    await expect(db.collection('reviews').insertOne({ slug: 'b', author: { id: 1 } })).rejects.toThrow(/duplicate key/)
+  })
+
+  it('renameField renames across the collection in batches, with progress, and resumes', async () => {
+    // kept small: FerretDB rewrites its collection's documents for each one it updates
+    const { name, db } = await database(url)
+    const store = (await opened(url, name)).client()
+    const reviews = db.collection('reviews')
+    await reviews.insertMany(
+      Array.from({ length: 600 }, (_, index) => ({ n: index, stars: index % 5, lang: index % 2 ? 'en' : 'fr' })),
+    )
+    // _ids of other types sort before ObjectIds (numbers, then strings): a batch never spans two types
+    await reviews.insertMany([
+      { _id: 'text-id', n: 600, stars: 0, lang: 'en' } as never,
+      { _id: 7, n: 601, stars: 1, lang: 'en' } as never,
+    ])
+    const progress: [number, number][] = []
+    const renamed = await store.renameField('reviews', 'stars', 'rating', {
+      batch: 200,
+      filter: { lang: 'en' },
+      onProgress: (done, total) => progress.push([done, total]),
+    })
+    expect(renamed).toBe(302)
+    expect(progress).toEqual([
+      [1, 302],
+      [2, 302],
+      [202, 302],
+      [302, 302],
+    ])
+    expect(await reviews.countDocuments({ lang: 'en', rating: { $exists: true }, stars: { $exists: false } })).toBe(302)
+    expect(await reviews.countDocuments({ lang: 'fr', stars: { $exists: true }, rating: { $exists: false } })).toBe(300)
+    // the rest, as after an interrupted run: only what is left is renamed, values unchanged
+    expect(await store.renameField('reviews', 'stars', 'rating', { batch: 120 })).toBe(300)
+    const all = await reviews.find({}, { projection: { _id: 0 }, sort: { n: 1 } }).toArray()
+    expect(all).toHaveLength(602)
+    expect(all.every((review) => review.rating === review.n % 5 && !('stars' in review))).toBe(true)
+    const error = await rejection(store.renameField('reviews', 'author', 'author.name'))
+    expect(error.message).toContain('cannot rename "author" to "author.name"')
+  })
+
+  it('setValidator sets a $jsonSchema validator, or says clearly that the server lacks it', async () => {
+    const { name, db } = await database(url)
+    const store = (await opened(url, name)).client()
+    const buildInfo = await (await adminClient(url)).db('admin').command({ buildInfo: 1 })
+    const schema = { bsonType: 'object', required: ['author'], properties: { author: { bsonType: 'object' } } }
+    if (typeof buildInfo.ferretdbVersion === 'string') {
+      // FerretDB 1.x implements neither collMod nor create with a validator
+      const error = await rejection(store.setValidator('reviews', schema))
+      expect(error.code).toBe('STORE_ERROR')
+      expect(error.message).toContain(`could not set the validator of reviews in mongo ${host}:${port}/${name}`)
+      expect(error.hint).toContain('does not implement')
+      return
+    }
+    await store.setValidator('reviews', schema)
+    await expect(db.collection('reviews').insertOne({ author: 'text' })).rejects.toThrow(/validation/)
+    await store.setValidator('reviews', null)
+    await db.collection('reviews').insertOne({ author: 'text' })
+  })
+})
