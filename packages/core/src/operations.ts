@@ -1,10 +1,9 @@
 import { randomUUID } from 'node:crypto'
-import { hostname } from 'node:os'
 import { relative } from 'node:path'
 import type { LeaseHolder, LedgerEntry } from './adapter.ts'
 import { FluxError } from './errors.ts'
 import { headsByComponent } from './graph-tools.ts'
-import { DEFAULT_LEASE_TTL_MS, DEFAULT_LEASE_WAIT_MS } from './lease.ts'
+import { withLeases } from './lease-set.ts'
 import { createPlan, type Plan, resolveTarget, type StatusRow, statusOf } from './plan.ts'
 import { type Project, storeInfoOf } from './project.ts'
 import { FLUX_VERSION } from './runner.ts'
@@ -112,15 +111,7 @@ export async function resolveDirty(
   const adapter = project.adapters[node.store]!
   return withStores(project, async () => {
     const runId = randomUUID()
-    const lease = await inStore(node.store, adapter, 'take its lease', () =>
-      adapter.acquire({
-        store: node.store,
-        ttlMs: project.lease.ttlMs ?? DEFAULT_LEASE_TTL_MS,
-        waitMs: project.lease.waitMs ?? DEFAULT_LEASE_WAIT_MS,
-        holder: { host: hostname(), pid: process.pid, runId, since: new Date().toISOString() },
-      }),
-    )
-    try {
+    return withLeases(project, [node.store], runId, async () => {
       const entry = (await inStore(node.store, adapter, 'read its ledger', () => adapter.ledger.read())).find(
         (candidate) => candidate.id === node.id,
       )
@@ -148,9 +139,7 @@ export async function resolveDirty(
       delete resolved.checkpoint
       await inStore(node.store, adapter, 'update its ledger', () => adapter.ledger.record(resolved))
       return resolved
-    } finally {
-      await lease.release()
-    }
+    })
   }, [node.store])
 }
 

@@ -1,14 +1,13 @@
 import { randomUUID } from 'node:crypto'
 import { createRequire } from 'node:module'
-import { hostname } from 'node:os'
 import type { Lease, LedgerEntry } from './adapter.ts'
 import { FluxError, messageOf } from './errors.ts'
 import type { FluxEventListener, StepResult } from './events.ts'
-import { DEFAULT_LEASE_TTL_MS, DEFAULT_LEASE_WAIT_MS } from './lease.ts'
+import { acquireLeases, releaseLeases } from './lease-set.ts'
 import { createPlan, type Plan, type PlanInput } from './plan.ts'
 import { type Project, storeInfoOf } from './project.ts'
 import { runStep } from './step.ts'
-import { closeStores, inStore, openStores, readLedgers } from './stores.ts'
+import { closeStores, openStores, readLedgers } from './stores.ts'
 
 export const FLUX_VERSION: string = createRequire(import.meta.url)('../package.json').version
 
@@ -67,7 +66,7 @@ export async function migrate(project: Project, options: MigrateOptions): Promis
       throwIfProblems(draft)
       if (draft.steps.length === 0)
         return { runId, direction: options.direction, target: draft.target, plan: draft, steps: [] }
-      const leases = await acquireAll(project, draft.stores, runId, options, emit)
+      const leases = await acquireLeases(project, draft.stores, runId, { signal: options.signal, onEvent: emit })
       try {
         ledgers = { ...ledgers, ...(await readLedgers(project.adapters, draft.stores)) }
         const plan = createPlan(input(ledgers, draft.stores))
@@ -76,7 +75,7 @@ export async function migrate(project: Project, options: MigrateOptions): Promis
         emit({ type: 'plan-ready', plan })
         return await runSteps(project, plan, leases, runId, ledgers, options, emit)
       } finally {
-        await releaseAll(leases, emit)
+        await releaseLeases(leases, emit)
       }
     }
   } finally {
@@ -188,49 +187,4 @@ function throwIfProblems(plan: Plan): void {
     hint: hints[first.kind],
     details: { problems: plan.problems },
   })
-}
-
-async function acquireAll(
-  project: Project,
-  names: readonly string[],
-  runId: string,
-  options: MigrateOptions,
-  emit: FluxEventListener,
-): Promise<Map<string, Lease>> {
-  const leases = new Map<string, Lease>()
-  const holder = { host: hostname(), pid: process.pid, runId, since: new Date().toISOString() }
-  try {
-    // always in sorted order, so two runners that need overlapping stores cannot deadlock
-    for (const name of [...names].sort()) {
-      const adapter = project.adapters[name]!
-      const lease = await inStore(name, adapter, 'take its lease', () =>
-        adapter.acquire({
-          store: name,
-          ttlMs: project.lease.ttlMs ?? DEFAULT_LEASE_TTL_MS,
-          waitMs: project.lease.waitMs ?? DEFAULT_LEASE_WAIT_MS,
-          holder,
-          onWait: (current) => emit({ type: 'lease-wait', store: name, holder: current }),
-          ...(options.signal ? { signal: options.signal } : {}),
-        }),
-      )
-      leases.set(name, lease)
-      emit({ type: 'lease-acquired', store: name })
-    }
-  } catch (error) {
-    await releaseAll(leases, emit)
-    throw error
-  }
-  return leases
-}
-
-async function releaseAll(leases: Map<string, Lease>, emit: FluxEventListener): Promise<void> {
-  for (const [name, lease] of [...leases].reverse()) {
-    try {
-      await lease.release()
-      emit({ type: 'lease-released', store: name })
-    } catch {
-      // the lease expires by itself; a release failure must not hide the run's own outcome
-    }
-  }
-  leases.clear()
 }
