@@ -56,10 +56,12 @@ export async function listMigrationFiles(
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return []
     throw error
   }
+  // joined once: path.join() on each of a thousand names costs milliseconds
+  const prefix = join(dir, sep)
   return names
     .filter((fileName) => isMigrationFileName(fileName, extra))
     .sort()
-    .map((fileName) => ({ name: fileName.replace(/\.[^.]+$/, ''), fileName, file: join(dir, fileName) }))
+    .map((fileName) => ({ name: fileName.slice(0, fileName.lastIndexOf('.')), fileName, file: prefix + fileName }))
 }
 
 export function isMigrationFileName(fileName: string, extensions: readonly string[] = []): boolean {

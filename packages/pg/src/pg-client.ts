@@ -1,4 +1,5 @@
 import pg from 'pg'
+import { transactionConnections } from './pg-connections.ts'
 import type { PgliteInstance } from './pg-options.ts'
 import { serverTransaction } from './pg-transaction.ts'
 
@@ -31,9 +32,18 @@ export interface Queryable {
   query<Row = Record<string, unknown>>(text: string, params?: readonly unknown[]): Promise<PgResult<Row>>
   /**
    * Where present (a server transaction): queues a statement without parameters, sent with
-   * the next query or with COMMIT, whose failure then fails that query or the commit.
+   * the next query or with COMMIT, whose failure then fails that query or the commit, with
+   * the error `onError` makes of it (its `position` then counts from `text`).
    */
-  defer?(text: string): void
+  defer?(text: string, onError?: (error: unknown) => unknown): void
+  /** With `defer`: whether statements queued with an `onError` (a migration's) wait to be sent. */
+  holdsDeferredWork?(): boolean
+  /**
+   * With `defer`: the name of statement `key` as prepared on this connection, its `PREPARE
+   * <name> <definition>` queued first where it needs one; `undefined` where statements are not
+   * prepared, and the statement itself is to be sent.
+   */
+  prepared?(key: string, definition: string): string | undefined
 }
 
 /** A dedicated server session, held by an advisory lease for its whole life. */
@@ -55,6 +65,8 @@ export interface Driver {
   close(): Promise<void>
 }
 
+const DEFER = Symbol('flux.pg.defer')
+
 export function pgClientOf(queryable: Queryable): PgClient {
   return Object.freeze({
     query: <Row>(text: string, params?: readonly unknown[]) => queryable.query<Row>(text, params),
@@ -63,12 +75,19 @@ export function pgClientOf(queryable: Queryable): PgClient {
         strings.reduce((text, part, index) => `${text}$${index}${part}`),
         values,
       ),
+    [DEFER]: queryable.defer?.bind(queryable),
   })
 }
 
-type PgQueryable = Pick<pg.ClientBase, 'query'> | pg.Pool
+/**
+ * The client's `defer()` where it has one (in a server transaction), for statements whose
+ * results nobody reads: an SQL migration's, sent with the ledger write and COMMIT.
+ */
+export function deferOf(client: PgClient): Queryable['defer'] {
+  return (client as unknown as Record<symbol, Queryable['defer']>)[DEFER]
+}
 
-function wrapPg(target: PgQueryable): Queryable {
+function wrapPg(target: Pick<pg.ClientBase, 'query'>): Queryable {
   return {
     async query<Row>(text: string, params?: readonly unknown[]) {
       const result = (await target.query(text, params as unknown[] | undefined)) as pg.QueryResult | pg.QueryResult[]
@@ -79,16 +98,60 @@ function wrapPg(target: PgQueryable): Queryable {
   }
 }
 
-/** A server driver over a pool; `owned` pools (from `url`) are ended by `close()`. */
-export function serverDriver(pool: pg.Pool, owned: boolean, sessionConfig: pg.ClientConfig | undefined): Driver {
+/**
+ * Queries on a connection of the pool. `pool.query()` would destroy the connection after any
+ * error, and the next query would pay for a new one (a ledger read on a new database fails on
+ * the missing table, twice per run); an error the server sent leaves the session usable.
+ */
+function wrapPool(pool: pg.Pool): Queryable {
   return {
-    pool: wrapPg(pool),
+    async query<Row>(text: string, params?: readonly unknown[]) {
+      const client = await pool.connect()
+      let broken: Error | undefined
+      try {
+        return await wrapPg(client).query<Row>(text, params)
+      } catch (error) {
+        if (!isSessionIntact(error)) broken = error as Error
+        throw error
+      } finally {
+        client.release(broken)
+      }
+    },
+  }
+}
+
+function isSessionIntact(error: unknown): boolean {
+  return error instanceof pg.DatabaseError && error.severity !== 'FATAL' && error.severity !== 'PANIC'
+}
+
+/**
+ * A server driver over a pool; `owned` pools (from `url`) are ended by `close()`. `prepares`:
+ * transactions may prepare statements on its connections (see {@link transactionConnections}).
+ */
+export function serverDriver(
+  pool: pg.Pool,
+  owned: boolean,
+  sessionConfig: pg.ClientConfig | undefined,
+  prepares = false,
+): Driver {
+  const connections = transactionConnections(pool, prepares)
+  const queryable = wrapPool(pool)
+  return {
+    pool: {
+      query(text, params) {
+        // a migration run outside a transaction may drop what the pool's sessions prepared
+        connections.ran(text)
+        // the connection kept for a next transaction serves this query rather than a new one
+        connections.drop()
+        return queryable.query(text, params)
+      },
+    },
     async check() {
       // a connection is only handed out once the server accepted user, password and database;
       // it stays in the pool for the ledger read that follows, so this costs no query
       ;(await pool.connect()).release()
     },
-    transaction: (fn) => serverTransaction(pool, fn),
+    transaction: (fn) => serverTransaction(connections, fn),
     async session() {
       let alive = true
       const onError = () => {
@@ -124,6 +187,7 @@ export function serverDriver(pool: pg.Pool, owned: boolean, sessionConfig: pg.Cl
       }
     },
     async close() {
+      connections.drop()
       if (owned) await pool.end()
     },
   }

@@ -86,6 +86,48 @@ function entryOf(row: LedgerRow): LedgerEntry {
   return entry
 }
 
+/** Time the server spent on the current query so far. */
+const ELAPSED = '(clock_timestamp() - statement_timestamp())'
+
+interface LedgerSql {
+  select: string
+  upsert(values: string): string
+  /** `(<types>) as <upsert>`, for `PREPARE <name>`; `$9`: add the time of statements queued before (see deferredValues). */
+  prepared: string
+  /** Base name of the prepared write. */
+  statementKey: string
+}
+
+const sqlOfSettings = new WeakMap<PgSettings, LedgerSql>()
+
+/** The ledger's SQL, built once per adapter: a transaction makes a ledger of its own. */
+function ledgerSql(settings: PgSettings): LedgerSql {
+  let sql = sqlOfSettings.get(settings)
+  if (sql) return sql
+  const table = settings.ledgerTable
+  const upsert = (
+    values: string,
+  ) => `insert into ${table} (id, checksum, status, applied_at, duration_ms, run_id, flux_version, checkpoint)
+values (${values})
+on conflict (id) do update set checksum = excluded.checksum, status = excluded.status,
+  applied_at = excluded.applied_at, duration_ms = excluded.duration_ms, run_id = excluded.run_id,
+  flux_version = excluded.flux_version, checkpoint = excluded.checkpoint`
+  sql = {
+    select: `select id, checksum, status,
+  to_char(applied_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as applied_at,
+  duration_ms::float8 as duration_ms, run_id, flux_version, checkpoint::text as checkpoint
+from ${table} order by seq`,
+    upsert,
+    // parsing and planning the upsert costs more than running it
+    prepared: `(text, text, text, timestamptz, bigint, text, text, jsonb, boolean) as ${upsert(`$1, $2, $3,
+  $4 + case when $9 then ${ELAPSED} else interval '0' end,
+  $5 + case when $9 then (extract(epoch from ${ELAPSED}) * 1000)::bigint else 0 end, $6, $7, $8`)}`,
+    statementKey: `flux_ledger_write_${settings.leaseKey[0].toString(36)}`,
+  }
+  sqlOfSettings.set(settings, sql)
+  return sql
+}
+
 /**
  * The ledger in `<schema>.<ledgerTable>`, through `queryable`. In a transaction
  * (`transactional`), it never lets a query fail on a missing table, which would abort the
@@ -98,17 +140,7 @@ export function pgLedger(
   transactional: boolean,
 ): Ledger {
   const table = settings.ledgerTable
-  const select = `select id, checksum, status,
-  to_char(applied_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as applied_at,
-  duration_ms::float8 as duration_ms, run_id, flux_version, checkpoint::text as checkpoint
-from ${table} order by seq`
-  const upsert = (
-    values: string,
-  ) => `insert into ${table} (id, checksum, status, applied_at, duration_ms, run_id, flux_version, checkpoint)
-values (${values})
-on conflict (id) do update set checksum = excluded.checksum, status = excluded.status,
-  applied_at = excluded.applied_at, duration_ms = excluded.duration_ms, run_id = excluded.run_id,
-  flux_version = excluded.flux_version, checkpoint = excluded.checkpoint`
+  const { select, upsert, prepared, statementKey } = ledgerSql(settings)
 
   const columns = (entry: LedgerEntry) => [
     entry.id,
@@ -124,6 +156,16 @@ on conflict (id) do update set checksum = excluded.checksum, status = excluded.s
   // in a server transaction writes wait to travel with COMMIT, as literals: parameters would
   // need a round trip of their own (escaped by the driver, never built by hand)
   const defer = transactional ? queryable.defer?.bind(queryable) : undefined
+  // a migration's statements queued before the write run in the same query, after its entry
+  // was made: their time, measured by the server, is added to its end time and duration
+  const deferredValues = (entry: LedgerEntry, timed: boolean) => {
+    const values = columns(entry).map(literal)
+    if (timed) {
+      values[3] = `${values[3]}::timestamptz + ${ELAPSED}`
+      values[4] = `${values[4]} + (extract(epoch from ${ELAPSED}) * 1000)::bigint`
+    }
+    return `${values.join(', ')}::jsonb`
+  }
 
   return {
     async read() {
@@ -146,7 +188,14 @@ on conflict (id) do update set checksum = excluded.checksum, status = excluded.s
       // in a transaction a failed insert would abort it: create the table first if unsure
       if (defer) {
         if (!state.ledger) defer(ensureSql(settings, 'ledger'))
-        defer(upsert(`${columns(entry).map(literal).join(', ')}::jsonb`))
+        const timed = queryable.holdsDeferredWork?.() === true
+        // a prepared statement where the connection allows (see TransactionConnections)
+        const name = queryable.prepared?.(statementKey, prepared)
+        defer(
+          name
+            ? `execute ${name}(${columns(entry).map(literal).join(', ')}, ${timed})`
+            : upsert(deferredValues(entry, timed)),
+        )
         state.ledger = true
         return
       }
@@ -187,5 +236,6 @@ function literal(value: string | number | null): string {
     if (!Number.isFinite(value)) throw new TypeError(`a ledger entry holds a number that is not finite: ${value}`)
     return String(value)
   }
-  return pg.escapeLiteral(value)
+  // the driver's escaping only changes quotes and backslashes: without them, its result is known
+  return value.includes("'") || value.includes('\\') ? pg.escapeLiteral(value) : `'${value}'`
 }

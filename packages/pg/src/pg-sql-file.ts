@@ -1,5 +1,5 @@
 import { defineMigration, FluxError, type MigrationContext, type MigrationDefinition } from '@flux/core'
-import type { PgClient } from './pg-client.ts'
+import { deferOf, type PgClient } from './pg-client.ts'
 import { type SqlDirective, type SqlStatement, SqlSyntaxError, scanSql } from './pg-sql-split.ts'
 
 /** File extension of SQL migrations. */
@@ -119,8 +119,18 @@ export function sqlOf(definition: MigrationDefinition): SqlMigrationScript | und
   return (definition as unknown as Record<symbol, SqlMigrationScript | undefined>)[SQL]
 }
 
-/** Runs statements one by one, stopping between them when the run is cancelled. */
+/**
+ * Runs the statements: in a server transaction, queued to go with the ledger write and COMMIT
+ * in one round trip (their failure then fails the commit); elsewhere one by one, stopping
+ * between them when the run is cancelled.
+ */
 async function run(context: MigrationContext<PgClient>, file: string, statements: SqlStatement[]): Promise<void> {
+  const defer = deferOf(context.store)
+  if (defer) {
+    context.signal.throwIfAborted()
+    for (const statement of statements) defer(statement.text, (error) => sqlError(file, statement, error))
+    return
+  }
   for (const statement of statements) {
     context.signal.throwIfAborted()
     try {

@@ -27,6 +27,9 @@ const DIRECTIVE = /^--\s*flux:([A-Za-z][\w-]*)[ \t]*(.*?)\s*$/
 const DOLLAR_TAG = /\$(?:[A-Za-z_\u0080-\uffff][\w\u0080-\uffff]*)?\$/y
 const WORD = /[A-Za-z_\u0080-\uffff][\w$\u0080-\uffff]*/y
 const IDENTIFIER_CHAR = /[\w$\u0080-\uffff]/
+const SPACE = /\s/
+/** A run of characters that mean nothing to the splitter once a statement is known not to be a routine. */
+const PLAIN = /[^\n'"$;\-/()]+/y
 
 /** Splits a script into statements; see {@link scanSql}. */
 export function splitSql(text: string): SqlStatement[] {
@@ -47,8 +50,10 @@ export function scanSql(text: string): { statements: SqlStatement[]; directives:
   let line = 1
   let start = -1
   let startLine = 0
-  // psql's heuristic for BEGIN ATOMIC bodies: only in CREATE [OR REPLACE] FUNCTION|PROCEDURE
+  // psql's heuristic for BEGIN ATOMIC bodies: only in CREATE [OR REPLACE] FUNCTION|PROCEDURE,
+  // known from the statement's first words (undefined until they tell)
   let words: string[] = []
+  let routine: boolean | undefined
   let parenDepth = 0
   let beginDepth = 0
 
@@ -57,6 +62,7 @@ export function scanSql(text: string): { statements: SqlStatement[]; directives:
     if (statement !== '') statements.push({ text: statement, line: startLine })
     start = -1
     words = []
+    routine = undefined
     parenDepth = 0
     beginDepth = 0
   }
@@ -69,30 +75,32 @@ export function scanSql(text: string): { statements: SqlStatement[]; directives:
     if (end === -1) throw new SqlSyntaxError(`unterminated ${what}`, lineAt(text, from))
     return end
   }
+  const afterIdentifier = (at: number) => at > 0 && IDENTIFIER_CHAR.test(text[at - 1]!)
 
   while (index < text.length) {
-    const char = text[index]!
-    const next = text[index + 1]
-    if (char === '\n') {
+    const code = text.charCodeAt(index)
+    if (code === 10) {
       line += 1
       index += 1
       continue
     }
-    if (/\s/.test(char)) {
+    if (code === 32 || (code >= 9 && code <= 13) || (code > 127 && SPACE.test(text[index]!))) {
       index += 1
       continue
     }
-    if (char === '-' && next === '-') {
-      const end = text.indexOf('\n', index) === -1 ? text.length : text.indexOf('\n', index)
-      const directive = DIRECTIVE.exec(text.slice(index, end))
-      if (directive && parenDepth === 0 && beginDepth === 0) {
+    const next = text.charCodeAt(index + 1)
+    if (code === 45 && next === 45) {
+      const newline = text.indexOf('\n', index)
+      const end = newline === -1 ? text.length : newline
+      const directive = parenDepth === 0 && beginDepth === 0 ? DIRECTIVE.exec(text.slice(index, end)) : null
+      if (directive) {
         flush(index)
         directives.push({ name: directive[1]!, value: directive[2]!, line, statementsBefore: statements.length })
       }
       index = end
       continue
     }
-    if (char === '/' && next === '*') {
+    if (code === 47 && next === 42) {
       skipTo(closing(index, 'block comment', () => blockCommentEnd(text, index)))
       continue
     }
@@ -100,21 +108,21 @@ export function scanSql(text: string): { statements: SqlStatement[]; directives:
       start = index
       startLine = line
     }
-    if (char === ';' && beginDepth === 0) {
+    if (code === 59 && beginDepth === 0) {
       flush(index)
       index += 1
       continue
     }
-    if (char === "'") {
-      const escapes = /[eE]/.test(text[index - 1] ?? '') && !IDENTIFIER_CHAR.test(text[index - 2] ?? '')
+    if (code === 39) {
+      const escapes = (text[index - 1] === 'e' || text[index - 1] === 'E') && !afterIdentifier(index - 1)
       skipTo(closing(index, 'string', () => quotedEnd(text, index, "'", escapes)))
       continue
     }
-    if (char === '"') {
+    if (code === 34) {
       skipTo(closing(index, 'quoted identifier', () => quotedEnd(text, index, '"', false)))
       continue
     }
-    if (char === '$' && !IDENTIFIER_CHAR.test(text[index - 1] ?? '')) {
+    if (code === 36 && !afterIdentifier(index)) {
       DOLLAR_TAG.lastIndex = index
       const tag = DOLLAR_TAG.exec(text)?.[0]
       if (tag) {
@@ -124,12 +132,23 @@ export function scanSql(text: string): { statements: SqlStatement[]; directives:
         continue
       }
     }
-    if (char === '(' || char === ')') parenDepth += char === '(' ? 1 : -1
-    WORD.lastIndex = index
-    const word = IDENTIFIER_CHAR.test(text[index - 1] ?? '') ? undefined : WORD.exec(text)?.[0]
-    if (word) {
-      trackBlock(word.toLowerCase())
-      index += word.length
+    if (code === 40 || code === 41) {
+      parenDepth += code === 40 ? 1 : -1
+      index += 1
+      continue
+    }
+    if (routine !== false && !afterIdentifier(index)) {
+      WORD.lastIndex = index
+      const word = WORD.exec(text)?.[0]
+      if (word) {
+        trackBlock(word.toLowerCase())
+        index += word.length
+        continue
+      }
+    }
+    if (routine === false) {
+      PLAIN.lastIndex = index + 1
+      index = PLAIN.test(text) ? PLAIN.lastIndex : index + 1
       continue
     }
     index += 1
@@ -138,16 +157,30 @@ export function scanSql(text: string): { statements: SqlStatement[]; directives:
   return { statements, directives }
 
   function trackBlock(word: string) {
-    if (words.length < 4) words.push(word)
-    const [first, second, third, fourth] = words
-    const routine = (kind: string | undefined) => kind === 'function' || kind === 'procedure'
-    const inRoutine =
-      first === 'create' && (routine(second) || (second === 'or' && third === 'replace' && routine(fourth)))
-    if (!inRoutine || parenDepth !== 0) return
+    if (routine === undefined) {
+      words.push(word)
+      routine = routineOf(words)
+      return
+    }
+    if (parenDepth !== 0) return
     if (word === 'begin') beginDepth += 1
     else if (word === 'case' && beginDepth > 0) beginDepth += 1
     else if (word === 'end' && beginDepth > 0) beginDepth -= 1
   }
+}
+
+/** Whether a statement starting with these words creates a routine; undefined while they do not tell. */
+function routineOf(words: readonly string[]): boolean | undefined {
+  const [first, second, third, fourth] = words
+  const kind = (word: string) => word === 'function' || word === 'procedure'
+  if (first !== 'create') return false
+  if (second === undefined) return undefined
+  if (kind(second)) return true
+  if (second !== 'or') return false
+  if (third === undefined) return undefined
+  if (third !== 'replace') return false
+  if (fourth === undefined) return undefined
+  return kind(fourth)
 }
 
 /** Index just past the closing quote of a string or identifier opened at `from`, or -1. */

@@ -57,7 +57,7 @@ export function pgStore(options: PgStoreOptions): Adapter<PgClient> {
       if (driver) return
       let opened: Driver | undefined
       try {
-        opened = await connect(options, pgliteDir, settings.description)
+        opened = await connect(options, pgliteDir, settings)
         await opened.check()
       } catch (error) {
         await opened?.close().catch(() => {})
@@ -96,7 +96,7 @@ export function pgStore(options: PgStoreOptions): Adapter<PgClient> {
 async function connect(
   options: PgStoreOptions,
   pgliteDir: PgStoreOptions['pglite'],
-  description: string,
+  settings: PgSettings,
 ): Promise<Driver> {
   if (options.pool) return serverDriver(options.pool, false, undefined)
   if (options.url) {
@@ -108,10 +108,12 @@ async function connect(
     const pool = new pg.Pool(config)
     // an idle connection that breaks is dropped by the pool; unheard, its error would end the process
     pool.on('error', () => {})
-    return serverDriver(pool, true, { ...config, application_name: 'flux lease' })
+    // the pool is flux's own; with an advisory lease its sessions are real ones (no pooler in
+    // transaction mode, where the lease needs lock 'table'), so they may keep prepared statements
+    return serverDriver(pool, true, { ...config, application_name: 'flux lease' }, settings.lock === 'advisory')
   }
   if (typeof pgliteDir !== 'string') return pgliteDriver(pgliteDir as PgliteInstance, false)
-  return openPglite(pgliteDir, description)
+  return openPglite(pgliteDir, settings.description)
 }
 
 const REASONS: Record<string, [reason: string, hint: string]> = {

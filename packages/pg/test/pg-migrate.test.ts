@@ -4,7 +4,7 @@ import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
 import { hostname, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { PGlite } from '@electric-sql/pglite'
-import { type Adapter, defineMigration, FluxError, migrate } from '@flux/core'
+import { type Adapter, defineMigration, FluxError, type LedgerEntry, migrate } from '@flux/core'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { type PgClient, pgStore } from '../src/index.ts'
 import { testProject } from './pg-project.ts'
@@ -71,6 +71,60 @@ function migrationTests(name: string, setup: () => Promise<Target & { cleanup():
         },
       ])
       expect(report.error?.message).toContain('migrations/0001_first.sql:4: column "nope" does not exist')
+    })
+
+    it('names the failing statement of an SQL file when PostgreSQL gives no position, and leaves nothing of it', async () => {
+      const { schema, db } = target
+      const sql = `-- flux:store catalog
+-- flux:up
+create table "${schema}".hotel (id int primary key);
+insert into "${schema}".hotel values (1);
+insert into "${schema}".hotel
+  values (1);
+insert into "${schema}".hotel values (2);
+`
+      const report = await up([{ name: '0001_duplicate', sql }])
+      expect(report.error?.code).toBe('MIGRATION_FAILED')
+      expect(report.error?.message).toBe(
+        'migration app/0001_duplicate failed (up): migrations/0001_duplicate.sql:5: duplicate key value violates unique constraint "hotel_pkey"',
+      )
+      expect(report.steps.map((step) => step.status)).toEqual(['failed'])
+      expect((await db.query(`select to_regclass('"${schema}".hotel') as hotel`)).rows).toEqual([{ hotel: null }])
+      expect(await ledgerIds()).toEqual([])
+    })
+
+    it('names the line of a syntax error in a later statement, though nothing of the file ran', async () => {
+      const { schema, db } = target
+      const sql = `-- flux:store catalog
+-- flux:up
+create table "${schema}".hotel (id int primary key);
+insert into "${schema}".hotel
+  values (1)
+  returning nothing at all;
+`
+      const report = await up([
+        { name: '0001_fine', sql: `-- flux:store catalog\n-- flux:up\ncreate table "${schema}".city (id int);` },
+        { name: '0002_syntax', sql },
+      ])
+      expect(report.steps.map((step) => step.status)).toEqual(['applied', 'failed'])
+      expect(report.error?.message).toBe(
+        'migration app/0002_syntax failed (up): migrations/0002_syntax.sql:6: syntax error at or near "all"',
+      )
+      expect(report.error?.hint).toBe(
+        'nothing of it was committed; fix migrations/0002_syntax.sql and run `flux up` again',
+      )
+      expect((await db.query(`select to_regclass('"${schema}".hotel') as hotel`)).rows).toEqual([{ hotel: null }])
+      expect(await ledgerIds()).toEqual(['app/0001_fine'])
+    })
+
+    it('records how long an SQL migration took and when it ended', async () => {
+      const { schema } = target
+      const before = Date.now()
+      const sql = `-- flux:store catalog\n-- flux:up\ncreate table "${schema}".nap (id int);\nselect pg_sleep(0.2);`
+      expect((await up([{ name: '0001_nap', sql }])).error).toBeUndefined()
+      const [entry] = await readLedger(target.store())
+      expect(entry?.durationMs).toBeGreaterThanOrEqual(200)
+      expect(Date.parse(entry!.appliedAt)).toBeGreaterThanOrEqual(before + 200)
     })
 
     it('runs an SQL file whose statements hold semicolons in bodies, strings and comments', async () => {
@@ -286,5 +340,101 @@ describe('PGlite in a data directory', () => {
     await adapter.open()
     await adapter.close()
     await expect(readdir(directory)).resolves.toEqual(['pg'])
+  })
+})
+
+describeWithServer('the ledger write prepared on flux’s own connections', (url) => {
+  let schema: string
+  beforeEach(async () => {
+    schema = randomSchema()
+    await adminPool(url).query(`create schema "${schema}"`)
+  })
+  afterEach(async () => {
+    await adminPool(url).query(`drop schema "${schema}" cascade`)
+  })
+  const sqlMigration = (name: string, header: string, body: string) => ({
+    name,
+    sql: `-- flux:store catalog\n${header}-- flux:up\n${body}`,
+  })
+  const ids = async () => (await readLedger(pgStore({ url, schema }))).map((entry) => entry.id)
+  const ledgerEntry = (id: string): LedgerEntry => ({
+    id,
+    checksum: `sha256:${'0123456789abcdef'.repeat(4)}`,
+    status: 'applied',
+    appliedAt: '2026-01-02T03:04:05.678Z',
+    durationMs: 1234,
+    runId: 'r-prepared',
+    fluxVersion: '0.1.0',
+    checkpoint: { step: 2 },
+  })
+
+  it('prepares the write once per connection, and runs it by name after', async () => {
+    let seen: unknown[] = []
+    const inspect = {
+      name: '0003_inspect',
+      definition: defineMigration<PgClient>({
+        store: 'catalog',
+        async up({ store }) {
+          seen = (await store.query(`select name from pg_prepared_statements where name like 'flux_ledger_write_%'`))
+            .rows
+        },
+      }),
+    }
+    const report = await migrate(
+      testProject({ catalog: pgStore({ url, schema }) }, [
+        sqlMigration('0001_first', '', `create table "${schema}".a (id int);`),
+        sqlMigration('0002_second', '', `insert into "${schema}".a values (1);`),
+        inspect,
+      ]),
+      { direction: 'up' },
+    )
+    expect(report.error).toBeUndefined()
+    // the steps ran on one connection, where the first prepared the write
+    expect(seen).toEqual([{ name: expect.stringMatching(/^flux_ledger_write_[0-9a-z]+_0$/) }])
+    expect(await ids()).toEqual(['app/0001_first', 'app/0002_second', 'app/0003_inspect'])
+  })
+
+  it('survives migrations that drop prepared statements, in a transaction or outside one', async () => {
+    const report = await migrate(
+      testProject({ catalog: pgStore({ url, schema }) }, [
+        sqlMigration('0001_first', '', `create table "${schema}".a (id int);`),
+        sqlMigration('0002_deallocate', '', `insert into "${schema}".a values (1);\ndeallocate all;`),
+        sqlMigration('0003_after', '', `insert into "${schema}".a values (2);`),
+        sqlMigration('0004_discard', '-- flux:transaction off\n', 'discard all;'),
+        sqlMigration('0005_last', '', `insert into "${schema}".a values (3);`),
+      ]),
+      { direction: 'up' },
+    )
+    expect(report.error).toBeUndefined()
+    expect(await ids()).toEqual([
+      'app/0001_first',
+      'app/0002_deallocate',
+      'app/0003_after',
+      'app/0004_discard',
+      'app/0005_last',
+    ])
+  })
+
+  it('writes again after a transaction that created the ledger table, prepared its write, and rolled back', async () => {
+    const adapter = pgStore({ url, schema })
+    await adapter.open()
+    try {
+      const failed = await adapter.transaction!(async (client, ledger) => {
+        await ledger.record(ledgerEntry('app/rolled-back'))
+        await client.query('select 1 / 0')
+      }).then(
+        () => undefined,
+        (error: unknown) => error,
+      )
+      expect((failed as Error).message).toBe('division by zero')
+      expect(await schemaContents(adminPool(url), schema)).toEqual([`schema ${schema}`])
+      const entry = ledgerEntry('app/written')
+      await adapter.transaction!(async (_client, ledger) => {
+        await ledger.record(entry)
+      })
+      expect(await adapter.ledger.read()).toEqual([entry])
+    } finally {
+      await adapter.close()
+    }
   })
 })

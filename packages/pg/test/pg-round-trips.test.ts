@@ -1,14 +1,21 @@
-import { migrate } from '@flux/core'
+import { defineMigration, migrate } from '@flux/core'
 import pg from 'pg'
 import { afterAll, beforeAll, expect, it } from 'vitest'
-import { type PgLockMode, pgStore } from '../src/index.ts'
+import { type PgClient, type PgLockMode, pgStore } from '../src/index.ts'
 import { testProject } from './pg-project.ts'
 import { adminPool, describeWithServer, randomSchema } from './pg-test-helpers.ts'
 
 /** Every query sent to the server, in order: what `log_statement = all` would log. */
 const sent: string[] = []
 
+/** Connections opened by the counting clients. */
+let connections = 0
+
 class CountingClient extends pg.Client {
+  override connect(...args: unknown[]): any {
+    connections += 1
+    return (super.connect as (...rest: unknown[]) => unknown)(...args)
+  }
   override query(...args: unknown[]): any {
     const [query] = args
     sent.push((typeof query === 'string' ? query : String((query as { text?: unknown })?.text)).replace(/\s+/g, ' '))
@@ -49,7 +56,8 @@ describeWithServer('round trips', (url) => {
     `create table "${schema}".room (id int)`,
     `insert into "${schema}".hotel values (1)`,
   ])
-  const up = (lock: PgLockMode, migrations: ReturnType<typeof migration>[]) =>
+  const third = migration('0003_more', [`insert into "${schema}".hotel values (2)`])
+  const up = (lock: PgLockMode, migrations: Parameters<typeof testProject>[1]) =>
     migrate(testProject({ catalog: pgStore({ pool, schema, lock }) }, migrations), { direction: 'up' })
 
   it('open() sends nothing, and reading a ledger is one query, also where it does not exist', async () => {
@@ -68,7 +76,25 @@ describeWithServer('round trips', (url) => {
     expect(since(next)).toEqual([READ])
   })
 
-  it('applying one migration costs its own statements: BEGIN travels with the first, the ledger write with COMMIT', async () => {
+  it('a ledger read that finds no table keeps its connection: a run on a new store opens one', async () => {
+    const fresh = randomSchema()
+    const own = new pg.Pool({ connectionString: url, Client: CountingClient as unknown as typeof pg.Client })
+    try {
+      const before = connections
+      const project = testProject({ catalog: pgStore({ pool: own, schema: fresh, lock: 'table' }) }, [
+        migration('0001_hotel', [`create table "${fresh}".hotel (id int)`]),
+      ])
+      const report = await migrate(project, { direction: 'up' })
+      expect(report.error).toBeUndefined()
+      // open, read (no table), lease, read again (no table), the step: all on one connection
+      expect(connections - before).toBe(1)
+    } finally {
+      await own.end()
+      await adminPool(url).query(`drop schema if exists "${fresh}" cascade`)
+    }
+  })
+
+  it('applying one SQL migration costs one round trip: BEGIN, its statements, the ledger write and COMMIT', async () => {
     const from = sent.length
     const report = await up('advisory', [first, second])
     expect(report.error).toBeUndefined()
@@ -80,13 +106,17 @@ describeWithServer('round trips', (url) => {
       starting(`insert into "${schema}"."flux_ledger_lock"`),
       // read again under the lease, plan again
       READ,
-      // the step: its two statements, BEGIN in front of the first, the ledger row with COMMIT
-      `BEGIN; create table "${schema}".room (id int)`,
-      `insert into "${schema}".hotel values (1)`,
-      `${ledgerWrite(schema, 'app/0002_rooms')}; COMMIT`,
+      // the step: its two statements between BEGIN and the ledger row with COMMIT, in one query
+      `BEGIN; create table "${schema}".room (id int); insert into "${schema}".hotel values (1); ${ledgerWrite(schema, 'app/0002_rooms')}; COMMIT`,
       // release the lease
       starting('with gone as'),
     ])
+    const [row] = (
+      await adminPool(url).query(
+        `select duration_ms, applied_at >= now() - interval '1 minute' as recent from "${schema}".flux_ledger where id = 'app/0002_rooms'`,
+      )
+    ).rows
+    expect(row).toEqual({ duration_ms: expect.any(String), recent: true })
   })
 
   it('`up` with nothing to do reads each ledger once, and takes no lease', async () => {
@@ -100,19 +130,40 @@ describeWithServer('round trips', (url) => {
 
   it('with lock table, the lease costs one query to take and one to release', async () => {
     const from = sent.length
-    const report = await up('table', [
-      first,
-      second,
-      migration('0003_more', [`insert into "${schema}".hotel values (2)`]),
-    ])
+    const report = await up('table', [first, second, third])
     expect(report.error).toBeUndefined()
     expect(since(from)).toEqual([
       READ,
       starting('with taken as'),
       READ,
-      `BEGIN; insert into "${schema}".hotel values (2)`,
-      `${ledgerWrite(schema, 'app/0003_more')}; COMMIT`,
+      `BEGIN; insert into "${schema}".hotel values (2); ${ledgerWrite(schema, 'app/0003_more')}; COMMIT`,
       starting(`delete from "${schema}"."flux_ledger_lock"`),
+    ])
+  })
+
+  it('a migration that reads what its queries return costs one round trip per query, BEGIN with the first, the ledger write with COMMIT', async () => {
+    const reading = {
+      name: '0004_reading',
+      definition: defineMigration<PgClient>({
+        store: 'catalog',
+        async up({ store }) {
+          const { rows } = await store.query<{ id: number }>(`select id from "${schema}".hotel order by id`)
+          await store.query(`insert into "${schema}".hotel values ($1)`, [rows.length + 1])
+        },
+      }),
+    }
+    const from = sent.length
+    const report = await up('advisory', [first, second, third, reading])
+    expect(report.error).toBeUndefined()
+    expect(since(from).slice(4, -1)).toEqual([
+      `BEGIN; select id from "${schema}".hotel order by id`,
+      `insert into "${schema}".hotel values ($1)`,
+      `${ledgerWrite(schema, 'app/0004_reading')}; COMMIT`,
+    ])
+    expect((await adminPool(url).query(`select id from "${schema}".hotel order by id`)).rows).toEqual([
+      { id: 1 },
+      { id: 2 },
+      { id: 3 },
     ])
   })
 

@@ -1,0 +1,389 @@
+// flux against its peers on one PostgreSQL (`pnpm build`, `scripts/services start`,
+// `eval "$(scripts/services env)"`, then `pnpm bench:pg`): node-pg-migrate, knex, kysely's
+// Migrator, umzug, and the floor, a bare `pg` script that runs the same statements, one
+// transaction each. (a) 1,000 CREATE TABLE migrations, (b) 1,000 single-row INSERT
+// migrations, (c) `up` with all of them applied, (d) `--help` cold start. Each figure is a
+// whole process, spawned, the median of 3 runs (FLUX_BENCH_RUNS), each on a database of its
+// own created for the run and dropped after; tools take turns going first. The generated
+// projects live in the system's temporary folder and import their tools through a link to
+// this folder's node_modules, as an installed app would.
+import { spawnSync } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises'
+import { cpus, loadavg, tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import pg from 'pg'
+
+const here = dirname(fileURLToPath(import.meta.url))
+const fluxBin = join(here, '../apps/cli/bin/flux.js')
+const modules = join(here, 'node_modules')
+const COUNT = Number(process.env.FLUX_BENCH_COUNT ?? 1000)
+const RUNS = Number(process.env.FLUX_BENCH_RUNS ?? 3)
+const SERVER_URL = process.env.FLUX_TEST_PG_URL
+
+type Scenario = 'create' | 'insert'
+
+interface Migration {
+  name: string
+  up: string
+  down: string
+}
+
+/** How one tool is set up in a folder, and run. */
+interface Tool {
+  name: string
+  /** How it is run, for the legend. */
+  how: string
+  write(dir: string, migrations: Migration[]): Promise<void>
+  /** The command that applies what is pending (node arguments). */
+  up: string[]
+  /** The command that prints its help, for tools with a command line. */
+  help?: string[]
+}
+
+const pad = (index: number) => String(index).padStart(4, '0')
+
+function migrationsOf(scenario: Scenario): Migration[] {
+  return Array.from({ length: COUNT }, (_, offset) => {
+    const index = offset + 1
+    return scenario === 'create'
+      ? {
+          name: `${pad(index)}_create_t${pad(index)}`,
+          up: `create table t${pad(index)} (id bigint primary key, name text not null)`,
+          down: `drop table t${pad(index)}`,
+        }
+      : {
+          name: `${pad(index)}_insert_${pad(index)}`,
+          up: `insert into item (id, name) values (${index}, 'item ${index}')`,
+          down: `delete from item where id = ${index}`,
+        }
+  })
+}
+
+const writeMigrations = async (dir: string, migrations: Migration[], text: (migration: Migration) => string[]) => {
+  await mkdir(join(dir, 'migrations'))
+  for (const migration of migrations) {
+    const [fileName, content] = text(migration)
+    await writeFile(join(dir, 'migrations', fileName!), content!)
+  }
+}
+
+const statementsJson = (migrations: Migration[]) => JSON.stringify(migrations, null, 0)
+
+const TOOLS: Tool[] = [
+  {
+    name: 'flux',
+    how: 'CLI `flux up`, .sql files, a pgStore; one transaction per migration with its ledger row',
+    async write(dir, migrations) {
+      // as an app that installed flux has it
+      const manifest = { private: true, type: 'module', dependencies: { '@flux/core': '*', '@flux/pg': '*', pg: '*' } }
+      await writeFile(join(dir, 'package.json'), `${JSON.stringify(manifest, null, 2)}\n`)
+      await writeFile(
+        join(dir, 'flux.config.ts'),
+        `import { defineConfig } from '@flux/core'
+import { pgStore } from '@flux/pg'
+
+export default defineConfig({ stores: { main: pgStore({ url: process.env.DATABASE_URL }) } })
+`,
+      )
+      await writeMigrations(dir, migrations, (migration) => [
+        `${migration.name}.sql`,
+        `-- flux:store main\n-- flux:up\n${migration.up};\n-- flux:down\n${migration.down};\n`,
+      ])
+    },
+    up: [fluxBin, 'up'],
+    help: [fluxBin, '--help'],
+  },
+  {
+    name: 'knex',
+    how: 'CLI `knex migrate:latest`, .js files; the batch in one transaction (its default)',
+    async write(dir, migrations) {
+      await writeFile(
+        join(dir, 'knexfile.js'),
+        `module.exports = { client: 'pg', connection: process.env.DATABASE_URL, migrations: { directory: './migrations' } }\n`,
+      )
+      await writeMigrations(dir, migrations, (migration) => [
+        `${migration.name}.js`,
+        `exports.up = (knex) => knex.raw(${JSON.stringify(migration.up)})\nexports.down = (knex) => knex.raw(${JSON.stringify(migration.down)})\n`,
+      ])
+    },
+    up: [join(modules, 'knex/bin/cli.js'), 'migrate:latest'],
+    help: [join(modules, 'knex/bin/cli.js'), '--help'],
+  },
+  {
+    name: 'node-pg-migrate',
+    how: 'CLI `node-pg-migrate up`, .sql files; the batch in one transaction (its default)',
+    async write(dir, migrations) {
+      await writeMigrations(dir, migrations, (migration) => [
+        `${migration.name}.sql`,
+        `-- Up Migration\n${migration.up};\n-- Down Migration\n${migration.down};\n`,
+      ])
+    },
+    up: [join(modules, 'node-pg-migrate/bin/node-pg-migrate.js'), 'up', '--migrations-dir', 'migrations'],
+    help: [join(modules, 'node-pg-migrate/bin/node-pg-migrate.js'), '--help'],
+  },
+  {
+    name: 'kysely',
+    how: 'API `Migrator.migrateToLatest()` (no CLI), an object provider; the batch in one transaction (its default)',
+    async write(dir, migrations) {
+      await writeFile(join(dir, 'migrations.json'), statementsJson(migrations))
+      await writeFile(
+        join(dir, 'migrate.mjs'),
+        `import { readFileSync } from 'node:fs'
+import { Kysely, PostgresDialect, sql } from 'kysely'
+import { Migrator } from 'kysely/migration'
+import pg from 'pg'
+
+const list = JSON.parse(readFileSync(new URL('./migrations.json', import.meta.url), 'utf8'))
+const migrations = {}
+for (const { name, up, down } of list) {
+  migrations[name] = { up: (db) => sql.raw(up).execute(db), down: (db) => sql.raw(down).execute(db) }
+}
+const db = new Kysely({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: process.env.DATABASE_URL }) }) })
+const migrator = new Migrator({ db, provider: { getMigrations: async () => migrations } })
+const { error } = await migrator.migrateToLatest()
+await db.destroy()
+if (error) throw error
+`,
+      )
+    },
+    up: ['migrate.mjs'],
+  },
+  {
+    name: 'umzug',
+    how: 'CLI of `umzug.runAsCLI()` `up`, an in-memory list, the minimal pg storage its docs describe; no transaction',
+    async write(dir, migrations) {
+      await writeFile(join(dir, 'migrations.json'), statementsJson(migrations))
+      await writeFile(
+        join(dir, 'umzug.mjs'),
+        `import { readFileSync } from 'node:fs'
+import pg from 'pg'
+import { Umzug } from 'umzug'
+
+const client = new pg.Client({ connectionString: process.env.DATABASE_URL })
+let connected
+const connection = () => (connected ??= client.connect().then(() => client))
+
+/** The custom storage umzug documents (UmzugStorage): one table of executed names. */
+const storage = {
+  async executed() {
+    const db = await connection()
+    await db.query('create table if not exists umzug_migrations (name text primary key)')
+    const { rows } = await db.query('select name from umzug_migrations order by name')
+    return rows.map((row) => row.name)
+  },
+  async logMigration({ name }) {
+    await (await connection()).query('insert into umzug_migrations (name) values ($1)', [name])
+  },
+  async unlogMigration({ name }) {
+    await (await connection()).query('delete from umzug_migrations where name = $1', [name])
+  },
+}
+
+const list = JSON.parse(readFileSync(new URL('./migrations.json', import.meta.url), 'utf8'))
+const umzug = new Umzug({
+  migrations: list.map(({ name, up, down }) => ({
+    name,
+    up: async () => (await connection()).query(up),
+    down: async () => (await connection()).query(down),
+  })),
+  storage,
+  logger: undefined,
+})
+try {
+  await umzug.runAsCLI()
+} finally {
+  if (connected) await client.end()
+}
+`,
+      )
+    },
+    up: ['umzug.mjs', 'up'],
+    help: ['umzug.mjs', '--help'],
+  },
+]
+
+/** The floor: the same statements, each in a transaction of its own, through one connection. */
+const FLOOR: Tool = {
+  name: 'floor (bare pg)',
+  how: 'a `pg` script: each statement sent alone (autocommit: one transaction, one round trip each)',
+  async write(dir, migrations) {
+    await writeFile(join(dir, 'migrations.json'), statementsJson(migrations))
+    await writeFile(
+      join(dir, 'floor.mjs'),
+      `import { readFileSync } from 'node:fs'
+import pg from 'pg'
+
+const list = JSON.parse(readFileSync(new URL('./migrations.json', import.meta.url), 'utf8'))
+const client = new pg.Client({ connectionString: process.env.DATABASE_URL })
+await client.connect()
+for (const { up } of list) await client.query(up)
+await client.end()
+`,
+    )
+  },
+  up: ['floor.mjs'],
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b)
+  const middle = sorted.length >> 1
+  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2
+}
+
+/** Seconds the command took, as a whole process. */
+function time(args: string[], cwd: string, databaseUrl?: string): number {
+  const env = { ...process.env, DATABASE_URL: databaseUrl ?? '' }
+  const started = performance.now()
+  const result = spawnSync(process.execPath, args, { cwd, env, stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' })
+  const elapsed = (performance.now() - started) / 1000
+  if (result.status !== 0) throw new Error(`${args.join(' ')} in ${cwd} failed (${result.status}): ${result.stderr}`)
+  return elapsed
+}
+
+function databaseUrl(name: string): string {
+  const url = new URL(SERVER_URL!)
+  url.pathname = `/${name}`
+  return url.href
+}
+
+async function main(): Promise<void> {
+  if (!SERVER_URL) {
+    throw new Error('FLUX_TEST_PG_URL is not set: run `scripts/services start`, then `eval "$(scripts/services env)"`')
+  }
+  const admin = new pg.Client({ connectionString: SERVER_URL })
+  await admin.connect()
+  const root = await mkdtemp(join(tmpdir(), 'flux-bench-pg-'))
+  try {
+    // the generated projects import their tools as an installed app would
+    await symlink(modules, join(root, 'node_modules'), 'dir')
+    const { rows: settings } = await admin.query<{ name: string; setting: string }>(
+      `select name, setting from pg_settings where name in ('fsync', 'synchronous_commit', 'full_page_writes') order by name`,
+    )
+    const { rows: version } = await admin.query<{ server_version: string }>('show server_version')
+    console.log(
+      `flux bench on PostgreSQL ${version[0]!.server_version} (${settings.map((row) => `${row.name}=${row.setting}`).join(', ')}), node ${process.versions.node}, ${cpus().length} CPUs, ${process.platform}/${process.arch}`,
+    )
+    if (settings.some((row) => row.setting === 'off')) {
+      console.log(
+        'note: durability is off on this server (as scripts/services starts it): commits cost no disk flush, so per-transaction costs are lower than on a production server',
+      )
+    }
+    console.log(
+      `${COUNT} migrations per scenario; median of ${RUNS} runs; seconds per whole process; load average ${loadavg()[0]!.toFixed(2)} at the start`,
+    )
+    console.log()
+
+    // FLUX_BENCH_TOOLS=flux,knex runs only those (and the floor), for a quick look
+    const only = process.env.FLUX_BENCH_TOOLS?.split(',')
+    const tools = [...TOOLS, FLOOR].filter((tool) => !only || tool === FLOOR || only.includes(tool.name))
+    const dirs = new Map<string, string>()
+    for (const scenario of ['create', 'insert'] as const) {
+      const migrations = migrationsOf(scenario)
+      for (const tool of tools) {
+        const dir = join(root, `${scenario}-${tool.name.replace(/\W+/g, '-')}`)
+        await mkdir(dir)
+        await tool.write(dir, migrations)
+        dirs.set(`${scenario}/${tool.name}`, dir)
+      }
+    }
+
+    const figures = new Map<string, number[]>()
+    const record = (key: string, seconds: number) => figures.set(key, [...(figures.get(key) ?? []), seconds])
+    const withDatabase = async (tool: Tool, fn: (url: string) => Promise<void>) => {
+      const name = `bench_${tool.name.replace(/\W+/g, '_')}_${randomBytes(4).toString('hex')}`
+      await admin.query(`create database ${name}`)
+      try {
+        await fn(databaseUrl(name))
+      } finally {
+        await admin.query(`drop database ${name} with (force)`)
+      }
+    }
+    const check = async (url: string, sql: string, expected: number, what: string) => {
+      const client = new pg.Client({ connectionString: url })
+      await client.connect()
+      try {
+        const found = Number((await client.query<{ n: string }>(sql)).rows[0]!.n)
+        if (found !== expected) throw new Error(`${what}: expected ${expected}, found ${found}`)
+      } finally {
+        await client.end()
+      }
+    }
+
+    for (let run = 0; run < RUNS; run++) {
+      // a different tool goes first in each run, so that no tool always meets a cold server
+      const order = tools.map((_, index) => tools[(index + run) % tools.length]!)
+      for (const tool of order) {
+        await withDatabase(tool, async (url) => {
+          const dir = dirs.get(`create/${tool.name}`)!
+          record(`a/${tool.name}`, time(tool.up, dir, url))
+          await check(url, `select count(*) as n from pg_tables where tablename ~ '^t[0-9]+$'`, COUNT, tool.name)
+          if (tool !== FLOOR) record(`c/${tool.name}`, time(tool.up, dir, url))
+        })
+        await withDatabase(tool, async (url) => {
+          const client = new pg.Client({ connectionString: url })
+          await client.connect()
+          await client.query('create table item (id bigint primary key, name text not null)')
+          await client.end()
+          record(`b/${tool.name}`, time(tool.up, dirs.get(`insert/${tool.name}`)!, url))
+          await check(url, 'select count(*) as n from item', COUNT, tool.name)
+        })
+      }
+      for (const tool of order)
+        if (tool.help) record(`d/${tool.name}`, time(tool.help, dirs.get(`create/${tool.name}`)!))
+      record('d/node -e 0', time(['-e', '0'], root))
+    }
+
+    const rows = [...tools.map((tool) => tool.name), 'node -e 0']
+    const flux = (scenario: string) => median(figures.get(`${scenario}/flux`)!)
+    const cell = (scenario: string, name: string) => {
+      const values = figures.get(`${scenario}/${name}`)
+      if (!values) return '—'
+      const seconds = median(values)
+      return `${seconds.toFixed(3)} s${name === 'flux' ? '        ' : ` (${(seconds / flux(scenario)).toFixed(2)}×)`}`
+    }
+    const count = COUNT.toLocaleString('en')
+    const headings = [`(a) ${count} CREATE TABLE`, `(b) ${count} INSERT`, '(c) up, all applied', '(d) --help']
+    console.log(`${''.padEnd(17)}${headings.map((heading) => heading.padEnd(24)).join('')}`)
+    for (const name of rows) {
+      console.log(
+        `${name.padEnd(17)}${['a', 'b', 'c', 'd'].map((scenario) => cell(scenario, name).padEnd(24)).join('')}`,
+      )
+    }
+    console.log()
+    console.log(
+      `(×: time of the tool / time of flux; above 1, flux is faster. Load average ${loadavg()[0]!.toFixed(2)} at the end: other work on this machine shows in the figures.)`,
+    )
+    for (const [scenario, label] of [
+      ['a', '(a)'],
+      ['b', '(b)'],
+    ] as const) {
+      const floor = median(figures.get(`${scenario}/${FLOOR.name}`)!)
+      console.log(`flux / floor on ${label}: ${(flux(scenario) / floor).toFixed(2)}× (target ≤ 1.3×)`)
+    }
+    for (const scenario of ['a', 'b', 'c', 'd']) {
+      const peers = TOOLS.slice(1)
+        .map((tool) => [tool.name, figures.get(`${scenario}/${tool.name}`)] as const)
+        .filter((entry): entry is readonly [string, number[]] => entry[1] !== undefined)
+        .map(([name, values]) => [name, median(values)] as const)
+        .sort((a, b) => a[1] - b[1])
+      if (peers.length === 0) continue
+      const [name, seconds] = peers[0]!
+      const verdict = flux(scenario) <= seconds ? 'at or below' : 'ABOVE'
+      console.log(
+        `(${scenario}) flux ${flux(scenario).toFixed(3)} s is ${verdict} the fastest peer, ${name} ${seconds.toFixed(3)} s`,
+      )
+    }
+    console.log()
+    for (const tool of tools) console.log(`${tool.name}: ${tool.how}`)
+    console.log(
+      `raw: ${JSON.stringify(Object.fromEntries([...figures].map(([key, values]) => [key, values.map((value) => Number(value.toFixed(3)))])))}`,
+    )
+  } finally {
+    await admin.end()
+    await rm(root, { recursive: true, force: true })
+  }
+}
+
+await main()
