@@ -1,4 +1,4 @@
-import { registerHooks } from 'node:module'
+import module from 'node:module'
 import { pathToFileURL } from 'node:url'
 
 /** Imports a config or migration file and returns its module namespace. An I/O seam: tests inject their own. */
@@ -22,6 +22,8 @@ let fallbackInstalled = false
  * (Node ≥ 22.15); older Nodes resolve from the project only.
  */
 export function installFluxResolutionFallback(fallbackParent: string): void {
+  // looked up at run time: a named import of it fails to link on Node < 22.15
+  const registerHooks = (module as { registerHooks?: typeof import('node:module').registerHooks }).registerHooks
   if (fallbackInstalled || typeof registerHooks !== 'function') return
   fallbackInstalled = true
   registerHooks({
