@@ -4,7 +4,7 @@ import { FluxError } from './errors.ts'
 import type { MigrationNode } from './graph.ts'
 import { withLeases } from './lease-set.ts'
 import type { MigrationContext } from './migration.ts'
-import { resolveTarget, type StatusRow, statusOf } from './plan.ts'
+import { ancestorsOf, resolveTarget, type StatusRow, statusOf } from './plan.ts'
 import type { Project } from './project.ts'
 import { FLUX_VERSION } from './runner.ts'
 import { closeStores, inStore, openStores, readLedgers } from './stores.ts'
@@ -27,7 +27,11 @@ export async function markMigrations(
   options: { withAncestors?: boolean } = {},
 ): Promise<MarkResult> {
   const node = resolveTarget(project.graph.nodes, target)
-  const chosen = state === 'applied' && options.withAncestors ? ancestorsInOrder(project, node) : [node]
+  const wanted = ancestorsOf(project.graph.nodes, node.id)
+  const chosen =
+    state === 'applied' && options.withAncestors
+      ? project.graph.nodes.filter((candidate) => wanted.has(candidate.id))
+      : [node]
   return withLiveStores(
     project,
     async (rows) => {
@@ -171,19 +175,6 @@ async function withLiveStores<T>(
   } finally {
     await closeStores(project.adapters, names)
   }
-}
-
-function ancestorsInOrder(project: Project, node: MigrationNode): MigrationNode[] {
-  const wanted = new Set<string>()
-  const stack = [node.id]
-  while (stack.length > 0) {
-    const id = stack.pop()!
-    if (wanted.has(id)) continue
-    wanted.add(id)
-    const current = project.graph.byId.get(id)!
-    stack.push(...current.parents, ...current.after)
-  }
-  return project.graph.nodes.filter((candidate) => wanted.has(candidate.id))
 }
 
 function descendantsOf(project: Project, id: string): string[] {

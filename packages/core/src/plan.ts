@@ -258,7 +258,7 @@ function planDown(input: PlanInput, rowById: Map<string, StatusRow>, problems: P
 }
 
 /** The node and everything it depends on, transitively. */
-function ancestorsOf(nodes: readonly MigrationNode[], id: string): Set<string> {
+export function ancestorsOf(nodes: readonly MigrationNode[], id: string): Set<string> {
   const byId = new Map(nodes.map((node) => [node.id, node]))
   const seen = new Set<string>()
   const stack = [id]
