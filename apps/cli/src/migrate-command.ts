@@ -96,6 +96,11 @@ function createReporter(output: Output) {
         else output.line(`${output.paint.green(`✓ ${result.status.padEnd(8)}`)} ${result.id} ${time}`)
         break
       }
+      case 'run-interrupted':
+        // a step a batch had begun may not have started: it is not the one running any more
+        current = undefined
+        output.live(undefined)
+        break
       default:
         break
     }

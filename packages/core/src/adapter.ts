@@ -217,11 +217,44 @@ export interface Adapter<Client = unknown> {
    */
   transaction?<T>(fn: (client: Client, ledger: Ledger) => Promise<T>): Promise<T>
   /**
+   * Where present (with `transaction`): runs each function as `transaction()` would, in a
+   * transaction of its own that commits with what it wrote to its ledger, in order, but
+   * lets the store send them together in as few round trips as it can (pg sends a run of
+   * SQL migrations as one script). It stops at the first that fails: those before it are
+   * committed, it and those after it are not (those after it never run). It resolves,
+   * rather than rejects, with how it ended, and calls `onCommit` as they commit.
+   *
+   * Core gives it consecutive steps of one store whose statements are known before they run
+   * (`.sql` migrations, which queue their statements rather than wait for results), so no
+   * step acts on anything else between its neighbours' commits.
+   */
+  transactionBatch?(
+    fns: ReadonlyArray<(client: Client, ledger: Ledger) => Promise<void>>,
+    options?: BatchOptions,
+  ): Promise<BatchOutcome>
+  /**
    * Migration files this kind of store reads besides TypeScript and JavaScript, such as
    * `.sql` for pg. Core gives a file with one of these extensions to the first configured
    * store whose adapter lists it. Absent: the adapter reads no other files.
    */
   readonly migrationFiles?: MigrationFileLoader
+}
+
+/** Options core passes to {@link Adapter.transactionBatch}. */
+export interface BatchOptions {
+  /** Called when more of the transactions are known to have committed: how many, from the first. */
+  onCommit?(committed: number): void
+}
+
+/** How {@link Adapter.transactionBatch} ended. */
+export interface BatchOutcome {
+  /** How many of the functions, from the first, committed. */
+  committed: number
+  /**
+   * The one that failed (`index` equals `committed`) and its error, as `transaction()` would
+   * have rejected with it. Absent when every function committed.
+   */
+  failed?: { index: number; error: unknown }
 }
 
 /** Reads migration files of another language into a migration definition. */
@@ -242,4 +275,9 @@ export function capabilitiesOf(adapter: Adapter): Required<Capabilities> {
     transactions: adapter.capabilities?.transactions === true && typeof adapter.transaction === 'function',
     blobs: adapter.capabilities?.blobs === true,
   }
+}
+
+/** Whether core may send several of the store's transactional steps together ({@link Adapter.transactionBatch}). */
+export function batchesTransactions(adapter: Adapter): boolean {
+  return capabilitiesOf(adapter).transactions && typeof adapter.transactionBatch === 'function'
 }

@@ -10,6 +10,7 @@ export interface StepResult {
   store: string
   action: PlanStep['action']
   status: StepStatus
+  /** Wall time of the step; steps sent to a store in one batch share the batch's evenly. */
   durationMs: number
   error?: { code: string; message: string }
 }
@@ -20,7 +21,11 @@ export type FluxEvent =
   | { type: 'lease-wait'; store: string; holder: LeaseHolder | undefined }
   | { type: 'lease-acquired'; store: string }
   | { type: 'lease-released'; store: string }
-  | { type: 'step-start'; step: PlanStep; index: number; total: number }
+  /**
+   * `with`: how many steps after this one were sent to the store with it, in one batch; they
+   * are reported (a `step-start` and a `step-end` each) once the batch is back.
+   */
+  | { type: 'step-start'; step: PlanStep; index: number; total: number; with?: number }
   | { type: 'step-progress'; step: PlanStep; done: number; total: number }
   | { type: 'step-log'; step: PlanStep; message: string }
   | { type: 'step-end'; step: PlanStep; result: StepResult }

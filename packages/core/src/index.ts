@@ -2,6 +2,8 @@ export type {
   AcquireOptions,
   Adapter,
   AdapterSpecVersion,
+  BatchOptions,
+  BatchOutcome,
   BlobBody,
   BlobStore,
   Capabilities,
@@ -12,7 +14,7 @@ export type {
   LedgerStatus,
   MigrationFileLoader,
 } from './adapter.ts'
-export { capabilitiesOf } from './adapter.ts'
+export { batchesTransactions, capabilitiesOf } from './adapter.ts'
 export type { ComponentConfig, FluxConfig, LeaseConfig, ValidConfig } from './config.ts'
 export {
   CONFIG_FILE_NAMES,

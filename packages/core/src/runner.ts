@@ -1,13 +1,13 @@
 import { randomUUID } from 'node:crypto'
 import { createRequire } from 'node:module'
-import type { Lease, LedgerEntry } from './adapter.ts'
+import { type BatchOutcome, batchesTransactions, type Lease, type LedgerEntry } from './adapter.ts'
 import { FluxError, messageOf } from './errors.ts'
 import type { FluxEventListener, StepResult } from './events.ts'
 import { acquireLeases, releaseLeases } from './lease-set.ts'
-import { createPlan, type Plan, type PlanInput } from './plan.ts'
+import { createPlan, type Plan, type PlanInput, type PlanStep } from './plan.ts'
 import { type Project, storeInfoOf } from './project.ts'
-import { runStep } from './step.ts'
-import { closeStores, openStores, readLedgers } from './stores.ts'
+import { IN_TRANSACTION, runStep, type StepOptions, transactionalStep } from './step.ts'
+import { closeStores, openStores, readLedgers, storeError } from './stores.ts'
 
 export const FLUX_VERSION: string = createRequire(import.meta.url)('../package.json').version
 
@@ -103,49 +103,159 @@ async function runSteps(
       if (!entries.has(key)) entries.set(key, entry)
     }
   }
-  for (const [index, step] of plan.steps.entries()) {
+  const skip = (step: PlanStep) =>
+    report.steps.push({ id: step.id, store: step.store, action: step.action, status: 'skipped', durationMs: 0 })
+  const stepOptions = (step: PlanStep): StepOptions => ({
+    project,
+    step,
+    runId,
+    previous: entries.get(`${step.store}\0${step.id}`),
+    signal,
+    emit,
+    fluxVersion: FLUX_VERSION,
+  })
+  for (let index = 0; index < plan.steps.length; ) {
+    const step = plan.steps[index]!
     if (report.error) {
-      report.steps.push({ id: step.id, store: step.store, action: step.action, status: 'skipped', durationMs: 0 })
+      skip(step)
+      index += 1
       continue
     }
     const stop = stopReason(options.signal, leases)
     if (stop) {
       report.error = stop
       emit({ type: 'run-interrupted', reason: stop })
-      report.steps.push({ id: step.id, store: step.store, action: step.action, status: 'skipped', durationMs: 0 })
+      skip(step)
+      index += 1
       continue
     }
-    emit({ type: 'step-start', step, index, total: plan.steps.length })
-    const previous = entries.get(`${step.store}\0${step.id}`)
-    const started = performance.now()
-    let result: StepResult
-    try {
-      await runStep({ project, step, runId, previous, signal, emit, fluxVersion: FLUX_VERSION })
-      result = {
-        id: step.id,
-        store: step.store,
-        action: step.action,
-        status: step.action === 'revert' ? 'reverted' : 'applied',
-        durationMs: Math.round(performance.now() - started),
-      }
-    } catch (error) {
-      const failure = FluxError.is(error)
-        ? error
-        : new FluxError('STORE_ERROR', `${step.id}: ${messageOf(error)}`, { migration: step.id, cause: error })
-      report.error = failure
-      result = {
-        id: step.id,
-        store: step.store,
-        action: step.action,
-        status: 'failed',
-        durationMs: Math.round(performance.now() - started),
-        error: { code: failure.code, message: failure.message },
-      }
+    const batch = batchAt(project, plan.steps, index)
+    // steps are reported as the store says they committed; those told together share the time since the last
+    let reported = 0
+    let started: number | undefined
+    let since = performance.now()
+    const begin = (offset: number) => {
+      if (started === offset) return
+      started = offset
+      emit({ type: 'step-start', step: batch[offset]!, index: index + offset, total: plan.steps.length })
     }
-    report.steps.push(result)
-    emit({ type: 'step-end', step, result })
+    const end = (committed: number, failure?: FluxError) => {
+      const now = performance.now()
+      const durationMs = Math.round((now - since) / Math.max(1, committed - reported + (failure ? 1 : 0)))
+      since = now
+      for (; reported < committed + (failure ? 1 : 0); reported++) {
+        const member = batch[reported]!
+        const failed = reported === committed
+        const result: StepResult = {
+          id: member.id,
+          store: member.store,
+          action: member.action,
+          status: failed ? 'failed' : member.action === 'revert' ? 'reverted' : 'applied',
+          durationMs,
+        }
+        if (failed) result.error = { code: failure!.code, message: failure!.message }
+        begin(reported)
+        report.steps.push(result)
+        emit({ type: 'step-end', step: member, result })
+      }
+      if (committed < batch.length && !failure) begin(committed)
+    }
+    begin(0)
+    const outcome =
+      batch.length > 1
+        ? await runBatch(project, batch, batch.map(stepOptions), signal, (committed) => end(committed))
+        : await runOne(step, stepOptions(step))
+    if (outcome.failure === INTERRUPTED) {
+      // stopped by a signal or a lost lease before the step began: it is not run, as when between steps
+      end(outcome.committed)
+      started = undefined
+    } else {
+      end(outcome.committed, outcome.failure)
+      if (outcome.failure) report.error = outcome.failure
+    }
+    index += reported
   }
   return report
+}
+
+/** How many steps committed, from the first, and the error of the one after them, if it failed. */
+interface Outcome {
+  committed: number
+  failure?: FluxError
+}
+
+async function runOne(step: PlanStep, options: StepOptions): Promise<Outcome> {
+  try {
+    await runStep(options)
+    return { committed: 1 }
+  } catch (error) {
+    return { committed: 0, failure: asStepError(step, error) }
+  }
+}
+
+/** Said of a step of a batch that did not begin because the run was cancelled. */
+const INTERRUPTED = new FluxError('INTERRUPTED', 'interrupted before the step began')
+
+/**
+ * Runs the steps in {@link Adapter.transactionBatch} calls of their store. Each step checks
+ * `signal` as it begins, so a cancelled run stops where it would between steps (what the
+ * store was sent by then still runs).
+ */
+async function runBatch(
+  project: Project,
+  steps: PlanStep[],
+  options: StepOptions[],
+  signal: AbortSignal,
+  onCommit: (committed: number) => void,
+): Promise<Outcome> {
+  const store = steps[0]!.store
+  const adapter = project.adapters[store]!
+  const parts = options.map(transactionalStep)
+  let outcome: BatchOutcome
+  try {
+    outcome = await adapter.transactionBatch!(
+      parts.map((part) => (client, ledger) => {
+        if (signal.aborted) throw INTERRUPTED
+        return part.work(client, ledger)
+      }),
+      { onCommit },
+    )
+  } catch (error) {
+    outcome = { committed: 0, failed: { index: 0, error } }
+  }
+  if (!outcome.failed) return { committed: steps.length }
+  const { index, error } = outcome.failed
+  if (error === INTERRUPTED) return { committed: index, failure: INTERRUPTED }
+  const failure = storeError(store, adapter, IN_TRANSACTION, parts[index]!.failure(error))
+  return { committed: index, failure: asStepError(steps[index]!, failure) }
+}
+
+/** Steps handed to a store in one batch at most. */
+const BATCH_LIMIT = 1000
+
+/**
+ * The steps to run next from `index`: one, or consecutive steps of one store that can go in
+ * one batch: in a transaction, with their statements known before they run (`sql`), touching
+ * no other store, on an adapter that batches.
+ */
+function batchAt(project: Project, steps: readonly PlanStep[], index: number): PlanStep[] {
+  const first = steps[index]!
+  const batchable = (step: PlanStep) => {
+    if (!step.transaction || step.store !== first.store || step.action === 'resume') return false
+    const definition = project.graph.definitions.get(step.id)!
+    const known = step.action === 'revert' ? definition.sql?.down : definition.sql?.up
+    return known !== undefined && (definition.uses?.length ?? 0) === 0
+  }
+  if (!batchesTransactions(project.adapters[first.store]!) || !batchable(first)) return [first]
+  let end = index + 1
+  while (end < steps.length && end - index < BATCH_LIMIT && batchable(steps[end]!)) end += 1
+  return steps.slice(index, end)
+}
+
+function asStepError(step: PlanStep, error: unknown): FluxError {
+  return FluxError.is(error)
+    ? error
+    : new FluxError('STORE_ERROR', `${step.id}: ${messageOf(error)}`, { migration: step.id, cause: error })
 }
 
 function stopReason(signal: AbortSignal | undefined, leases: Map<string, Lease>): FluxError | undefined {

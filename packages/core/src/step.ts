@@ -17,6 +17,9 @@ export interface StepOptions {
   fluxVersion: string
 }
 
+/** What a failure of a step in a transaction is said to have failed at, in its store's error. */
+export const IN_TRANSACTION = 'run the step in a transaction'
+
 /**
  * Runs one step and records it. In a transaction where the step allows it, the migration
  * and its ledger record commit together. Elsewhere the ledger says `running` first and
@@ -25,8 +28,78 @@ export interface StepOptions {
  * checkpoint to resume from), and the error names the migration and direction.
  */
 export async function runStep(options: StepOptions): Promise<void> {
+  const { step } = options
+  const adapter = options.project.adapters[step.store]!
+  if (step.transaction) {
+    const { work, failure } = transactionalStep(options)
+    await inStore(step.store, adapter, IN_TRANSACTION, async () => {
+      try {
+        await adapter.transaction!(work)
+      } catch (error) {
+        throw failure(error)
+      }
+    })
+    return
+  }
+
+  const parts = stepParts(options)
+  const { running, fail } = parts
+  const ledger = adapter.ledger
+  const record = (what: string, call: () => Promise<void>) => inStore(step.store, adapter, what, call)
+  await record('record the step as running', () => ledger.record(running))
+  try {
+    await parts.body(parts.context(adapter.client(), ledger))
+  } catch (error) {
+    const failure = fail(error)
+    if (parts.checkpointSaved()) throw failure
+    try {
+      await (options.previous ? ledger.record(options.previous) : ledger.remove(step.id))
+    } catch (restoreError) {
+      throw new FluxError(
+        'MIGRATION_FAILED',
+        `${failure.message}; then its ledger entry could not be restored (${messageOf(restoreError)}), so it shows as dirty`,
+        { migration: step.id, store: step.store, file: step.file, hint: failure.hint, cause: error },
+      )
+    }
+    throw failure
+  }
+  if (parts.direction === 'down') await record('remove the step from its ledger', () => ledger.remove(step.id))
+  else await record('record the step as applied', () => ledger.record(parts.applied()))
+}
+
+/**
+ * A step that runs in a transaction of its store, as the function to run in it (the
+ * migration, then its ledger write), for `transaction()` or a batch of them; and what an
+ * error it ended with is reported as.
+ */
+export function transactionalStep(options: StepOptions): {
+  work: (client: unknown, ledger: Ledger) => Promise<void>
+  failure: (error: unknown) => unknown
+} {
+  const { step } = options
+  const parts = stepParts(options)
+  return {
+    async work(client, ledger) {
+      try {
+        await parts.body(parts.context(client, ledger))
+      } catch (error) {
+        throw parts.fail(error)
+      }
+      if (parts.direction === 'down') await ledger.remove(step.id)
+      else await ledger.record(parts.applied())
+    },
+    // statements an adapter queued to send with COMMIT (an SQL migration's, on pg) fail
+    // there, after the body returned: their MIGRATION_FAILED is the migration's own failure
+    failure: (error) =>
+      FluxError.is(error) && error.code === 'MIGRATION_FAILED' && error.migration === undefined
+        ? parts.fail(error)
+        : error,
+  }
+}
+
+/** What running a step takes: its body, its ledger entries, its context, its failure. */
+function stepParts(options: StepOptions) {
   const { project, step } = options
-  const adapter = project.adapters[step.store]!
   const definition = project.graph.definitions.get(step.id)!
   const direction = step.action === 'revert' ? 'down' : 'up'
   const body = direction === 'down' ? definition.down! : definition.up
@@ -102,50 +175,5 @@ export async function runStep(options: StepOptions): Promise<void> {
         : `store "${step.store}" may hold part of its changes; fix ${step.file} so it can run again, then \`flux ${direction}\``,
       cause: error,
     })
-  const record = (what: string, call: () => Promise<void>) => inStore(step.store, adapter, what, call)
-
-  if (step.transaction) {
-    await inStore(step.store, adapter, 'run the step in a transaction', async () => {
-      try {
-        await adapter.transaction!(async (client, ledger) => {
-          try {
-            await body(context(client, ledger))
-          } catch (error) {
-            throw fail(error)
-          }
-          if (direction === 'down') await ledger.remove(step.id)
-          else await ledger.record(applied())
-        })
-      } catch (error) {
-        // statements an adapter queued to send with COMMIT (an SQL migration's, on pg) fail
-        // there, after the body returned: their MIGRATION_FAILED is the migration's own failure
-        if (FluxError.is(error) && error.code === 'MIGRATION_FAILED' && error.migration === undefined) {
-          throw fail(error)
-        }
-        throw error
-      }
-    })
-    return
-  }
-
-  const ledger = adapter.ledger
-  await record('record the step as running', () => ledger.record(running))
-  try {
-    await body(context(adapter.client(), ledger))
-  } catch (error) {
-    const failure = fail(error)
-    if (checkpointSaved) throw failure
-    try {
-      await (options.previous ? ledger.record(options.previous) : ledger.remove(step.id))
-    } catch (restoreError) {
-      throw new FluxError(
-        'MIGRATION_FAILED',
-        `${failure.message}; then its ledger entry could not be restored (${messageOf(restoreError)}), so it shows as dirty`,
-        { migration: step.id, store: step.store, file: step.file, hint: failure.hint, cause: error },
-      )
-    }
-    throw failure
-  }
-  if (direction === 'down') await record('remove the step from its ledger', () => ledger.remove(step.id))
-  else await record('record the step as applied', () => ledger.record(applied()))
+  return { direction, body, running, applied, context, fail, checkpointSaved: () => checkpointSaved }
 }

@@ -1,7 +1,8 @@
+import type { BatchOptions, BatchOutcome } from '@flux/core'
 import pg from 'pg'
 import { transactionConnections } from './pg-connections.ts'
 import type { PgliteInstance } from './pg-options.ts'
-import { serverTransaction } from './pg-transaction.ts'
+import { serverBatch, serverTransaction } from './pg-transaction.ts'
 
 /** What a query gives back, from a server or from PGlite. */
 export interface PgResult<Row = Record<string, unknown>> {
@@ -36,7 +37,11 @@ export interface Queryable {
    * the error `onError` makes of it (its `position` then counts from `text`).
    */
   defer?(text: string, onError?: (error: unknown) => unknown): void
-  /** With `defer`: whether statements queued with an `onError` (a migration's) wait to be sent. */
+  /**
+   * With `defer`: whether statements queued with an `onError` (a migration's) wait to be sent
+   * at the start of a script, so that the server's clock, which counts from the script's
+   * start, times them (a ledger write then adds their time).
+   */
   holdsDeferredWork?(): boolean
   /**
    * With `defer`: the name of statement `key` as prepared on this connection, its `PREPARE
@@ -60,6 +65,8 @@ export interface Driver {
   check(): Promise<void>
   /** BEGIN; fn on one connection; COMMIT, or ROLLBACK and rethrow what `fn` threw. */
   transaction<T>(fn: (connection: Queryable) => Promise<T>): Promise<T>
+  /** Transactions one after another, sent together where the driver can (see `Adapter.transactionBatch`). */
+  batch(fns: ReadonlyArray<(connection: Queryable) => Promise<void>>, options?: BatchOptions): Promise<BatchOutcome>
   /** A new session of its own (servers only). */
   session?(): Promise<Session>
   close(): Promise<void>
@@ -152,6 +159,7 @@ export function serverDriver(
       ;(await pool.connect()).release()
     },
     transaction: (fn) => serverTransaction(connections, fn),
+    batch: (fns, options) => serverBatch(connections, fns, options),
     async session() {
       let alive = true
       const onError = () => {
@@ -220,6 +228,18 @@ export function pgliteDriver(instance: PgliteInstance, owned: boolean): Driver {
     },
     // PGlite's own transaction() holds its other callers back until it ends: one session
     transaction: (fn) => instance.transaction((transaction) => fn(wrapPglite(transaction))),
+    // in process, a round trip costs nothing to save: one transaction after another
+    async batch(fns, options) {
+      for (const [index, fn] of fns.entries()) {
+        try {
+          await instance.transaction((transaction) => fn(wrapPglite(transaction)))
+        } catch (error) {
+          return { committed: index, failed: { index, error } }
+        }
+        options?.onCommit?.(index + 1)
+      }
+      return { committed: fns.length }
+    },
     async close() {
       if (owned) await instance.close()
     },

@@ -90,6 +90,16 @@ export function pgStore(options: PgStoreOptions): Adapter<PgClient> {
       tables.ledger ||= local.ledger
       return result
     },
+
+    async transactionBatch(fns, batchOptions) {
+      const local: TableState = { ...tables }
+      const outcome = await current().batch(
+        fns.map((fn) => (connection) => fn(pgClientOf(connection), pgLedger(settings, connection, local, true))),
+        batchOptions,
+      )
+      if (outcome.committed > 0) tables.ledger ||= local.ledger
+      return outcome
+    },
   }
 }
 

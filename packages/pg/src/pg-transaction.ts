@@ -1,4 +1,4 @@
-import { FluxError } from '@flux/core'
+import { type BatchOptions, type BatchOutcome, FluxError } from '@flux/core'
 import pg from 'pg'
 import type { PgResult, Queryable } from './pg-client.ts'
 import { mayDropPrepared, type TransactionConnections } from './pg-connections.ts'
@@ -6,11 +6,17 @@ import { mayDropPrepared, type TransactionConnections } from './pg-connections.t
 /** A statement queued by `defer()`, sent with the next query or with COMMIT. */
 interface Queued {
   text: string
+  /** Index of the transaction of the batch it belongs to. */
+  owner: number
   /** Makes its failure (`position` counted from this statement) the error to throw; absent: the driver's error. */
   onError?: ((error: unknown) => unknown) | undefined
   /** Called once the statement ran. */
-  onRan?: () => void
+  onRan?: (() => void) | undefined
 }
+
+/** A script is sent once it holds this many transactions, or this many characters. */
+const SCRIPT_TRANSACTIONS = 32
+const SCRIPT_LENGTH = 1 << 18
 
 /**
  * A transaction on one server connection, in as few round trips as the protocol allows:
@@ -24,101 +30,250 @@ export async function serverTransaction<T>(
   connections: TransactionConnections,
   fn: (connection: Queryable) => Promise<T>,
 ): Promise<T> {
+  let result: T | undefined
+  const outcome = await serverBatch(connections, [
+    async (connection) => {
+      result = await fn(connection)
+    },
+  ])
+  if (outcome.failed) throw outcome.failed.error
+  return result as T
+}
+
+/**
+ * Transactions one after another on one connection, each as {@link serverTransaction} runs
+ * one, but with COMMIT queued too: a run of SQL migrations goes to the server as scripts of
+ * several, `BEGIN; …; COMMIT; BEGIN; …; COMMIT; …`, the next one built while the server runs
+ * the one before. PostgreSQL runs a script's statements in order and stops at the first that
+ * fails: the transactions before it are committed, its own is rolled back, and no later
+ * script is sent. Which one failed, and so how many committed, is told by the statements
+ * that completed before the failure. A syntax error is found before anything of the script
+ * runs: the transactions before the one that has it are then sent again without it.
+ */
+export async function serverBatch(
+  connections: TransactionConnections,
+  fns: ReadonlyArray<(connection: Queryable) => Promise<void>>,
+  options: BatchOptions = {},
+): Promise<BatchOutcome> {
   const client = await connections.take()
-  let pending: Queued[] = [{ text: 'BEGIN' }]
-  let begun = false
-  // a statement of the migration may drop prepared statements: none are used, and all are forgotten after
+  let pending: Queued[] = []
+  let pendingLength = 0
+  let pendingTransactions = 0
+  // set by scripts as they come back, so read anew after every await
+  const state: { failed: BatchOutcome['failed'] } = { failed: undefined }
+  // the script the server is running, resolving to whether it succeeded
+  let inflight: Promise<boolean> | undefined
+  // a transaction is open on the server: BEGIN ran, and neither COMMIT nor a failure ended it
+  let open = false
+  let committed = 0
+  let broken: Error | undefined
+  // the transaction being built, where its statements start in `pending`, and whether some were sent
+  let current = 0
+  let from = 0
+  let sentSome = false
+  // a statement of a migration may drop prepared statements: none are used, and all are forgotten after
   let dropsPrepared = false
   const preparing = new Set<string>()
 
-  const send = async (text: string, params?: readonly unknown[]): Promise<pg.QueryResult> => {
-    const queued = pending
-    pending = []
-    begun = true
-    if (mayDropPrepared(text)) dropsPrepared = true
-    const values = params as unknown[] | undefined
-    if (queued.length === 0) return client.query(text, values)
-    if (values && values.length > 0) {
-      await simpleQuery(client, queued)
-      return client.query(text, values)
+  const queue = (text: string, onError?: Queued['onError'], onRan?: Queued['onRan']) => {
+    pending.push({ text, owner: current, onError, onRan })
+    pendingLength += text.length
+  }
+  const fail = (index: number, error: unknown) => {
+    state.failed ??= { index, error }
+    if (!(error instanceof pg.DatabaseError)) broken ??= error as Error
+  }
+
+  /** Runs what is queued as one script, after the one in flight; its results, or `undefined` once something failed. */
+  const run = async (statements: Queued[]): Promise<pg.QueryResult[] | undefined> => {
+    if (inflight && !(await inflight)) return undefined
+    const sent = await runScript(client, statements)
+    if ('error' in sent) {
+      const { owner } = sent.statement
+      if (sent.completed === 0 && owner > statements[0]!.owner) {
+        // a syntax error fails the whole script before any of it runs: the transactions
+        // before the one that has it are sent again without it, as if each had gone alone
+        const retried = await runScript(
+          client,
+          statements.filter((statement) => statement.owner < owner),
+        )
+        if ('error' in retried) {
+          fail(retried.statement.owner, retried.error)
+          return undefined
+        }
+      }
+      fail(owner, sent.error)
+      return undefined
     }
-    // the caller's own statement: its error keeps a position counted from its text
-    return lastOf(await simpleQuery(client, [...queued, { text, onError: (error) => error }]))
+    options.onCommit?.(committed)
+    return sent.results
+  }
+  const takePending = () => {
+    const statements = pending
+    pending = []
+    pendingLength = 0
+    pendingTransactions = 0
+    from = 0
+    return statements
+  }
+  /** Sends what is queued once the script in flight is back, without waiting for it to run. */
+  const dispatch = async () => {
+    if (inflight && !(await inflight)) return
+    if (pending.length === 0) return
+    const script = run(takePending())
+    inflight = script.then((results) => results !== undefined)
+  }
+  /** Sends what is queued, a statement of the transaction being built last, and waits for its results. */
+  const send = (): Promise<pg.QueryResult[] | undefined> => {
+    sentSome = true
+    const script = run(takePending())
+    inflight = script.then((results) => results !== undefined)
+    return script
   }
 
   const connection: Queryable = {
     async query<Row>(text: string, params?: readonly unknown[]): Promise<PgResult<Row>> {
-      const result = lastOf(await send(text, params))
+      if (state.failed) throw state.failed.error
+      if (mayDropPrepared(text)) dropsPrepared = true
+      const values = params as unknown[] | undefined
+      let result: pg.QueryResult | undefined
+      if (values && values.length > 0) {
+        if (pending.length > 0) await send()
+        else if (inflight) await inflight
+        const failed = state.failed as BatchOutcome['failed']
+        if (failed) throw failed.error
+        try {
+          result = await client.query(text, values)
+        } catch (error) {
+          fail(current, error)
+          throw error
+        }
+      } else {
+        // the caller's own statement: its error keeps a position counted from its text
+        queue(text, (error) => error)
+        const results = await send()
+        if (!results) throw state.failed!.error
+        result = results[results.length - 1]
+      }
       return { rows: (result?.rows ?? []) as Row[], rowCount: result?.rowCount ?? 0 }
     },
     defer(text, onError) {
+      if (state.failed) return
       if (onError && mayDropPrepared(text)) dropsPrepared = true
-      pending.push({ text, onError })
+      queue(text, onError)
     },
-    holdsDeferredWork: () => pending.some((statement) => statement.onError !== undefined),
+    holdsDeferredWork() {
+      // the server's clock times the statements from the start of the script they go in: only
+      // those of its first transaction (the others' time would include the ones before them)
+      if (from > 0) return false
+      for (let index = 0; index < pending.length; index++) if (pending[index]!.onError) return true
+      return false
+    },
     prepared(key, definition) {
       const statement = dropsPrepared ? undefined : connections.statement(client, key)
       if (!statement) return undefined
       const { name } = statement
       if (!statement.prepared && !preparing.has(name)) {
         preparing.add(name)
-        pending.push({ text: `prepare ${name} ${definition}`, onRan: () => connections.prepared(client, name) })
+        queue(`prepare ${name} ${definition}`, undefined, () => connections.prepared(client, name))
       }
       return name
     },
   }
 
-  let broken: Error | undefined
   try {
-    const result = await fn(connection)
-    // nothing sent and nothing to write: nothing to commit
-    if (!begun && pending.length === 1) return result
-    const commit = await send('COMMIT')
-    // COMMIT of a transaction in which a statement failed (and fn caught it) rolls back
-    if (commit.command === 'ROLLBACK') {
-      throw new FluxError('STORE_ERROR', 'the transaction was rolled back: a statement in it failed', {
-        hint: 'a migration caught an SQL error and went on; let the error through so it is reported',
+    for (const [index, fn] of fns.entries()) {
+      if (state.failed) break
+      current = index
+      from = pending.length
+      sentSome = false
+      queue('BEGIN', undefined, () => {
+        open = true
       })
+      let thrown: { error: unknown } | undefined
+      try {
+        await fn(connection)
+      } catch (error) {
+        thrown = { error }
+      }
+      const failed = state.failed as BatchOutcome['failed']
+      if (failed) {
+        if (failed.index === index) {
+          // what fn made of its own failure; or fn caught an SQL error and went on
+          failed.error = thrown
+            ? thrown.error
+            : new FluxError('STORE_ERROR', 'the transaction was rolled back: a statement in it failed', {
+                hint: 'a migration caught an SQL error and went on; let the error through so it is reported',
+                cause: failed.error,
+              })
+        }
+        break
+      }
+      if (thrown) {
+        // nothing of it is sent; the transactions before it, still queued, are
+        pending.length = from
+        if (!sentSome) await dispatch()
+        await inflight
+        fail(index, thrown.error)
+        break
+      }
+      if (!sentSome && pending.length === from + 1) {
+        // nothing sent and nothing to write: nothing to commit
+        pending.pop()
+        continue
+      }
+      queue('COMMIT', undefined, () => {
+        open = false
+        committed = index + 1
+      })
+      pendingTransactions += 1
+      if (pendingTransactions >= SCRIPT_TRANSACTIONS || pendingLength >= SCRIPT_LENGTH) await dispatch()
     }
-    return result
+    if (!state.failed) await dispatch()
+    await inflight
   } catch (error) {
-    if (begun) {
+    // the driver failed outside a query (it should not): the connection is not to be trusted
+    fail(current, error)
+    broken = error as Error
+    await inflight?.catch(() => {})
+  } finally {
+    if (state.failed && open && !broken) {
       await client.query('ROLLBACK').catch((rollbackError: Error) => {
         broken = rollbackError
       })
     }
     // invalid_sql_statement_name: a prepared statement was dropped behind flux's back
-    if ((error as { code?: unknown }).code === '26000') connections.forget()
-    throw error
-  } finally {
-    if (dropsPrepared) connections.forget()
+    if (dropsPrepared || (state.failed?.error as { code?: unknown } | undefined)?.code === '26000') connections.forget()
     // a connection that could not roll back is destroyed, never reused
     connections.give(client, broken)
   }
-}
-
-/** A script of several statements gives one result per statement: the last is the caller's. */
-function lastOf(result: pg.QueryResult | pg.QueryResult[]): pg.QueryResult {
-  return Array.isArray(result) ? result[result.length - 1]! : result
+  // every statement before the one that failed ran, the COMMITs of the transactions before its own too
+  return state.failed ? { committed: state.failed.index, failed: state.failed } : { committed: fns.length }
 }
 
 const SEPARATOR = ';\n'
+
+/** What a script gave: every statement's result, or the error of the one that failed and how many completed before it. */
+type ScriptResult = { results: pg.QueryResult[] } | { error: unknown; statement: Queued; completed: number }
 
 /**
  * Sends the statements as one simple-protocol query. PostgreSQL stops at the first that
  * fails; which one it was is told by the error's position (a syntax error fails the whole
  * text before anything runs) or else by how many statements completed before it. That
- * statement's `onError` makes the error thrown, its position counted from the statement.
+ * statement's `onError` makes the error returned, its position counted from the statement.
  */
-function simpleQuery(client: pg.PoolClient, statements: Queued[]): Promise<pg.QueryResult | pg.QueryResult[]> {
+function runScript(client: pg.PoolClient, statements: Queued[]): Promise<ScriptResult> {
   const text = statements.map((statement) => statement.text).join(SEPARATOR)
-  return new Promise((resolve, reject) => {
+  return new Promise((resolve) => {
     let completed = 0
     const query = new pg.Query(text, (error: Error | undefined, result: unknown) => {
       const ran = error ? completed : statements.length
       for (let index = 0; index < ran; index++) statements[index]!.onRan?.()
-      if (!error) resolve(result as pg.QueryResult | pg.QueryResult[])
-      else reject(blame(statements, text, error, completed))
+      if (!error) {
+        resolve({ results: Array.isArray(result) ? result : [result as pg.QueryResult] })
+        return
+      }
+      resolve(blame(statements, text, error, completed))
     })
     // the driver's hook for each completed statement (pg-cursor and pg-query-stream implement it too)
     const hooks = query as unknown as { handleCommandComplete(...args: unknown[]): void }
@@ -131,7 +286,7 @@ function simpleQuery(client: pg.PoolClient, statements: Queued[]): Promise<pg.Qu
   })
 }
 
-function blame(statements: Queued[], text: string, error: Error, completed: number): unknown {
+function blame(statements: Queued[], text: string, error: Error, completed: number): ScriptResult {
   const holder = error as Error & { position?: string | undefined }
   const position = Number(holder.position)
   let index = Math.min(completed, statements.length - 1)
@@ -151,9 +306,9 @@ function blame(statements: Queued[], text: string, error: Error, completed: numb
   if (!statement.onError) {
     // a statement of flux's own (BEGIN, the ledger write, COMMIT): a position in it means nothing to a user
     holder.position = undefined
-    return error
+    return { error, statement, completed }
   }
-  return statement.onError(error)
+  return { error: statement.onError(error), statement, completed }
 }
 
 /** The UTF-16 index of the character at `characters` (0-based) in `text`. */

@@ -62,6 +62,60 @@ function migrationTests(name: string, setup: () => Promise<Target & { cleanup():
       expect(await ledgerIds()).toEqual(['app/0001_hotels'])
     })
 
+    const numbered = (schema: string, count: number, statement: (index: number) => string) =>
+      Array.from({ length: count }, (_, offset) => ({
+        name: `${String(offset + 1).padStart(4, '0')}_item`,
+        sql: `-- flux:store catalog\n-- flux:up\n${
+          offset === 0 ? `create table "${schema}".item (id int primary key);` : statement(offset + 1)
+        }`,
+      }))
+
+    it('SQL migrations sent together stop at the one that fails: those before it applied, those after it not run', async () => {
+      const { schema, db } = target
+      // on a server, 45 migrations go in two scripts; the 40th inserts a duplicate key
+      const migrations = numbered(
+        schema,
+        45,
+        (index) => `insert into "${schema}".item values (${index === 40 ? 39 : index});`,
+      )
+      const report = await up(migrations)
+      expect(report.steps.map((step) => step.status)).toEqual([
+        ...Array(39).fill('applied'),
+        'failed',
+        ...Array(5).fill('skipped'),
+      ])
+      expect(report.error?.message).toContain(
+        'migration app/0040_item failed (up): migrations/0040_item.sql:3: duplicate key value violates unique constraint',
+      )
+      expect(Number((await db.query(`select count(*) as n from "${schema}".item`)).rows[0]!.n)).toBe(38)
+      expect(await ledgerIds()).toEqual(migrations.slice(0, 39).map((migration) => `app/${migration.name}`))
+
+      migrations[39]!.sql = `-- flux:store catalog\n-- flux:up\ninsert into "${schema}".item values (40);`
+      const again = await up(migrations)
+      expect(again.error).toBeUndefined()
+      expect(again.steps.map((step) => step.id)).toEqual(
+        migrations.slice(39).map((migration) => `app/${migration.name}`),
+      )
+      expect(Number((await db.query(`select count(*) as n from "${schema}".item`)).rows[0]!.n)).toBe(44)
+    })
+
+    it('a syntax error in one of many SQL migrations leaves those before it applied, as if each went alone', async () => {
+      const { schema, db } = target
+      // PostgreSQL parses a whole script before it runs any of it
+      const migrations = numbered(schema, 40, (index) =>
+        index === 35
+          ? `insert into "${schema}".item\nvalues (35) returning nothing at all;`
+          : `insert into "${schema}".item values (${index});`,
+      )
+      const report = await up(migrations)
+      expect(report.steps.filter((step) => step.status === 'applied')).toHaveLength(34)
+      expect(report.error?.message).toBe(
+        'migration app/0035_item failed (up): migrations/0035_item.sql:4: syntax error at or near "all"',
+      )
+      expect(Number((await db.query(`select count(*) as n from "${schema}".item`)).rows[0]!.n)).toBe(33)
+      expect(await ledgerIds()).toHaveLength(34)
+    })
+
     it('an SQL error names the file and the line where PostgreSQL found it, also in the first statement', async () => {
       // PostgreSQL counts characters: each 😀 is one there, two in a JavaScript string
       const report = await up([

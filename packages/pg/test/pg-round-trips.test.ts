@@ -119,6 +119,27 @@ describeWithServer('round trips', (url) => {
     expect(row).toEqual({ duration_ms: expect.any(String), recent: true })
   })
 
+  it('a run of SQL migrations goes in scripts of 32: a round trip for each, not for each migration', async () => {
+    const many = Array.from({ length: 40 }, (_, offset) =>
+      migration(`00${10 + offset}_many`, [`insert into "${schema}".hotel values (${100 + offset})`]),
+    )
+    const from = sent.length
+    try {
+      const report = await up('advisory', [first, second, ...many])
+      expect(report.error).toBeUndefined()
+      expect(report.steps).toHaveLength(40)
+      const scripts = sent.slice(from).filter((text) => text.startsWith('BEGIN;'))
+      expect(scripts.map((text) => text.split('; COMMIT').length - 1)).toEqual([32, 8])
+      expect(scripts[0]).toMatch(
+        `BEGIN; insert into "${schema}".hotel values (100); insert into "${schema}"."flux_ledger" (id,`,
+      )
+      expect(scripts[0]).toContain(`COMMIT; BEGIN; insert into "${schema}".hotel values (101); insert into`)
+    } finally {
+      await adminPool(url).query(`delete from "${schema}".hotel where id >= 100`)
+      await adminPool(url).query(`delete from "${schema}".flux_ledger where id like 'app/%_many'`)
+    }
+  })
+
   it('`up` with nothing to do reads each ledger once, and takes no lease', async () => {
     for (const lock of ['advisory', 'table'] as const) {
       const from = sent.length

@@ -1,6 +1,13 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { expect, it } from 'vitest'
-import { type Adapter, type Capabilities, capabilitiesOf, type Lease, type LeaseHolder } from '../adapter.ts'
+import {
+  type Adapter,
+  batchesTransactions,
+  type Capabilities,
+  capabilitiesOf,
+  type Lease,
+  type LeaseHolder,
+} from '../adapter.ts'
 import { FluxError, type FluxErrorCode } from '../errors.ts'
 import type { ConformanceOptions, ConformanceStore } from './conformance-options.ts'
 
@@ -16,8 +23,8 @@ export interface Harness {
 }
 
 export interface ConformanceTestSettings {
-  /** Skips the test unless the adapter declares this capability. */
-  requires?: keyof Capabilities
+  /** Skips the test unless the adapter declares this capability (`batches`: has `transactionBatch`). */
+  requires?: keyof Capabilities | 'batches'
   /** Skips the test outright: what it checks was not configured (no `secrets`, no `unreachable`). */
   skip?: boolean
   timeout?: number
@@ -39,7 +46,7 @@ export const STORE_NAME = 'conformance-store'
  * and cleans up afterwards. A cleanup failure fails the test, unless the test failed first.
  */
 export function conformanceTest(options: ConformanceOptions): ConformanceTest {
-  let probed: Promise<Required<Capabilities>> | undefined
+  let probed: Promise<Required<Capabilities> & { batches: boolean }> | undefined
   const capabilities = () => {
     probed ??= (async () => {
       const store = await options.setup()
@@ -47,7 +54,7 @@ export function conformanceTest(options: ConformanceOptions): ConformanceTest {
       try {
         // read after open(): an adapter may learn its capabilities when it connects
         await adapter.open()
-        return capabilitiesOf(adapter)
+        return { ...capabilitiesOf(adapter), batches: batchesTransactions(adapter) }
       } finally {
         await adapter.close()
         await store.cleanup()
@@ -62,7 +69,12 @@ export function conformanceTest(options: ConformanceOptions): ConformanceTest {
       async (context) => {
         if (settings.requires) {
           const supported = (await capabilities())[settings.requires]
-          context.skip(!supported, `the adapter does not declare capabilities.${settings.requires}`)
+          context.skip(
+            !supported,
+            settings.requires === 'batches'
+              ? 'the adapter has no transactionBatch()'
+              : `the adapter does not declare capabilities.${settings.requires}`,
+          )
         }
         const store = await options.setup()
         const adapters: Adapter[] = []

@@ -1,7 +1,13 @@
 import { expect } from 'vitest'
-import type { Adapter } from '../adapter.ts'
+import type { Adapter, Ledger } from '../adapter.ts'
 import type { ConformanceTest } from './conformance-harness.ts'
 import { ledgerEntry } from './conformance-ledger.ts'
+
+function batchOf(adapter: Adapter) {
+  const batch = adapter.transactionBatch
+  if (!batch) throw new Error(`${adapter.kind} has no transactionBatch()`)
+  return batch.bind(adapter)
+}
 
 function transactionOf(adapter: Adapter) {
   const transaction = adapter.transaction
@@ -61,5 +67,50 @@ export function transactionTests(test: ConformanceTest): void {
       expect(ids).toEqual(['app/a', 'app/b'])
     },
     settings,
+  )
+
+  const batches = { requires: 'batches' } as const
+
+  test(
+    'a batch commits every transaction with its ledger record, in order, and says so as they commit',
+    async ({ open }) => {
+      const [adapter, other] = [await open(), await open()]
+      const entries = Array.from({ length: 40 }, (_, index) => ledgerEntry(`app/batch-${index}`))
+      const told: number[] = []
+      const outcome = await batchOf(adapter)(
+        entries.map((entry) => async (_client, ledger) => ledger.record(entry)),
+        { onCommit: (committed) => told.push(committed) },
+      )
+      expect(outcome).toEqual({ committed: 40 })
+      expect(await other.ledger.read()).toEqual(entries)
+      // what onCommit tells only grows, and never more than committed
+      expect(told).toEqual([...told].sort((a, b) => a - b))
+      expect(told.every((count) => count >= 1 && count <= 40)).toBe(true)
+    },
+    batches,
+  )
+
+  test(
+    'a batch stops at the transaction that throws: those before it are committed, it and the rest are not run',
+    async ({ open }) => {
+      const [adapter, other] = [await open(), await open()]
+      const failure = new Error('the fourth migration failed')
+      const called: number[] = []
+      const outcome = await batchOf(adapter)(
+        Array.from({ length: 8 }, (_, index) => async (_client: unknown, ledger: Ledger) => {
+          called.push(index)
+          await ledger.record(ledgerEntry(`app/batch-${index}`))
+          if (index === 3) throw failure
+        }),
+      )
+      expect(outcome).toEqual({ committed: 3, failed: { index: 3, error: failure } })
+      expect(called).toEqual([0, 1, 2, 3])
+      expect((await other.ledger.read()).map((entry) => entry.id)).toEqual([
+        'app/batch-0',
+        'app/batch-1',
+        'app/batch-2',
+      ])
+    },
+    batches,
   )
 }

@@ -111,6 +111,17 @@ function memoryAdapter(state: MemoryState): Adapter<BlobStore> {
       state.ledger = draft.ledger
       return result
     },
+    async transactionBatch(fns, options) {
+      for (const [index, fn] of fns.entries()) {
+        try {
+          await this.transaction!(fn)
+        } catch (error) {
+          return { committed: index, failed: { index, error } }
+        }
+        options?.onCommit?.(index + 1)
+      }
+      return { committed: fns.length }
+    },
   }
 }
 
