@@ -11,7 +11,8 @@ export async function runMigrate(
   options: { direction: 'up' | 'down'; target: string | undefined; steps: number | undefined },
 ): Promise<number> {
   const { output, json } = input
-  const project = await openProject(input.configFile)
+  // the stores connect while the migration files load; migrate() takes them from there
+  const project = await openProject(input.configFile, { prefetch: true })
   const reporter = createReporter(output)
   let report: Awaited<ReturnType<typeof migrate>>
   try {

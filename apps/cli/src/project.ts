@@ -9,10 +9,10 @@ import { findConfigFile, installFluxResolutionFallback, loadProject, type Projec
  */
 export async function openProject(
   configFile: string | undefined,
-  options: { configOnly?: boolean } = {},
+  options: { configOnly?: boolean; prefetch?: boolean } = {},
 ): Promise<Project> {
   const file = await findConfigFile(process.cwd(), configFile)
   process.chdir(dirname(file))
   installFluxResolutionFallback(import.meta.url)
-  return loadProject({ configFile: file, configOnly: options.configOnly ?? false })
+  return loadProject({ configFile: file, configOnly: options.configOnly ?? false, prefetch: options.prefetch ?? false })
 }

@@ -94,43 +94,56 @@ export async function loadMigrations(
     components.map(async (component) => {
       const files = await listMigrationFiles(component.dir, loaders.keys())
       const displayDir = relative(cwd, component.dir)
-      return Promise.all(
-        files.map(async ({ name, fileName, file }): Promise<LoadedMigration> => {
-          const displayFile = displayDir === '' ? fileName : `${displayDir}${sep}${fileName}`
+      const loaded: LoadedMigration[] = new Array(files.length)
+      const entry = (index: number) => {
+        const { name, fileName, file } = files[index]!
+        const displayFile = displayDir === '' ? fileName : `${displayDir}${sep}${fileName}`
+        return { id: `${component.name}/${name}`, component: component.name, name, file, displayFile }
+      }
+      // TypeScript and JavaScript migrations are imported all at once
+      const imports = files.map(async ({ fileName }, index) => {
+        if (loaders.has(extname(fileName))) return
+        const base = entry(index)
+        const definition = (await importMigration(base.file, base.displayFile, importer)).default
+        if (!isMigrationDefinition(definition) && !looksLikeDefinition(definition)) {
+          throw new FluxError(
+            'MIGRATION_INVALID',
+            `${base.displayFile} does not export a migration as its default export`,
+            {
+              file: base.displayFile,
+              hint: 'write `export default defineMigration({ store: "…", up(ctx) { … } })`',
+            },
+          )
+        }
+        const checksum = moduleChecksum(base.file, helperChecksums)
+        loaded[index] = { ...base, checksum, definition: definition as MigrationDefinition }
+      })
+      try {
+        // files of other languages are read here, giving the event loop a turn every so many
+        // files, so that stores connecting meanwhile (`prefetch`) go on
+        let read = 0
+        for (const [index, { fileName }] of files.entries()) {
           const loader = loaders.get(extname(fileName))
-          const id = `${component.name}/${name}`
-          if (loader) {
-            const text = readFileSync(file, 'utf8')
-            const definition = loadWith(loader, displayFile, text)
-            return { id, component: component.name, name, file, displayFile, checksum: checksumOf(text), definition }
-          }
-          const definition = (await importMigration(file, displayFile, importer)).default
-          if (!isMigrationDefinition(definition) && !looksLikeDefinition(definition)) {
-            throw new FluxError(
-              'MIGRATION_INVALID',
-              `${displayFile} does not export a migration as its default export`,
-              {
-                file: displayFile,
-                hint: 'write `export default defineMigration({ store: "…", up(ctx) { … } })`',
-              },
-            )
-          }
-          const checksum = moduleChecksum(file, helperChecksums)
-          return {
-            id,
-            component: component.name,
-            name,
-            file,
-            displayFile,
-            checksum,
-            definition: definition as MigrationDefinition,
-          }
-        }),
-      )
+          if (!loader) continue
+          if (++read % YIELD_EVERY === 0) await new Promise(setImmediate)
+          const base = entry(index)
+          const text = readFileSync(base.file, 'utf8')
+          const definition = loadWith(loader, base.displayFile, text)
+          loaded[index] = { ...base, checksum: checksumOf(text), definition }
+        }
+      } catch (error) {
+        await Promise.allSettled(imports)
+        throw error
+      }
+      await Promise.all(imports)
+      return loaded
     }),
   )
   return perComponent.flat()
 }
+
+/** Files read between two turns of the event loop. */
+const YIELD_EVERY = 64
 
 const LOCAL_IMPORT = /(?:\bfrom\s*|\bimport\s*\(?\s*)['"](\.{1,2}\/[^'"]+)['"]/g
 const MODULE_EXTENSIONS = ['', '.ts', '.mts', '.js', '.mjs', '/index.ts', '/index.js']

@@ -1,6 +1,6 @@
 import { access } from 'node:fs/promises'
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path'
-import type { Adapter, MigrationFileLoader } from './adapter.ts'
+import type { Adapter, LedgerEntry, MigrationFileLoader } from './adapter.ts'
 import { capabilitiesOf } from './adapter.ts'
 import { CONFIG_FILE_NAMES, type LeaseConfig, type ValidConfig, validateConfig } from './config.ts'
 import { discoverComponents } from './discover.ts'
@@ -9,6 +9,7 @@ import { buildGraph, type Graph } from './graph.ts'
 import { type Component, type LoadedMigration, loadMigrations, type MigrationFileLoaders } from './load-migrations.ts'
 import { importModule, type ModuleImporter } from './module-loader.ts'
 import type { StoreInfo } from './plan.ts'
+import { closeStores, openStores, readLedgers } from './stores.ts'
 
 /** A loaded, validated project: config, components, migrations and their graph. Nothing is opened yet. */
 export interface Project {
@@ -27,6 +28,11 @@ export interface Project {
   retired: string[]
   /** Component packages the config disables. */
   ignoredComponents: string[]
+  /**
+   * With `prefetch`: every store opened, and its ledger read, while the migrations loaded.
+   * The first `migrate()` takes it (and closes the stores when it ends).
+   */
+  prefetched?: Promise<Record<string, LedgerEntry[]>> | undefined
 }
 
 export interface LoadProjectOptions {
@@ -38,6 +44,13 @@ export interface LoadProjectOptions {
   importer?: ModuleImporter
   /** Stop after the config: load no migrations (for `flux new`, `flux unlock`). */
   configOnly?: boolean
+  /**
+   * Open the stores and read their ledgers while the migrations load, for a `migrate()` that
+   * follows at once (connecting to a server overlaps reading a thousand files). The caller
+   * must run `migrate()` on the project, or `closeStores()` its adapters. If loading fails,
+   * the stores are closed before the error is thrown.
+   */
+  prefetch?: boolean
 }
 
 /** Finds the config file: the one given, or the first of `CONFIG_FILE_NAMES` in `cwd`. */
@@ -79,7 +92,33 @@ export async function loadProject(options: LoadProjectOptions = {}): Promise<Pro
     })
   }
   const config = validateConfig(module.default, displayConfig)
+  const names = Object.keys(config.stores).sort()
+  let prefetched: Promise<Record<string, LedgerEntry[]>> | undefined
+  if (options.prefetch && !options.configOnly) {
+    prefetched = openStores(config.stores, names).then(() => readLedgers(config.stores, names))
+    // its failure is migrate()'s to report, or is beside the point when loading fails
+    prefetched.catch(() => {})
+  }
+  try {
+    return { ...(await loadRest(config, configFile, cwd, importer, options)), prefetched }
+  } catch (error) {
+    if (prefetched) {
+      await prefetched.catch(() => {})
+      await closeStores(config.stores, names)
+    }
+    throw error
+  }
+}
+
+async function loadRest(
+  config: ValidConfig,
+  configFile: string,
+  cwd: string,
+  importer: ModuleImporter,
+  options: LoadProjectOptions,
+): Promise<Project> {
   const root = dirname(configFile)
+  const displayConfig = relative(cwd, configFile) || configFile
   const { components, ignoredComponents } = await componentsOf(config, root, displayConfig)
   const stores = storeInfoOf(config.stores)
   const loaders = new Map<string, MigrationFileLoader>()

@@ -57,10 +57,13 @@ export async function migrate(project: Project, options: MigrateOptions): Promis
     ignoredComponents: project.ignoredComponents,
   })
 
-  await openStores(project.adapters, storeNames)
+  // opened, and the ledgers read, while the project loaded (`prefetch`): taken once
+  const prefetched = project.prefetched
+  project.prefetched = undefined
+  if (!prefetched) await openStores(project.adapters, storeNames)
   try {
+    let ledgers = prefetched ? await prefetched : await readLedgers(project.adapters, storeNames)
     stores = storeInfoOf(project.adapters)
-    let ledgers = await readLedgers(project.adapters, storeNames)
     for (let attempt = 0; ; attempt++) {
       const draft = createPlan(input(ledgers, []))
       throwIfProblems(draft)
@@ -140,6 +143,8 @@ async function runSteps(
       emit({ type: 'step-start', step: batch[offset]!, index: index + offset, total: plan.steps.length })
     }
     const end = (committed: number, failure?: FluxError) => {
+      // a store may tell of commits late, after the batch ended: they were reported then
+      if (committed < reported || (committed === reported && !failure && started === committed)) return
       const now = performance.now()
       const durationMs = Math.round((now - since) / Math.max(1, committed - reported + (failure ? 1 : 0)))
       since = now

@@ -51,6 +51,16 @@ from pg_locks l where ${ours}`
 from pg_locks l left join ${lock} r on r.name = '${LEASE_ROW}' and r.backend_pid = l.pid where ${ours}`
   // sessions of leases this adapter holds, ended by close()
   const sessions = new Set<Session>()
+  // a session connected ahead by warm(), for the next acquire()
+  let spare: Promise<Session> | undefined
+  const takeSession = async (): Promise<Session> => {
+    const early = spare
+    spare = undefined
+    const session = await early?.catch(() => undefined)
+    if (session?.alive) return session
+    await session?.end()
+    return driver().session!()
+  }
 
   /** The holder of an unexpired row without a session: a runner configured with `lock: 'table'`. */
   const tableHolder = async (queryable: Queryable, verb: 'select' | 'delete') => {
@@ -172,8 +182,14 @@ where r.backend_pid is not null or r.expires_at <= now()`,
   }
 
   return {
+    warm() {
+      spare ??= driver().session!()
+      // a failure shows again, and is reported, when acquire() connects anew
+      spare.catch(() => {})
+    },
+
     async acquire(options) {
-      const session = await driver().session!()
+      const session = await takeSession()
       sessions.add(session)
       let taken = false
       try {
@@ -205,7 +221,15 @@ where r.backend_pid is not null or r.expires_at <= now()`,
     },
 
     async close() {
-      await Promise.all([...sessions].map(endSession))
+      const early = spare
+      spare = undefined
+      await Promise.all([
+        ...[...sessions].map(endSession),
+        early?.then(
+          (session) => session.end(),
+          () => {},
+        ),
+      ])
     },
   }
 }

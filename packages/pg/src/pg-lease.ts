@@ -9,6 +9,11 @@ export interface PgLease {
   acquire(options: AcquireOptions): Promise<Lease>
   inspect(): Promise<LeaseHolder | undefined>
   breakLease(): Promise<LeaseHolder | undefined>
+  /**
+   * Starts connecting what `acquire()` will need (the advisory lease's session), so that a
+   * run does not wait for it after planning. Does not take the lease.
+   */
+  warm?(): void
   /** Ends what leases still hold (their sessions), for the adapter's close(). */
   close(): Promise<void>
 }

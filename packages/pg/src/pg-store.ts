@@ -64,6 +64,9 @@ export function pgStore(options: PgStoreOptions): Adapter<PgClient> {
         throw FluxError.is(error) ? error : unavailable(settings, error)
       }
       driver = opened
+      // a session of its own for the lease connects while the run loads and plans (a second
+      // connection, closed unused by commands that take no lease)
+      if (options.url && settings.lock === 'advisory') lease.warm?.()
     },
 
     async close() {

@@ -85,9 +85,9 @@ export async function serverBatch(
   }
 
   /** Runs what is queued as one script, after the one in flight; its results, or `undefined` once something failed. */
-  const run = async (statements: Queued[]): Promise<pg.QueryResult[] | undefined> => {
+  const run = async (statements: Queued[], results: boolean): Promise<pg.QueryResult[] | undefined> => {
     if (inflight && !(await inflight)) return undefined
-    const sent = await runScript(client, statements)
+    const sent = await runScript(client, statements, results)
     if ('error' in sent) {
       const { owner } = sent.statement
       if (sent.completed === 0 && owner > statements[0]!.owner) {
@@ -96,6 +96,7 @@ export async function serverBatch(
         const retried = await runScript(
           client,
           statements.filter((statement) => statement.owner < owner),
+          false,
         )
         if ('error' in retried) {
           fail(retried.statement.owner, retried.error)
@@ -105,7 +106,10 @@ export async function serverBatch(
       fail(owner, sent.error)
       return undefined
     }
-    options.onCommit?.(committed)
+    // told once the next script is on its way (after this turn's promise jobs), so that the
+    // server is not kept waiting while the caller reports
+    const count = committed
+    if (options.onCommit) setImmediate(() => options.onCommit!(count))
     return sent.results
   }
   const takePending = () => {
@@ -120,13 +124,13 @@ export async function serverBatch(
   const dispatch = async () => {
     if (inflight && !(await inflight)) return
     if (pending.length === 0) return
-    const script = run(takePending())
+    const script = run(takePending(), false)
     inflight = script.then((results) => results !== undefined)
   }
   /** Sends what is queued, a statement of the transaction being built last, and waits for its results. */
   const send = (): Promise<pg.QueryResult[] | undefined> => {
     sentSome = true
-    const script = run(takePending())
+    const script = run(takePending(), true)
     inflight = script.then((results) => results !== undefined)
     return script
   }
@@ -257,12 +261,13 @@ const SEPARATOR = ';\n'
 type ScriptResult = { results: pg.QueryResult[] } | { error: unknown; statement: Queued; completed: number }
 
 /**
- * Sends the statements as one simple-protocol query. PostgreSQL stops at the first that
+ * Sends the statements as one simple-protocol query (`results`: keep every statement's
+ * result, else none). PostgreSQL stops at the first that
  * fails; which one it was is told by the error's position (a syntax error fails the whole
  * text before anything runs) or else by how many statements completed before it. That
  * statement's `onError` makes the error returned, its position counted from the statement.
  */
-function runScript(client: pg.PoolClient, statements: Queued[]): Promise<ScriptResult> {
+function runScript(client: pg.PoolClient, statements: Queued[], results: boolean): Promise<ScriptResult> {
   const text = statements.map((statement) => statement.text).join(SEPARATOR)
   return new Promise((resolve) => {
     let completed = 0
@@ -270,7 +275,7 @@ function runScript(client: pg.PoolClient, statements: Queued[]): Promise<ScriptR
       const ran = error ? completed : statements.length
       for (let index = 0; index < ran; index++) statements[index]!.onRan?.()
       if (!error) {
-        resolve({ results: Array.isArray(result) ? result : [result as pg.QueryResult] })
+        resolve({ results: !results ? [] : Array.isArray(result) ? result : [result as pg.QueryResult] })
         return
       }
       resolve(blame(statements, text, error, completed))
@@ -280,7 +285,8 @@ function runScript(client: pg.PoolClient, statements: Queued[]): Promise<ScriptR
     const handle = hooks.handleCommandComplete.bind(query)
     hooks.handleCommandComplete = (...args) => {
       completed += 1
-      handle(...args)
+      // without `results`, nobody reads them: the driver builds none
+      if (results) handle(...args)
     }
     client.query(query)
   })

@@ -93,6 +93,26 @@ describeWithServer('flux on a pg store with .sql migrations', (url) => {
     for (const output of [plan.all, up.all, failed.all, JSON.stringify(status)]) expect(output).not.toContain(PASSWORD)
   })
 
+  it('a file that does not parse stops `up` before anything runs, and the stores connected meanwhile are closed', async () => {
+    const schema = randomSchema()
+    // the stores connect while the files load: the process must still end, and change nothing
+    const dir = await sqlProject(schema, {
+      '0001_hotels.sql': HOTELS,
+      '0002_bad.sql': "-- flux:store catalog\n-- flux:up\nselect 'unterminated;\n",
+    })
+    const started = performance.now()
+    const result = flux(dir, url, 'up')
+    expect(result.code).toBe(2)
+    expect(result.stderr).toContain('migrations/0002_bad.sql')
+    expect(performance.now() - started).toBeLessThan(20_000)
+    const { rows } = await adminPool(url).query('select to_regnamespace($1) as found', [schema])
+    expect(rows).toEqual([{ found: null }])
+    // and one whose store is down reports the file, not the store
+    const down = flux(dir, 'postgres://flux@127.0.0.1:1/nowhere', 'up')
+    expect(down.code).toBe(2)
+    expect(down.stderr).toContain('migrations/0002_bad.sql')
+  })
+
   it('never prints the password, also when it is wrong or the server is down', async () => {
     const dir = await sqlProject('public', { '001_hotels.sql': HOTELS })
     const wrong = url.replace(PASSWORD, `${PASSWORD}-wrong`)

@@ -87,7 +87,9 @@ function migrationTests(name: string, setup: () => Promise<Target & { cleanup():
       expect(report.error?.message).toContain(
         'migration app/0040_item failed (up): migrations/0040_item.sql:3: duplicate key value violates unique constraint',
       )
-      expect(Number((await db.query(`select count(*) as n from "${schema}".item`)).rows[0]!.n)).toBe(38)
+      expect(Number(((await db.query(`select count(*) as n from "${schema}".item`)).rows[0] as { n: string }).n)).toBe(
+        38,
+      )
       expect(await ledgerIds()).toEqual(migrations.slice(0, 39).map((migration) => `app/${migration.name}`))
 
       migrations[39]!.sql = `-- flux:store catalog\n-- flux:up\ninsert into "${schema}".item values (40);`
@@ -96,7 +98,9 @@ function migrationTests(name: string, setup: () => Promise<Target & { cleanup():
       expect(again.steps.map((step) => step.id)).toEqual(
         migrations.slice(39).map((migration) => `app/${migration.name}`),
       )
-      expect(Number((await db.query(`select count(*) as n from "${schema}".item`)).rows[0]!.n)).toBe(44)
+      expect(Number(((await db.query(`select count(*) as n from "${schema}".item`)).rows[0] as { n: string }).n)).toBe(
+        44,
+      )
     })
 
     it('a syntax error in one of many SQL migrations leaves those before it applied, as if each went alone', async () => {
@@ -112,7 +116,9 @@ function migrationTests(name: string, setup: () => Promise<Target & { cleanup():
       expect(report.error?.message).toBe(
         'migration app/0035_item failed (up): migrations/0035_item.sql:4: syntax error at or near "all"',
       )
-      expect(Number((await db.query(`select count(*) as n from "${schema}".item`)).rows[0]!.n)).toBe(33)
+      expect(Number(((await db.query(`select count(*) as n from "${schema}".item`)).rows[0] as { n: string }).n)).toBe(
+        33,
+      )
       expect(await ledgerIds()).toHaveLength(34)
     })
 
