@@ -6,7 +6,9 @@
 // whole process, spawned, the median of 3 runs (FLUX_BENCH_RUNS), each on a database of its
 // own created for the run and dropped after; tools take turns going first. The generated
 // projects live in the system's temporary folder and import their tools through a link to
-// this folder's node_modules, as an installed app would.
+// this folder's node_modules, as an installed app would. Everything runs twice when the role
+// may switch durability: on the server as it is (scripts/services starts it with fsync off),
+// then durable, as in production (fsync, synchronous_commit, full_page_writes on, reset after).
 import { spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises'
@@ -248,6 +250,130 @@ function databaseUrl(name: string): string {
   return url.href
 }
 
+type Figures = Map<string, number[]>
+
+/** The settings that decide what a commit costs, as the server has them now. */
+async function durabilityOf(admin: pg.Client): Promise<{ name: string; setting: string }[]> {
+  const { rows } = await admin.query<{ name: string; setting: string }>(
+    `select name, setting from pg_settings where name in ('fsync', 'synchronous_commit', 'full_page_writes') order by name`,
+  )
+  return rows
+}
+
+/**
+ * Sets fsync, synchronous_commit and full_page_writes (all reloadable) server-wide, and waits
+ * until a new session sees them. `undefined` resets them to the server's configuration files.
+ */
+async function setDurability(admin: pg.Client, value: 'on' | undefined): Promise<void> {
+  for (const name of ['fsync', 'synchronous_commit', 'full_page_writes']) {
+    await admin.query(value ? `alter system set ${name} = ${value}` : `alter system reset ${name}`)
+  }
+  await admin.query('select pg_reload_conf()')
+  const expected = value ?? 'off'
+  for (let tries = 0; tries < 100; tries++) {
+    const probe = new pg.Client({ connectionString: SERVER_URL })
+    await probe.connect()
+    const seen = (await probe.query<{ fsync: string }>('show fsync')).rows[0]!.fsync
+    await probe.end()
+    if (value === undefined || seen === expected) return
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+  throw new Error(`the server did not take fsync = ${expected}`)
+}
+
+/** Runs every tool RUNS times on every scenario; seconds per key `<scenario>/<tool>`. */
+async function measure(admin: pg.Client, root: string, tools: Tool[], dirs: Map<string, string>): Promise<Figures> {
+  const figures: Figures = new Map()
+  const record = (key: string, seconds: number) => figures.set(key, [...(figures.get(key) ?? []), seconds])
+  const withDatabase = async (tool: Tool, fn: (url: string) => Promise<void>) => {
+    const name = `bench_${tool.name.replace(/\W+/g, '_')}_${randomBytes(4).toString('hex')}`
+    await admin.query(`create database ${name}`)
+    try {
+      await fn(databaseUrl(name))
+    } finally {
+      await admin.query(`drop database ${name} with (force)`)
+    }
+  }
+  const check = async (url: string, sql: string, expected: number, what: string) => {
+    const client = new pg.Client({ connectionString: url })
+    await client.connect()
+    try {
+      const found = Number((await client.query<{ n: string }>(sql)).rows[0]!.n)
+      if (found !== expected) throw new Error(`${what}: expected ${expected}, found ${found}`)
+    } finally {
+      await client.end()
+    }
+  }
+
+  for (let run = 0; run < RUNS; run++) {
+    // a different tool goes first in each run, so that no tool always meets a cold server
+    const order = tools.map((_, index) => tools[(index + run) % tools.length]!)
+    for (const tool of order) {
+      await withDatabase(tool, async (url) => {
+        const dir = dirs.get(`create/${tool.name}`)!
+        record(`a/${tool.name}`, time(tool.up, dir, url))
+        await check(url, `select count(*) as n from pg_tables where tablename ~ '^t[0-9]+$'`, COUNT, tool.name)
+        if (tool !== FLOOR) record(`c/${tool.name}`, time(tool.up, dir, url))
+      })
+      await withDatabase(tool, async (url) => {
+        const client = new pg.Client({ connectionString: url })
+        await client.connect()
+        await client.query('create table item (id bigint primary key, name text not null)')
+        await client.end()
+        record(`b/${tool.name}`, time(tool.up, dirs.get(`insert/${tool.name}`)!, url))
+        await check(url, 'select count(*) as n from item', COUNT, tool.name)
+      })
+    }
+    for (const tool of order) if (tool.help) record(`d/${tool.name}`, time(tool.help, dirs.get(`create/${tool.name}`)!))
+    record('d/node -e 0', time(['-e', '0'], root))
+  }
+  return figures
+}
+
+function report(figures: Figures, tools: Tool[]): void {
+  const rows = [...tools.map((tool) => tool.name), 'node -e 0']
+  const flux = (scenario: string) => median(figures.get(`${scenario}/flux`)!)
+  const cell = (scenario: string, name: string) => {
+    const values = figures.get(`${scenario}/${name}`)
+    if (!values) return '—'
+    const seconds = median(values)
+    return `${seconds.toFixed(3)} s${name === 'flux' ? '        ' : ` (${(seconds / flux(scenario)).toFixed(2)}×)`}`
+  }
+  const count = COUNT.toLocaleString('en')
+  const headings = [`(a) ${count} CREATE TABLE`, `(b) ${count} INSERT`, '(c) up, all applied', '(d) --help']
+  console.log(`${''.padEnd(17)}${headings.map((heading) => heading.padEnd(24)).join('')}`)
+  for (const name of rows) {
+    console.log(`${name.padEnd(17)}${['a', 'b', 'c', 'd'].map((scenario) => cell(scenario, name).padEnd(24)).join('')}`)
+  }
+  console.log()
+  console.log(
+    `(×: time of the tool / time of flux; above 1, flux is faster. Load average ${loadavg()[0]!.toFixed(2)} at the end: other work on this machine shows in the figures.)`,
+  )
+  for (const [scenario, label] of [
+    ['a', '(a)'],
+    ['b', '(b)'],
+  ] as const) {
+    const floor = figures.get(`${scenario}/${FLOOR.name}`)
+    if (floor) console.log(`flux / floor on ${label}: ${(flux(scenario) / median(floor)).toFixed(2)}× (target ≤ 1.3×)`)
+  }
+  for (const scenario of ['a', 'b', 'c', 'd']) {
+    const peers = TOOLS.slice(1)
+      .map((tool) => [tool.name, figures.get(`${scenario}/${tool.name}`)] as const)
+      .filter((entry): entry is readonly [string, number[]] => entry[1] !== undefined)
+      .map(([name, values]) => [name, median(values)] as const)
+      .sort((a, b) => a[1] - b[1])
+    if (peers.length === 0) continue
+    const [name, seconds] = peers[0]!
+    const verdict = flux(scenario) <= seconds ? 'at or below' : 'ABOVE'
+    console.log(
+      `(${scenario}) flux ${flux(scenario).toFixed(3)} s is ${verdict} the fastest peer, ${name} ${seconds.toFixed(3)} s`,
+    )
+  }
+  console.log(
+    `raw: ${JSON.stringify(Object.fromEntries([...figures].map(([key, values]) => [key, values.map((value) => Number(value.toFixed(3)))])))}`,
+  )
+}
+
 async function main(): Promise<void> {
   if (!SERVER_URL) {
     throw new Error('FLUX_TEST_PG_URL is not set: run `scripts/services start`, then `eval "$(scripts/services env)"`')
@@ -255,25 +381,20 @@ async function main(): Promise<void> {
   const admin = new pg.Client({ connectionString: SERVER_URL })
   await admin.connect()
   const root = await mkdtemp(join(tmpdir(), 'flux-bench-pg-'))
+  let changed = false
   try {
     // the generated projects import their tools as an installed app would
     await symlink(modules, join(root, 'node_modules'), 'dir')
-    const { rows: settings } = await admin.query<{ name: string; setting: string }>(
-      `select name, setting from pg_settings where name in ('fsync', 'synchronous_commit', 'full_page_writes') order by name`,
-    )
     const { rows: version } = await admin.query<{ server_version: string }>('show server_version')
-    console.log(
-      `flux bench on PostgreSQL ${version[0]!.server_version} (${settings.map((row) => `${row.name}=${row.setting}`).join(', ')}), node ${process.versions.node}, ${cpus().length} CPUs, ${process.platform}/${process.arch}`,
+    const { rows: role } = await admin.query<{ super: boolean }>(
+      'select rolsuper as super from pg_roles where rolname = current_user',
     )
-    if (settings.some((row) => row.setting === 'off')) {
-      console.log(
-        'note: durability is off on this server (as scripts/services starts it): commits cost no disk flush, so per-transaction costs are lower than on a production server',
-      )
-    }
+    console.log(
+      `flux bench on PostgreSQL ${version[0]!.server_version}, node ${process.versions.node}, ${cpus().length} CPUs, ${process.platform}/${process.arch}`,
+    )
     console.log(
       `${COUNT} migrations per scenario; median of ${RUNS} runs; seconds per whole process; load average ${loadavg()[0]!.toFixed(2)} at the start`,
     )
-    console.log()
 
     // FLUX_BENCH_TOOLS=flux,knex runs only those (and the floor), for a quick look
     const only = process.env.FLUX_BENCH_TOOLS?.split(',')
@@ -288,99 +409,30 @@ async function main(): Promise<void> {
         dirs.set(`${scenario}/${tool.name}`, dir)
       }
     }
-
-    const figures = new Map<string, number[]>()
-    const record = (key: string, seconds: number) => figures.set(key, [...(figures.get(key) ?? []), seconds])
-    const withDatabase = async (tool: Tool, fn: (url: string) => Promise<void>) => {
-      const name = `bench_${tool.name.replace(/\W+/g, '_')}_${randomBytes(4).toString('hex')}`
-      await admin.query(`create database ${name}`)
-      try {
-        await fn(databaseUrl(name))
-      } finally {
-        await admin.query(`drop database ${name} with (force)`)
-      }
-    }
-    const check = async (url: string, sql: string, expected: number, what: string) => {
-      const client = new pg.Client({ connectionString: url })
-      await client.connect()
-      try {
-        const found = Number((await client.query<{ n: string }>(sql)).rows[0]!.n)
-        if (found !== expected) throw new Error(`${what}: expected ${expected}, found ${found}`)
-      } finally {
-        await client.end()
-      }
-    }
-
-    for (let run = 0; run < RUNS; run++) {
-      // a different tool goes first in each run, so that no tool always meets a cold server
-      const order = tools.map((_, index) => tools[(index + run) % tools.length]!)
-      for (const tool of order) {
-        await withDatabase(tool, async (url) => {
-          const dir = dirs.get(`create/${tool.name}`)!
-          record(`a/${tool.name}`, time(tool.up, dir, url))
-          await check(url, `select count(*) as n from pg_tables where tablename ~ '^t[0-9]+$'`, COUNT, tool.name)
-          if (tool !== FLOOR) record(`c/${tool.name}`, time(tool.up, dir, url))
-        })
-        await withDatabase(tool, async (url) => {
-          const client = new pg.Client({ connectionString: url })
-          await client.connect()
-          await client.query('create table item (id bigint primary key, name text not null)')
-          await client.end()
-          record(`b/${tool.name}`, time(tool.up, dirs.get(`insert/${tool.name}`)!, url))
-          await check(url, 'select count(*) as n from item', COUNT, tool.name)
-        })
-      }
-      for (const tool of order)
-        if (tool.help) record(`d/${tool.name}`, time(tool.help, dirs.get(`create/${tool.name}`)!))
-      record('d/node -e 0', time(['-e', '0'], root))
-    }
-
-    const rows = [...tools.map((tool) => tool.name), 'node -e 0']
-    const flux = (scenario: string) => median(figures.get(`${scenario}/flux`)!)
-    const cell = (scenario: string, name: string) => {
-      const values = figures.get(`${scenario}/${name}`)
-      if (!values) return '—'
-      const seconds = median(values)
-      return `${seconds.toFixed(3)} s${name === 'flux' ? '        ' : ` (${(seconds / flux(scenario)).toFixed(2)}×)`}`
-    }
-    const count = COUNT.toLocaleString('en')
-    const headings = [`(a) ${count} CREATE TABLE`, `(b) ${count} INSERT`, '(c) up, all applied', '(d) --help']
-    console.log(`${''.padEnd(17)}${headings.map((heading) => heading.padEnd(24)).join('')}`)
-    for (const name of rows) {
-      console.log(
-        `${name.padEnd(17)}${['a', 'b', 'c', 'd'].map((scenario) => cell(scenario, name).padEnd(24)).join('')}`,
-      )
-    }
-    console.log()
-    console.log(
-      `(×: time of the tool / time of flux; above 1, flux is faster. Load average ${loadavg()[0]!.toFixed(2)} at the end: other work on this machine shows in the figures.)`,
-    )
-    for (const [scenario, label] of [
-      ['a', '(a)'],
-      ['b', '(b)'],
-    ] as const) {
-      const floor = median(figures.get(`${scenario}/${FLOOR.name}`)!)
-      console.log(`flux / floor on ${label}: ${(flux(scenario) / floor).toFixed(2)}× (target ≤ 1.3×)`)
-    }
-    for (const scenario of ['a', 'b', 'c', 'd']) {
-      const peers = TOOLS.slice(1)
-        .map((tool) => [tool.name, figures.get(`${scenario}/${tool.name}`)] as const)
-        .filter((entry): entry is readonly [string, number[]] => entry[1] !== undefined)
-        .map(([name, values]) => [name, median(values)] as const)
-        .sort((a, b) => a[1] - b[1])
-      if (peers.length === 0) continue
-      const [name, seconds] = peers[0]!
-      const verdict = flux(scenario) <= seconds ? 'at or below' : 'ABOVE'
-      console.log(
-        `(${scenario}) flux ${flux(scenario).toFixed(3)} s is ${verdict} the fastest peer, ${name} ${seconds.toFixed(3)} s`,
-      )
-    }
-    console.log()
     for (const tool of tools) console.log(`${tool.name}: ${tool.how}`)
-    console.log(
-      `raw: ${JSON.stringify(Object.fromEntries([...figures].map(([key, values]) => [key, values.map((value) => Number(value.toFixed(3)))])))}`,
-    )
+
+    // A commit costs what the server's durability makes it cost. scripts/services starts the
+    // test server with it off (fsync, synchronous_commit, full_page_writes), where process
+    // start-up weighs most; a production server has it on, as where the issue's figures were
+    // measured. Both are shown when the role may switch them (FLUX_BENCH_DURABILITY=as-is: only the first).
+    const settings = await durabilityOf(admin)
+    const describe = (rows: { name: string; setting: string }[]) =>
+      rows.map((row) => `${row.name}=${row.setting}`).join(', ')
+    console.log()
+    console.log(`— the server as it is (${describe(settings)})`)
+    report(await measure(admin, root, tools, dirs), tools)
+    const off = settings.some((row) => row.setting === 'off')
+    if (off && role[0]?.super && process.env.FLUX_BENCH_DURABILITY !== 'as-is') {
+      changed = true
+      await setDurability(admin, 'on')
+      console.log()
+      console.log(`— durable, as in production (${describe(await durabilityOf(admin))}; reset after the run)`)
+      report(await measure(admin, root, tools, dirs), tools)
+    } else if (off) {
+      console.log('note: durability is off on this server: per-transaction costs are lower than on a production server')
+    }
   } finally {
+    if (changed) await setDurability(admin, undefined)
     await admin.end()
     await rm(root, { recursive: true, force: true })
   }

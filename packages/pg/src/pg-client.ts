@@ -67,8 +67,8 @@ export interface Driver {
   transaction<T>(fn: (connection: Queryable) => Promise<T>): Promise<T>
   /** Transactions one after another, sent together where the driver can (see `Adapter.transactionBatch`). */
   batch(fns: ReadonlyArray<(connection: Queryable) => Promise<void>>, options?: BatchOptions): Promise<BatchOutcome>
-  /** A new session of its own (servers only). */
-  session?(): Promise<Session>
+  /** A new session of its own (servers only); `signal` gives up connecting it. */
+  session?(signal?: AbortSignal): Promise<Session>
   close(): Promise<void>
 }
 
@@ -160,7 +160,7 @@ export function serverDriver(
     },
     transaction: (fn) => serverTransaction(connections, fn),
     batch: (fns, options) => serverBatch(connections, fns, options),
-    async session() {
+    async session(signal) {
       let alive = true
       const onError = () => {
         alive = false
@@ -170,10 +170,27 @@ export function serverDriver(
         const own = new pg.Client(sessionConfig)
         own.on('error', onError)
         own.on('end', onError)
-        await own.connect().catch(async (error: unknown) => {
+        // given up while connecting: its socket is dropped (end() alone leaves connect()
+        // pending while the handshake is under way), and the wait ends at once
+        let abandon = () => {}
+        const abandoned = new Promise<never>((_, reject) => {
+          abandon = () => {
+            reject(new Error('the session was given up before it connected'))
+            ;(own as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy()
+          }
+        })
+        if (signal?.aborted) abandon()
+        else signal?.addEventListener('abort', abandon, { once: true })
+        const connecting = own.connect()
+        try {
+          await Promise.race([connecting, abandoned])
+        } catch (error) {
+          connecting.catch(() => {})
           await own.end().catch(() => {})
           throw error
-        })
+        } finally {
+          signal?.removeEventListener('abort', abandon)
+        }
         client = own
       } else {
         client = await pool.connect()

@@ -51,8 +51,9 @@ from pg_locks l where ${ours}`
 from pg_locks l left join ${lock} r on r.name = '${LEASE_ROW}' and r.backend_pid = l.pid where ${ours}`
   // sessions of leases this adapter holds, ended by close()
   const sessions = new Set<Session>()
-  // a session connected ahead by warm(), for the next acquire()
+  // a session connected ahead by warm(), for the next acquire(); close() gives up connecting it
   let spare: Promise<Session> | undefined
+  let abandon: AbortController | undefined
   const takeSession = async (): Promise<Session> => {
     const early = spare
     spare = undefined
@@ -183,7 +184,9 @@ where r.backend_pid is not null or r.expires_at <= now()`,
 
   return {
     warm() {
-      spare ??= driver().session!()
+      if (spare) return
+      abandon = new AbortController()
+      spare = driver().session!(abandon.signal)
       // a failure shows again, and is reported, when acquire() connects anew
       spare.catch(() => {})
     },
@@ -223,6 +226,7 @@ where r.backend_pid is not null or r.expires_at <= now()`,
     async close() {
       const early = spare
       spare = undefined
+      abandon?.abort()
       await Promise.all([
         ...[...sessions].map(endSession),
         early?.then(
