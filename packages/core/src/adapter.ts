@@ -244,6 +244,11 @@ export interface Adapter<Client = unknown> {
 export interface BatchOptions {
   /** Called when more of the transactions are known to have committed: how many, from the first. */
   onCommit?(committed: number): void
+  /**
+   * Once aborted (SIGINT, a lost lease), nothing more is sent to the store: what it was sent
+   * still runs, and the first transaction not sent fails with `signal.reason`.
+   */
+  signal?: AbortSignal
 }
 
 /** How {@link Adapter.transactionBatch} ended. */

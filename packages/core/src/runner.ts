@@ -223,14 +223,16 @@ async function runBatch(
         if (signal.aborted) throw INTERRUPTED
         return part.work(client, ledger)
       }),
-      { onCommit },
+      { onCommit, signal },
     )
   } catch (error) {
     outcome = { committed: 0, failed: { index: 0, error } }
   }
   if (!outcome.failed) return { committed: steps.length }
   const { index, error } = outcome.failed
-  if (error === INTERRUPTED) return { committed: index, failure: INTERRUPTED }
+  if (error === INTERRUPTED || (signal.aborted && error === signal.reason)) {
+    return { committed: index, failure: INTERRUPTED }
+  }
   const failure = storeError(store, adapter, IN_TRANSACTION, parts[index]!.failure(error))
   return { committed: index, failure: asStepError(steps[index]!, failure) }
 }

@@ -124,6 +124,11 @@ export async function serverBatch(
   const dispatch = async () => {
     if (inflight && !(await inflight)) return
     if (pending.length === 0) return
+    if (options.signal?.aborted) {
+      // built, but not sent: the run was cancelled meanwhile
+      state.failed ??= { index: pending[0]!.owner, error: options.signal.reason }
+      return
+    }
     const script = run(takePending(), false)
     inflight = script.then((results) => results !== undefined)
   }

@@ -103,6 +103,35 @@ function migrationTests(name: string, setup: () => Promise<Target & { cleanup():
       )
     })
 
+    it('an interrupted run of SQL migrations stops before the next script: what ran is recorded, the rest is not run', async () => {
+      const { schema, db } = target
+      // on a server, the 40th sleeps in the second script of 32; the run is stopped as the first commits
+      const migrations = numbered(schema, 200, (index) =>
+        index === 40
+          ? `select pg_sleep(0.4);\ninsert into "${schema}".item values (40);`
+          : `insert into "${schema}".item values (${index});`,
+      )
+      const controller = new AbortController()
+      const report = await migrate(testProject({ catalog: target.store() }, migrations), {
+        direction: 'up',
+        signal: controller.signal,
+        onEvent: (event) => {
+          if (event.type === 'step-end') controller.abort()
+        },
+      })
+      expect(report.error?.code).toBe('INTERRUPTED')
+      const applied = report.steps.filter((step) => step.status === 'applied').length
+      expect(report.steps.map((step) => step.status)).toEqual([
+        ...Array(applied).fill('applied'),
+        ...Array(200 - applied).fill('skipped'),
+      ])
+      // at most the script in flight when the signal came, never one built after it
+      expect(applied).toBeLessThanOrEqual(64)
+      expect(await ledgerIds()).toEqual(migrations.slice(0, applied).map((migration) => `app/${migration.name}`))
+      const rows = ((await db.query(`select count(*) as n from "${schema}".item`)).rows[0] as { n: string }).n
+      expect(Number(rows)).toBe(applied - 1)
+    })
+
     it('a syntax error in one of many SQL migrations leaves those before it applied, as if each went alone', async () => {
       const { schema, db } = target
       // PostgreSQL parses a whole script before it runs any of it
