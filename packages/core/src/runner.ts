@@ -133,54 +133,62 @@ async function runSteps(
       continue
     }
     const batch = batchAt(project, plan.steps, index)
-    // steps are reported as the store says they committed; those told together share the time since the last
-    let reported = 0
-    let started: number | undefined
-    let since = performance.now()
-    const begin = (offset: number) => {
-      if (started === offset) return
-      started = offset
-      emit({ type: 'step-start', step: batch[offset]!, index: index + offset, total: plan.steps.length })
-    }
-    const end = (committed: number, failure?: FluxError) => {
-      // a store may tell of commits late, after the batch ended: they were reported then
-      if (committed < reported || (committed === reported && !failure && started === committed)) return
-      const now = performance.now()
-      const durationMs = Math.round((now - since) / Math.max(1, committed - reported + (failure ? 1 : 0)))
-      since = now
-      for (; reported < committed + (failure ? 1 : 0); reported++) {
-        const member = batch[reported]!
-        const failed = reported === committed
-        const result: StepResult = {
-          id: member.id,
-          store: member.store,
-          action: member.action,
-          status: failed ? 'failed' : member.action === 'revert' ? 'reverted' : 'applied',
-          durationMs,
-        }
-        if (failed) result.error = { code: failure!.code, message: failure!.message }
-        begin(reported)
-        report.steps.push(result)
-        emit({ type: 'step-end', step: member, result })
-      }
-      if (committed < batch.length && !failure) begin(committed)
-    }
-    begin(0)
+    const progress = batchProgress(batch, index, plan.steps.length, report, emit)
+    progress.begin(0)
     const outcome =
       batch.length > 1
-        ? await runBatch(project, batch, batch.map(stepOptions), signal, (committed) => end(committed))
+        ? await runBatch(project, batch, batch.map(stepOptions), signal, (committed) => progress.end(committed))
         : await runOne(step, stepOptions(step))
     if (outcome.failure === INTERRUPTED) {
       // stopped by a signal or a lost lease before the step began: it is not run, as when between steps
-      end(outcome.committed)
-      started = undefined
+      progress.end(outcome.committed)
     } else {
-      end(outcome.committed, outcome.failure)
+      progress.end(outcome.committed, outcome.failure)
       if (outcome.failure) report.error = outcome.failure
     }
-    index += reported
+    index += progress.reported()
   }
   return report
+}
+
+/**
+ * Reports the steps of a batch (`step-start`, `step-end`, the report's results) as the store
+ * says they committed; those told of together share the time since the last telling. The
+ * first step not known to be committed is the one shown as running.
+ */
+function batchProgress(batch: PlanStep[], first: number, total: number, report: RunReport, emit: FluxEventListener) {
+  let reported = 0
+  let started: number | undefined
+  let since = performance.now()
+  const begin = (offset: number) => {
+    if (started === offset) return
+    started = offset
+    emit({ type: 'step-start', step: batch[offset]!, index: first + offset, total })
+  }
+  const end = (committed: number, failure?: FluxError) => {
+    // a store may tell of commits late, after the batch ended: they were reported then
+    if (committed < reported || (committed === reported && !failure && started === committed)) return
+    const now = performance.now()
+    const durationMs = Math.round((now - since) / Math.max(1, committed - reported + (failure ? 1 : 0)))
+    since = now
+    for (; reported < committed + (failure ? 1 : 0); reported++) {
+      const member = batch[reported]!
+      const failed = reported === committed
+      const result: StepResult = {
+        id: member.id,
+        store: member.store,
+        action: member.action,
+        status: failed ? 'failed' : member.action === 'revert' ? 'reverted' : 'applied',
+        durationMs,
+      }
+      if (failed) result.error = { code: failure!.code, message: failure!.message }
+      begin(reported)
+      report.steps.push(result)
+      emit({ type: 'step-end', step: member, result })
+    }
+    if (committed < batch.length && !failure) begin(committed)
+  }
+  return { begin, end, reported: () => reported }
 }
 
 /** How many steps committed, from the first, and the error of the one after them, if it failed. */
