@@ -1,4 +1,4 @@
-import { readFile, realpath } from 'node:fs/promises'
+import { readFileSync, realpathSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { DEFAULT_MIGRATIONS_DIR } from './config.ts'
 import { FluxError } from './errors.ts'
@@ -36,7 +36,7 @@ const DEPENDENCY_FIELDS = ['dependencies', 'devDependencies', 'optionalDependenc
  * files of declared dependencies: no walk of all of node_modules. Sorted by name.
  */
 export async function discoverComponents(appDir: string): Promise<PackageComponent[]> {
-  const appManifest = await findManifest(appDir)
+  const appManifest = findManifest(appDir)
   if (!appManifest) return []
   const found = new Map<string, PackageComponent>()
   const queue: { manifest: Record<string, unknown>; dir: string }[] = [appManifest]
@@ -47,7 +47,7 @@ export async function discoverComponents(appDir: string): Promise<PackageCompone
       const key = `${dir}\0${name}`
       if (seen.has(key)) continue
       seen.add(key)
-      const installed = await findInstalled(name, dir)
+      const installed = findInstalled(name, dir)
       if (!installed || installed.manifest.flux === undefined || found.has(name)) continue
       found.set(name, toComponent(name, installed.manifest, installed.dir))
       queue.push(installed)
@@ -67,31 +67,29 @@ function dependencyNames(manifest: Record<string, unknown>): string[] {
 }
 
 /** The nearest package.json at or above `dir`. */
-async function findManifest(dir: string): Promise<{ manifest: Record<string, unknown>; dir: string } | undefined> {
+function findManifest(dir: string): { manifest: Record<string, unknown>; dir: string } | undefined {
   for (let current = resolve(dir); ; current = dirname(current)) {
-    const manifest = await readManifest(join(current, 'package.json'))
+    const manifest = readManifest(join(current, 'package.json'))
     if (manifest) return { manifest, dir: current }
     if (dirname(current) === current) return undefined
   }
 }
 
 /** `<dir or an ancestor>/node_modules/<name>`, as Node would resolve it, with its real path. */
-async function findInstalled(
-  name: string,
-  fromDir: string,
-): Promise<{ manifest: Record<string, unknown>; dir: string } | undefined> {
+function findInstalled(name: string, fromDir: string): { manifest: Record<string, unknown>; dir: string } | undefined {
   for (let current = fromDir; ; current = dirname(current)) {
     const candidate = join(current, 'node_modules', name)
-    const manifest = await readManifest(join(candidate, 'package.json'))
-    if (manifest) return { manifest, dir: await realpath(candidate) }
+    const manifest = readManifest(join(candidate, 'package.json'))
+    if (manifest) return { manifest, dir: realpathSync(candidate) }
     if (dirname(current) === current) return undefined
   }
 }
 
-async function readManifest(file: string): Promise<Record<string, unknown> | undefined> {
+/** Read synchronously: a few small files, each read costing a fraction of a thread-pool round trip. */
+function readManifest(file: string): Record<string, unknown> | undefined {
   let text: string
   try {
-    text = await readFile(file, 'utf8')
+    text = readFileSync(file, 'utf8')
   } catch {
     return undefined
   }
