@@ -1,18 +1,18 @@
-import { type ChildProcess, spawn } from 'node:child_process'
-import { access, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { join } from 'node:path'
 import { afterEach } from 'vitest'
 
-export const FLUX_BIN = join(dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'flux.js')
-
-export interface Result {
-  code: number | null
-  signal: NodeJS.Signals | null
-  stdout: string
-  stderr: string
-}
+export {
+  exists,
+  FLUX_BIN,
+  finish,
+  flux,
+  type Result,
+  start,
+  statusRows as statusJson,
+  waitFor,
+} from './run-flux.ts'
 
 const cleanups: (() => Promise<void>)[] = []
 afterEach(async () => {
@@ -62,58 +62,12 @@ export default defineMigration({
 `
 }
 
-export function start(args: string[], cwd: string, env: Record<string, string> = {}): ChildProcess {
-  return spawn(process.execPath, [FLUX_BIN, ...args], {
-    cwd,
-    env: { ...process.env, NO_COLOR: '', FORCE_COLOR: '', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-}
-
-export function finish(child: ChildProcess): Promise<Result> {
-  let stdout = ''
-  let stderr = ''
-  child.stdout!.on('data', (chunk) => {
-    stdout += chunk
-  })
-  child.stderr!.on('data', (chunk) => {
-    stderr += chunk
-  })
-  return new Promise((resolve, reject) => {
-    child.on('error', reject)
-    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }))
-  })
-}
-
-export function flux(args: string[], cwd: string, env: Record<string, string> = {}): Promise<Result> {
-  return finish(start(args, cwd, env))
-}
-
 export async function effects(dir: string): Promise<string[]> {
   try {
     return (await readFile(join(dir, 'effects.log'), 'utf8')).split('\n').filter(Boolean)
   } catch {
     return []
   }
-}
-
-/** Polls until `check` holds, failing after `timeoutMs`. */
-export async function waitFor(
-  check: () => Promise<boolean> | boolean,
-  what: string,
-  timeoutMs = 20_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 25))
-  }
-}
-
-export async function statusJson(dir: string): Promise<{ id: string; status: string }[]> {
-  const result = await flux(['status', '--json'], dir)
-  if (result.code !== 0) throw new Error(`flux status failed: ${result.stderr}`)
-  return JSON.parse(result.stdout).migrations
 }
 
 /**
@@ -126,12 +80,5 @@ export function waitingMigration(name: string): string {
     `const { existsSync, writeFileSync } = await import('node:fs')
     writeFileSync('started.flag', '')
     while (!existsSync('go.flag')) await new Promise((resolve) => setTimeout(resolve, 20))`,
-  )
-}
-
-export function exists(file: string): Promise<boolean> {
-  return access(file).then(
-    () => true,
-    () => false,
   )
 }

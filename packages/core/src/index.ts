@@ -23,6 +23,7 @@ export {
   defineConfig,
   validateConfig,
 } from './config.ts'
+export { blobKeyProblem, invalidBlobKey, ledgerEntryProblem } from './contract-checks.ts'
 export type { FluxPackageField, PackageComponent } from './discover.ts'
 export { discoverComponents } from './discover.ts'
 export type { FluxErrorCode, FluxErrorOptions } from './errors.ts'

@@ -3,7 +3,7 @@ import type { FileHandle } from 'node:fs/promises'
 import { lstat, mkdir, open, readdir, readFile, realpath, rename, rmdir, stat, unlink } from 'node:fs/promises'
 import { basename, dirname, join, sep } from 'node:path'
 import { pipeline } from 'node:stream/promises'
-import { type BlobBody, type BlobStore, FluxError } from '@flux/core'
+import { type BlobBody, type BlobStore, blobKeyProblem, FluxError, invalidBlobKey } from '@flux/core'
 import { type FsPaths, ignoreMissing, isErrorCode, storeError } from './fs-options.ts'
 
 /** Name of a blob being written: `.<name>.<uuid>.flux-tmp`, next to it, renamed into place when complete. */
@@ -11,22 +11,11 @@ const TEMP_NAME = /^\..*\.[0-9a-f-]{36}\.flux-tmp$/
 
 /** The blob API over the files under the store's root; keys are `/`-separated paths relative to it. */
 export function fsBlobs(paths: FsPaths): BlobStore {
-  const invalid = (key: string, reason: string) =>
-    new FluxError('KEY_INVALID', `invalid blob key "${key}" in ${paths.description}: ${reason}`, {
-      hint: 'a key is a relative path of names separated by single "/", like "photos/2026/a.jpg", without "." or ".." names or backslashes',
-    })
+  const invalid = (key: string, reason: string) => invalidBlobKey(key, paths.description, reason)
 
-  const keyProblem = (key: string): string | undefined => {
-    if (typeof key !== 'string' || key === '') return 'it is empty'
-    if (key.startsWith('/')) return 'it is absolute'
-    if (/[\\\0]/.test(key)) return 'it contains a backslash or a NUL character'
-    const segments = key.split('/')
-    if (segments.includes('')) return 'it has an empty name between slashes'
-    if (segments.some((segment) => segment === '.' || segment === '..')) return 'it has a "." or ".." name'
-    if (segments[0] === paths.fluxDir) return `"${paths.fluxDir}/" is reserved for flux's ledger and lease`
-    if (TEMP_NAME.test(segments.at(-1)!)) return 'its name is reserved for files being written'
-    return undefined
-  }
+  const keyProblem = (key: string): string | undefined =>
+    blobKeyProblem(key, paths.fluxDir) ??
+    (TEMP_NAME.test(key.slice(key.lastIndexOf('/') + 1)) ? 'its name is reserved for files being written' : undefined)
 
   /** The file of a valid key whose real path, through any existing symlink, stays under the root. */
   const fileOf = async (key: string): Promise<string> => {

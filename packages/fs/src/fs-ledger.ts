@@ -1,6 +1,6 @@
 import { constants } from 'node:fs'
 import { type FileHandle, mkdir, open, stat } from 'node:fs/promises'
-import { FluxError, type Ledger, type LedgerEntry, writeFileAtomic } from '@flux/core'
+import { FluxError, type Ledger, type LedgerEntry, ledgerEntryProblem, writeFileAtomic } from '@flux/core'
 import { type FsPaths, isErrorCode, storeError } from './fs-options.ts'
 
 /** Version of the `ledger.jsonl` format, in its header line. */
@@ -195,7 +195,7 @@ function replay(paths: FsPaths, ino: number, content: Buffer): Replayed {
     }
     const operation = data as Record<string, unknown>
     if (typeof operation === 'object' && operation !== null && 'record' in operation) {
-      const problem = entryProblem(operation.record)
+      const problem = ledgerEntryProblem(operation.record)
       if (problem) throw malformed(paths, number, `its record ${problem}`)
       const entry = operation.record as LedgerEntry
       entries.set(entry.id, entry)
@@ -230,17 +230,6 @@ function checkHeader(paths: FsPaths, data: unknown): void {
     )
   }
   if (version !== LEDGER_VERSION) throw malformed(paths, 1, `its "version" is not ${LEDGER_VERSION}`)
-}
-
-function entryProblem(entry: unknown): string | undefined {
-  if (typeof entry !== 'object' || entry === null) return 'is not an object'
-  const record = entry as Record<string, unknown>
-  for (const field of ['id', 'checksum', 'appliedAt', 'runId', 'fluxVersion']) {
-    if (typeof record[field] !== 'string') return `has no string "${field}"`
-  }
-  if (record.status !== 'applied' && record.status !== 'running') return 'has a "status" other than applied or running'
-  if (typeof record.durationMs !== 'number') return 'has no number "durationMs"'
-  return undefined
 }
 
 function malformed(paths: FsPaths, line: number, reason: string, cause?: unknown): FluxError {

@@ -1,7 +1,11 @@
 import { randomBytes } from 'node:crypto'
-import type { ConformanceOptions, ConformanceStore } from '@flux/core/testing'
+import {
+  type ConformanceOptions,
+  type ConformanceStore,
+  describeWithServer as describeServer,
+} from '@flux/core/testing'
 import { type Db, MongoClient } from 'mongodb'
-import { afterAll, describe, it } from 'vitest'
+import { afterAll } from 'vitest'
 import { type MongoStoreOptions, mongoStore } from '../src/index.ts'
 
 /** A password that must never show up anywhere (the CI server has no users: it only has to be hidden). */
@@ -11,33 +15,14 @@ export const SERVER_URL = process.env.FLUX_TEST_MONGO_URL
 /** A replica set or sharded cluster, for the transaction tests; the CI server (FerretDB) has no transactions. */
 export const REPLSET_URL = process.env.FLUX_TEST_MONGO_REPLSET_URL
 
-const MISSING_SERVER =
-  'FLUX_TEST_MONGO_URL is not set: start the test servers with `scripts/services start`, then run `eval "$(scripts/services env)"`'
-
 /** A URL that refuses connections (a closed port), with a user and the password. */
 export const UNREACHABLE_URL = `mongodb://flux:${PASSWORD}@127.0.0.1:1/flux_test`
 
-/**
- * A describe() for tests that need the MongoDB-protocol server. Without FLUX_TEST_MONGO_URL it
- * fails under CI, and is skipped (saying how to start the server) elsewhere.
- */
-export function describeWithServer(name: string, fn: (url: string) => void): void {
-  if (SERVER_URL) {
-    describe(name, () => fn(SERVER_URL))
-    return
-  }
-  if (process.env.CI && process.env.CI !== 'false') {
-    describe(name, () => {
-      it('needs the MongoDB test server', () => {
-        throw new Error(MISSING_SERVER)
-      })
-    })
-    return
-  }
-  describe.skip(`${name}: ${MISSING_SERVER}`, () => {
-    it('needs the MongoDB test server', () => {})
-  })
-}
+const SERVICES_HINT = 'start the test servers with `scripts/services start`, then run `eval "$(scripts/services env)"`'
+
+/** A describe() for tests that need the MongoDB-protocol server (FLUX_TEST_MONGO_URL): failing under CI without it, skipped elsewhere. */
+export const describeWithServer = (name: string, fn: (url: string) => void) =>
+  describeServer('FLUX_TEST_MONGO_URL', name, fn, SERVICES_HINT)
 
 /** A fresh database name, so that tests never share a ledger or a lease. */
 export function randomDatabase(): string {

@@ -1,38 +1,18 @@
 import { randomBytes } from 'node:crypto'
-import type { ConformanceStore } from '@flux/core/testing'
+import { type ConformanceStore, describeWithServer as describeServer } from '@flux/core/testing'
 import pg from 'pg'
-import { afterAll, describe, it } from 'vitest'
+import { afterAll } from 'vitest'
 
 /** The test server's password, which must never show up anywhere. */
 export const PASSWORD = 'flux-test-secret'
 
 export const SERVER_URL = process.env.FLUX_TEST_PG_URL
 
-const MISSING_SERVER =
-  'FLUX_TEST_PG_URL is not set: start the test servers with `scripts/services start`, then run `eval "$(scripts/services env)"`'
+const SERVICES_HINT = 'start the test servers with `scripts/services start`, then run `eval "$(scripts/services env)"`'
 
-/**
- * A describe() for tests that need the PostgreSQL server. Without FLUX_TEST_PG_URL it fails
- * under CI, and is skipped (saying how to start the server) elsewhere.
- */
-export function describeWithServer(name: string, fn: (url: string) => void): void {
-  if (SERVER_URL) {
-    describe(name, () => fn(SERVER_URL))
-    return
-  }
-  if (process.env.CI && process.env.CI !== 'false') {
-    describe(name, () => {
-      it('needs the PostgreSQL test server', () => {
-        throw new Error(MISSING_SERVER)
-      })
-    })
-    return
-  }
-  console.warn(`skipping "${name}": ${MISSING_SERVER}`)
-  describe.skip(`${name}: ${MISSING_SERVER}`, () => {
-    it('needs the PostgreSQL test server', () => {})
-  })
-}
+/** A describe() for tests that need the PostgreSQL server (FLUX_TEST_PG_URL): failing under CI without it, skipped elsewhere. */
+export const describeWithServer = (name: string, fn: (url: string) => void) =>
+  describeServer('FLUX_TEST_PG_URL', name, fn, SERVICES_HINT)
 
 /** A URL that refuses connections: the server's own, on a closed port, with the password. */
 export const UNREACHABLE_URL = `postgres://flux:${PASSWORD}@127.0.0.1:1/flux_test`

@@ -1,13 +1,13 @@
-import { type ChildProcess, spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { access, mkdir, rm, writeFile } from 'node:fs/promises'
 import { dirname, join, resolve } from 'node:path'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll } from 'vitest'
+import { FLUX_BIN, statusRows } from '../../../apps/cli/test/run-flux.ts'
+
+export { exists, finish, flux, type Result, start, waitFor } from '../../../apps/cli/test/run-flux.ts'
 
 const PACKAGE = resolve(dirname(fileURLToPath(import.meta.url)), '..')
-export const FLUX_BIN = join(PACKAGE, '..', '..', 'apps', 'cli', 'bin', 'flux.js')
 
 /** Where test projects live: inside this package, so they import `@flux/redis` by self-reference. */
 export const TMP = join(PACKAGE, '.flux-tmp')
@@ -26,13 +26,6 @@ const projects: string[] = []
 afterAll(async () => {
   for (const dir of projects.splice(0)) await rm(dir, { recursive: true, force: true })
 })
-
-export interface Result {
-  code: number | null
-  signal: NodeJS.Signals | null
-  stdout: string
-  stderr: string
-}
 
 /** A project under `.flux-tmp/` with one store `cache` (the given `redisStore(…)` source) and these migrations. */
 export async function project(store: string, migrations: Record<string, string>, lease = ''): Promise<string> {
@@ -59,49 +52,7 @@ export function removeAfterAll(dir: string): string {
   return dir
 }
 
-export function start(args: string[], cwd: string, env: Record<string, string> = {}): ChildProcess {
-  const variables: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1', ...env }
-  delete variables.FORCE_COLOR
-  return spawn(process.execPath, [FLUX_BIN, ...args], { cwd, env: variables, stdio: ['ignore', 'pipe', 'pipe'] })
-}
-
-export function finish(child: ChildProcess): Promise<Result> {
-  let stdout = ''
-  let stderr = ''
-  child.stdout!.on('data', (chunk) => {
-    stdout += chunk
-  })
-  child.stderr!.on('data', (chunk) => {
-    stderr += chunk
-  })
-  return new Promise((resolve, reject) => {
-    child.on('error', reject)
-    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }))
-  })
-}
-
-export function flux(args: string[], cwd: string, env: Record<string, string> = {}): Promise<Result> {
-  return finish(start(args, cwd, env))
-}
-
 /** `flux status --json` rows as `[id, status]`. */
 export async function statusOf(dir: string, env: Record<string, string> = {}): Promise<[string, string][]> {
-  const result = await flux(['status', '--json'], dir, env)
-  if (result.code !== 0) throw new Error(`flux status failed (${result.code}): ${result.stderr}`)
-  return JSON.parse(result.stdout).migrations.map((row: { id: string; status: string }) => [row.id, row.status])
+  return (await statusRows(dir, env)).map((row) => [row.id, row.status])
 }
-
-/** Polls until `check` holds, failing after `timeoutMs`. */
-export async function waitFor(check: () => Promise<boolean> | boolean, what: string, timeoutMs = 20_000) {
-  const deadline = Date.now() + timeoutMs
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs}ms waiting for ${what}`)
-    await sleep(20)
-  }
-}
-
-export const exists = (file: string) =>
-  access(file).then(
-    () => true,
-    () => false,
-  )

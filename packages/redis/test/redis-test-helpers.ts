@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
-import type { ConformanceOptions } from '@flux/core/testing'
+import { type ConformanceOptions, describeWithServer as describeServer } from '@flux/core/testing'
 import { Cluster, Redis } from 'ioredis'
-import { afterAll, describe, it } from 'vitest'
+import { afterAll } from 'vitest'
 import { type RedisConnection, type RedisStoreOptions, redisStore } from '../src/index.ts'
 
 /** A password that must never show up anywhere (the unreachable targets are given it). */
@@ -61,26 +61,10 @@ export const CLUSTER: Target = {
 
 export const TARGETS = [STANDALONE, CLUSTER]
 
-/**
- * A describe() for tests that need a shared server. Without its environment variable it
- * fails under CI, and is skipped elsewhere, saying how to start the servers either way.
- */
+/** A describe() for tests that need a shared server: failing under CI without its variable, skipped elsewhere. */
 export function describeWith(target: Target, name: string, fn: (target: Target) => void): void {
   const variable = target.name === 'standalone' ? 'FLUX_TEST_REDIS_URL' : 'FLUX_TEST_REDIS_CLUSTER'
-  const title = `${name} (redis ${target.name})`
-  if (process.env[variable]) {
-    describe(title, () => fn(target))
-  } else if (process.env.CI && process.env.CI !== 'false') {
-    describe(title, () => {
-      it(`needs ${variable}`, () => {
-        throw new Error(`${variable} is not set: ${MISSING}`)
-      })
-    })
-  } else {
-    describe.skip(`${title}: ${variable} is not set: ${MISSING}`, () => {
-      it(`needs ${variable}`, () => {})
-    })
-  }
+  describeServer(variable, `${name} (redis ${target.name})`, () => fn(target), MISSING)
 }
 
 /** A random prefix (or key namespace), so that tests never share keys with each other or with other users of the servers. */

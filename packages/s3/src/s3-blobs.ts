@@ -8,7 +8,7 @@ import {
   PutObjectCommand,
 } from '@aws-sdk/client-s3'
 import { Upload } from '@aws-sdk/lib-storage'
-import { type BlobBody, FluxError } from '@flux/core'
+import { type BlobBody, blobKeyProblem, FluxError, invalidBlobKey } from '@flux/core'
 import { isNotFound, type S3Client, type S3Target, storeError } from './s3-options.ts'
 
 /** S3's limits: 1,000 keys per DeleteObjects and per ListObjectsV2 page; keys of at most 1,024 UTF-8 bytes. */
@@ -20,23 +20,13 @@ const MAX_KEY_BYTES = 1_024
  * Unlike a directory, a bucket lets `a` and `a/b` both exist; fs refuses the second.
  */
 export function s3Blobs(target: S3Target): S3Client {
-  const invalid = (key: string, reason: string) =>
-    new FluxError('KEY_INVALID', `invalid blob key "${key}" in ${target.description}: ${reason}`, {
-      hint: 'a key is a relative path of names separated by single "/", like "photos/2026/a.jpg", without "." or ".." names or backslashes',
-    })
+  const invalid = (key: string, reason: string) => invalidBlobKey(key, target.description, reason)
 
-  const keyProblem = (key: string): string | undefined => {
-    if (typeof key !== 'string' || key === '') return 'it is empty'
-    if (key.startsWith('/')) return 'it is absolute'
-    if (/[\\\0]/.test(key)) return 'it contains a backslash or a NUL character'
-    const segments = key.split('/')
-    if (segments.includes('')) return 'it has an empty name between slashes'
-    if (segments.some(isBadName)) return 'it has a "." or ".." name'
-    if (segments[0] === target.fluxDir) return `"${target.fluxDir}/" is reserved for flux's ledger and lease`
-    if (Buffer.byteLength(target.prefix + key) > MAX_KEY_BYTES)
-      return `with the prefix it is over ${MAX_KEY_BYTES} bytes`
-    return undefined
-  }
+  const keyProblem = (key: string): string | undefined =>
+    blobKeyProblem(key, target.fluxDir) ??
+    (Buffer.byteLength(target.prefix + key) > MAX_KEY_BYTES
+      ? `with the prefix it is over ${MAX_KEY_BYTES} bytes`
+      : undefined)
 
   /** The object key of a valid blob key. */
   const objectKey = (key: string): string => {

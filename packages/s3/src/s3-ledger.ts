@@ -1,5 +1,5 @@
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3'
-import { FluxError, type Ledger, type LedgerEntry } from '@flux/core'
+import { FluxError, type Ledger, type LedgerEntry, ledgerEntryProblem } from '@flux/core'
 import { backoff, isConflict, isNotFound, type S3Target, storeError } from './s3-options.ts'
 
 /** Format version of `ledger.json`; a newer one is refused rather than misread. */
@@ -138,21 +138,10 @@ function parse(target: S3Target, text: string): LedgerEntry[] {
   if (version !== LEDGER_VERSION) throw malformed(target, `its "version" is not ${LEDGER_VERSION}`)
   if (!Array.isArray(entries)) throw malformed(target, 'it has no "entries" array')
   entries.forEach((entry, index) => {
-    const problem = entryProblem(entry)
+    const problem = ledgerEntryProblem(entry)
     if (problem) throw malformed(target, `entry ${index + 1} ${problem}`)
   })
   return entries as LedgerEntry[]
-}
-
-function entryProblem(entry: unknown): string | undefined {
-  if (typeof entry !== 'object' || entry === null) return 'is not an object'
-  const record = entry as Record<string, unknown>
-  for (const field of ['id', 'checksum', 'appliedAt', 'runId', 'fluxVersion']) {
-    if (typeof record[field] !== 'string') return `has no string "${field}"`
-  }
-  if (record.status !== 'applied' && record.status !== 'running') return 'has a "status" other than applied or running'
-  if (typeof record.durationMs !== 'number') return 'has no number "durationMs"'
-  return undefined
 }
 
 function malformed(target: S3Target, reason: string, cause?: unknown): FluxError {

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { S3Client as AwsS3Client, DeleteObjectsCommand, ListObjectsV2Command } from '@aws-sdk/client-s3'
-import { describe, it } from 'vitest'
+import { describeWithServer as describeServer } from '@flux/core/testing'
 import { type S3StoreOptions, s3Store } from '../src/index.ts'
 
 const env = process.env
@@ -18,28 +18,11 @@ export const CREDENTIALS_ENV = {
 }
 if (ENDPOINT) Object.assign(process.env, CREDENTIALS_ENV)
 
-const MISSING_SERVER =
-  'FLUX_TEST_S3_ENDPOINT is not set: run `scripts/services start` and `eval "$(scripts/services env)"`'
+const SERVICES_HINT = 'start the test servers with `scripts/services start`, then run `eval "$(scripts/services env)"`'
 
-/** Runs `fn` against the S3 test server; without one, fails under CI and skips elsewhere. */
-export function describeWithServer(name: string, fn: (endpoint: string) => void): void {
-  if (ENDPOINT) {
-    describe(name, () => fn(ENDPOINT))
-    return
-  }
-  if (env.CI && env.CI !== 'false') {
-    describe(name, () => {
-      it('needs the S3 test server', () => {
-        throw new Error(MISSING_SERVER)
-      })
-    })
-    return
-  }
-  console.warn(`skipping "${name}": ${MISSING_SERVER}`)
-  describe.skip(`${name}: ${MISSING_SERVER}`, () => {
-    it('needs the S3 test server', () => {})
-  })
-}
+/** Runs `fn` against the S3 test server (FLUX_TEST_S3_ENDPOINT); without one, fails under CI and skips elsewhere. */
+export const describeWithServer = (name: string, fn: (endpoint: string) => void) =>
+  describeServer('FLUX_TEST_S3_ENDPOINT', name, fn, SERVICES_HINT)
 
 /** A fresh folder in the test bucket, so that tests (and other engineers' runs) never meet. */
 export function randomPrefix(label = 't'): string {
