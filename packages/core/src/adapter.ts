@@ -12,7 +12,30 @@
  * - `describe()`, error messages and anything logged never contain a secret;
  * - ledger writes are atomic: a reader sees an entry before or after a write, never half;
  * - a lease is exclusive across processes and hosts; it expires when not renewed;
+ * - ledger writes are **fenced** by the lease (see {@link Ledger}): once another runner has
+ *   taken the lease over, the store itself refuses the old holder's ledger writes;
  * - `close()` never closes a client the user passed in.
+ *
+ * ## Fencing, store by store
+ *
+ * A lease alone does not stop a runner that froze past its ttl (a GC pause, a suspended VM, a
+ * network partition) from writing when it wakes up, after another runner took over. So every
+ * lease has a fencing token that changes at every acquisition or take-over, and the store checks
+ * it atomically with each write of the holder's ledger. What each store can protect:
+ *
+ * | store | ledger writes | a migration's own writes |
+ * | --- | --- | --- |
+ * | pg | checked against the lease row in the migration's transaction, under a row lock the take-over must wait for | fenced with the ledger row: a transactional migration of a stale runner never commits; `transaction: false` migrations are not |
+ * | mongo (replica set) | as pg, in the migration's transaction | fenced, as pg |
+ * | mongo (standalone) | conditional on the lease document, and on each entry's fencing epoch | not fenced |
+ * | redis | compare-and-set script on the lease token | not fenced |
+ * | fs | every journal line carries its lease token; a take-over appends a fence line, after which the old token's lines are void | not fenced |
+ * | s3 | compare-and-swap on the ledger object, whose fence a take-over moves | not fenced |
+ *
+ * "Not fenced": a migration that was running when its runner froze finishes the writes it had
+ * begun when the runner wakes up, then fails at its ledger write; the store is left with the
+ * migration `dirty` (its `running` entry) for `flux resolve` to settle. No stale runner ever
+ * starts another step: the runner checks its leases before each one.
  */
 import type { Readable } from 'node:stream'
 import type { MigrationDefinition } from './migration.ts'
@@ -73,6 +96,16 @@ export interface LedgerEntry {
  * The record, kept inside the store itself, of which migrations were applied there.
  * Core calls it only while it holds the store's lease (except `read`, which `status`
  * calls without one).
+ *
+ * **Fencing.** While the adapter instance holds a lease (from `acquire()` until `release()`),
+ * every `record` and `remove` — direct, or through the ledger passed to `transaction()` — is
+ * conditional on that lease still being the store's current one, checked by the store
+ * atomically with the write. When another runner has taken the lease over (or `flux unlock`
+ * broke it), the write changes nothing and rejects with `LEASE_LOST`, whose message says the
+ * lease was taken over and names the new holder (host and pid) where the store knows it, with
+ * the holder in `details.holder`. This stays so after the lease fired `lost`: a lost lease is
+ * never current again. An instance that holds no lease writes unconditionally (`flux mark`,
+ * tests); core itself always writes under a lease.
  */
 export interface Ledger {
   /**
@@ -102,6 +135,8 @@ export interface LeaseHolder {
   since: string
   /** ISO-8601 time it expires unless renewed, where the store knows it. */
   expiresAt?: string
+  /** The fencing epoch of the lease it holds, where the store keeps one (see {@link Lease.epoch}). */
+  epoch?: number
 }
 
 /** Options core passes to {@link Adapter.acquire}. */
@@ -141,6 +176,13 @@ export interface Lease {
    * The runner stops before its next step; migrations see it through `ctx.signal`.
    */
   readonly lost: AbortSignal
+  /**
+   * The fencing epoch: a number the store raises at every acquisition and take-over of this
+   * store's lease, so a later holder always has a greater one. Shown in messages and events;
+   * the store checks its own token against it. Absent where the store keeps no counter
+   * (its fencing token is then an opaque value the adapter keeps to itself).
+   */
+  readonly epoch?: number
 }
 
 /** Body accepted by {@link BlobStore.put}. */

@@ -39,6 +39,7 @@ export {
   DEFAULT_LEASE_WAIT_MS,
   describeHolder,
   isHolderGone,
+  leaseTakenOver,
   pollForLease,
 } from './lease.ts'
 export { acquireLeases, releaseLeases, withLeases } from './lease-set.ts'
@@ -75,5 +76,5 @@ export { findConfigFile, loadProject } from './project.ts'
 export type { MigrateOptions, RunReport } from './runner.ts'
 export { FLUX_VERSION, migrate } from './runner.ts'
 export type { SumProblem } from './sum.ts'
-export { checkSum, formatSum, SUM_FILE, writeSum } from './sum.ts'
+export { assertSumsMatch, checkSum, formatSum, SUM_FILE, sumMismatches, writeSum } from './sum.ts'
 export { writeFileAtomic } from './write-file-atomic.ts'

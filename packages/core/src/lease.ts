@@ -20,6 +20,8 @@ export interface CreateLeaseOptions {
   release: () => Promise<void>
   /** Store name, for error messages. */
   store?: string
+  /** The lease's fencing epoch, where the store keeps one ({@link Lease.epoch}). */
+  epoch?: number
 }
 
 /**
@@ -81,6 +83,7 @@ export function createLease(options: CreateLeaseOptions): Lease {
   timer.unref()
 
   const lease: Lease = {
+    ...(options.epoch === undefined ? {} : { epoch: options.epoch }),
     lost: controller.signal,
     renew: renewOnce,
     async release() {
@@ -112,10 +115,25 @@ export function isHolderGone(holder: LeaseHolder): boolean {
   }
 }
 
-/** Describes a holder for humans: `host:pid since 12:00:01 (run r-…)`. */
+/** Describes a holder for humans: `pid 4242 on web-1 since 2026-… (run r-…, epoch 7)`. */
 export function describeHolder(holder: LeaseHolder | undefined): string {
   if (!holder) return 'an unknown holder'
-  return `pid ${holder.pid} on ${holder.host} since ${holder.since} (run ${holder.runId})`
+  const epoch = holder.epoch === undefined ? '' : `, epoch ${holder.epoch}`
+  return `pid ${holder.pid} on ${holder.host} since ${holder.since} (run ${holder.runId}${epoch})`
+}
+
+/**
+ * The error of a ledger write that the store refused because this instance's lease is no longer
+ * current (see "Fencing" in the adapter contract). `what` is the write, as "record app/x in the
+ * ledger"; `target` is the adapter's `describe()`; `holder` is the new holder where the store
+ * can tell (undefined when the lease is free again, or unreadable).
+ */
+export function leaseTakenOver(target: string, what: string, holder: LeaseHolder | undefined): FluxError {
+  const by = holder ? `taken over by ${describeHolder(holder)}` : 'taken over by another runner (it is free again now)'
+  return new FluxError('LEASE_LOST', `${target}: cannot ${what}: this runner's lease was ${by}`, {
+    hint: 'this runner paused or lost its connection past the lease ttl, and the store refused its write; run `flux status` to see what the runner that took over did',
+    details: holder ? { holder } : {},
+  })
 }
 
 export interface PollForLeaseOptions extends AcquireOptions {

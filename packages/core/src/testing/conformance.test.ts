@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto'
 import { buffer } from 'node:stream/consumers'
 import type { Adapter, BlobBody, BlobStore, LeaseHolder, Ledger, LedgerEntry } from '../adapter.ts'
 import { FluxError } from '../errors.ts'
-import { createLease, pollForLease } from '../lease.ts'
+import { createLease, leaseTakenOver, pollForLease } from '../lease.ts'
 import { describeAdapterConformance } from './index.ts'
 
 const SECRET = 's3cr3t-password'
@@ -12,18 +12,38 @@ const SECRET = 's3cr3t-password'
 interface MemoryState {
   ledger: LedgerEntry[] | undefined
   lease: { token: string; holder: LeaseHolder; ttlMs: number; renewedAt: number } | undefined
+  /** The token of the latest acquisition or break: the one fencing token that is current. */
+  fence: string | undefined
+  epoch: number
   blobs: Map<string, Buffer>
 }
 
-function memoryLedger(state: { ledger: LedgerEntry[] | undefined }): Ledger {
+/** The fencing token an adapter instance writes under: set by its acquire(), cleared by its own release(). */
+interface Fenced {
+  held: string | undefined
+}
+
+/** Refuses a write of an instance whose lease is no longer the store's current one. */
+function checkFence(state: MemoryState, instance: Fenced, what: string): void {
+  if (instance.held === undefined || instance.held === state.fence) return
+  throw leaseTakenOver('memory user@localhost', what, state.lease?.holder)
+}
+
+function memoryLedger(
+  state: { ledger: LedgerEntry[] | undefined },
+  fencing?: { state: MemoryState; instance: Fenced },
+): Ledger {
+  const check = (what: string) => fencing && checkFence(fencing.state, fencing.instance, what)
   return {
     read: async () => structuredClone(state.ledger ?? []),
     async record(entry) {
+      check(`record ${entry.id} in the ledger`)
       const entries = state.ledger ?? []
       const index = entries.findIndex((existing) => existing.id === entry.id)
       state.ledger = index === -1 ? [...entries, structuredClone(entry)] : entries.with(index, structuredClone(entry))
     },
     async remove(id) {
+      check(`remove ${id} from the ledger`)
       if (state.ledger?.some((entry) => entry.id === id)) state.ledger = state.ledger.filter((entry) => entry.id !== id)
     },
   }
@@ -66,6 +86,7 @@ function memoryBlobs(state: MemoryState): BlobStore {
 }
 
 function memoryAdapter(state: MemoryState): Adapter<BlobStore> {
+  const instance: Fenced = { held: undefined }
   const expired = () => state.lease !== undefined && state.lease.renewedAt + state.lease.ttlMs < Date.now()
   return {
     specVersion: 'v1',
@@ -75,24 +96,30 @@ function memoryAdapter(state: MemoryState): Adapter<BlobStore> {
     close: async () => {},
     describe: () => 'memory user@localhost',
     client: () => memoryBlobs(state),
-    ledger: memoryLedger(state),
+    ledger: memoryLedger(state, { state, instance }),
     acquire(options) {
       return pollForLease({
         ...options,
         attempt: async () => {
           if (state.lease && !expired()) return { holder: state.lease.holder }
           const token = randomUUID()
-          state.lease = { token, holder: options.holder, ttlMs: options.ttlMs, renewedAt: Date.now() }
+          state.epoch += 1
+          const holder = { ...options.holder, epoch: state.epoch }
+          state.lease = { token, holder, ttlMs: options.ttlMs, renewedAt: Date.now() }
+          state.fence = token
+          instance.held = token
           const ours = () => state.lease?.token === token
           const lease = createLease({
             store: options.store,
             ttlMs: options.ttlMs,
+            epoch: state.epoch,
             async renew() {
               if (ours() && state.lease) state.lease.renewedAt = Date.now()
               return ours()
             },
             async release() {
               if (ours()) state.lease = undefined
+              if (instance.held === token && state.fence === token) instance.held = undefined
             },
           })
           return { lease }
@@ -103,11 +130,14 @@ function memoryAdapter(state: MemoryState): Adapter<BlobStore> {
     async breakLease() {
       const holder = state.lease?.holder
       state.lease = undefined
+      if (holder) state.fence = randomUUID()
       return holder
     },
     async transaction(fn) {
       const draft = { ledger: structuredClone(state.ledger) }
-      const result = await fn(memoryBlobs(state), memoryLedger(draft))
+      const result = await fn(memoryBlobs(state), memoryLedger(draft, { state, instance }))
+      // the commit checks the fence again: the holder may have been taken over while fn ran
+      checkFence(state, instance, 'commit the transaction')
       state.ledger = draft.ledger
       return result
     },
@@ -127,7 +157,7 @@ function memoryAdapter(state: MemoryState): Adapter<BlobStore> {
 
 describeAdapterConformance('memory', {
   async setup() {
-    const state: MemoryState = { ledger: undefined, lease: undefined, blobs: new Map() }
+    const state: MemoryState = { ledger: undefined, lease: undefined, fence: undefined, epoch: 0, blobs: new Map() }
     return {
       create: () => memoryAdapter(state),
       cleanup: async () => {},
@@ -140,7 +170,7 @@ describeAdapterConformance('memory', {
   },
   secrets: [SECRET],
   unreachable: () => ({
-    ...memoryAdapter({ ledger: undefined, lease: undefined, blobs: new Map() }),
+    ...memoryAdapter({ ledger: undefined, lease: undefined, fence: undefined, epoch: 0, blobs: new Map() }),
     describe: () => 'memory user@unreachable',
     async open() {
       const cause = new Error(`connect ECONNREFUSED for user:${SECRET}@unreachable`)

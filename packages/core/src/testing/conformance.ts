@@ -1,5 +1,6 @@
 import { describe } from 'vitest'
 import { blobTests } from './conformance-blobs.ts'
+import { fencingTests } from './conformance-fencing.ts'
 import { conformanceTest } from './conformance-harness.ts'
 import { leaseTests } from './conformance-lease.ts'
 import { ledgerTests } from './conformance-ledger.ts'
@@ -9,7 +10,7 @@ import { transactionTests } from './conformance-transactions.ts'
 
 /**
  * The conformance suite every adapter runs against its real server, from a test file of a
- * few lines. Groups: `ledger`, `lease`, `transactions` (skipped unless the adapter declares
+ * few lines. Groups: `ledger`, `lease`, `fencing`, `transactions` (skipped unless the adapter declares
  * `capabilities.transactions`), `blobs` (unless `capabilities.blobs`), `redaction`.
  * Each test gets a fresh namespace from `setup()` and several adapter instances over it,
  * standing for several processes.
@@ -22,6 +23,9 @@ import { transactionTests } from './conformance-transactions.ts'
  *   name from `AcquireOptions.store` and the holder's pid; `inspectLease()` may add
  *   `expiresAt` but gives back host, pid, runId and since unchanged; `release()` twice is fine;
  *   a lease broken or taken over fires `lost`, and its `release()` leaves the new holder alone;
+ * - fencing: after a take-over or a break, the old holder's ledger writes (direct, in a
+ *   transaction, in a batch) reject with `LEASE_LOST` naming the new holder's host and pid, and
+ *   change nothing, also once the new holder has released; epochs, where kept, only grow;
  * - blobs: `get` gives a `Buffer`; `list` sorts by UTF-16 code unit and filters by plain string
  *   prefix; "directories" are not keys (`exists('a')` is false when only `a/b` exists); keys
  *   with empty, `.` or `..` segments, a leading `/` or a trailing `/` are refused by every method;
@@ -45,6 +49,7 @@ export function describeAdapterConformance(name: string, options: ConformanceOpt
   describe(`${name} adapter conformance`, () => {
     describe('ledger', () => ledgerTests(test))
     describe('lease', () => leaseTests(test))
+    describe('fencing', () => fencingTests(test))
     describe('transactions', () => transactionTests(test))
     describe('blobs', () => blobTests(test))
     describe('redaction', () => redactionTests(test, options))
