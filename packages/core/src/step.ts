@@ -63,8 +63,32 @@ export async function runStep(options: StepOptions): Promise<void> {
     }
     throw failure
   }
-  if (parts.direction === 'down') await record('remove the step from its ledger', () => ledger.remove(step.id))
-  else await record('record the step as applied', () => ledger.record(parts.applied()))
+  try {
+    if (parts.direction === 'down') await record('remove the step from its ledger', () => ledger.remove(step.id))
+    else await record('record the step as applied', () => ledger.record(parts.applied()))
+  } catch (error) {
+    throw FluxError.is(error) && error.code === 'LEASE_LOST' ? ranButFenced(step, parts.direction, error) : error
+  }
+}
+
+/**
+ * A step without a transaction ran to its end, then its store refused to record it: the lease
+ * was taken over meanwhile (the runner froze past the ttl). Its changes are in the store, and
+ * its ledger entry still says `running`, so it shows as dirty to whoever comes next.
+ */
+function ranButFenced(step: PlanStep, direction: 'up' | 'down', error: FluxError): FluxError {
+  return new FluxError(
+    'LEASE_LOST',
+    `migration ${step.id} ran (${direction}) but could not be recorded: ${error.message}`,
+    {
+      migration: step.id,
+      store: step.store,
+      file: step.file,
+      hint: `its changes are in store "${step.store}" and it shows as dirty: check them, then \`flux resolve ${step.id} --applied\` (or \`--rolled-back\`)`,
+      details: error.details,
+      cause: error,
+    },
+  )
 }
 
 /**
@@ -101,7 +125,7 @@ export function transactionalStep(options: StepOptions): {
 function stepParts(options: StepOptions) {
   const { project, step } = options
   const definition = project.graph.definitions.get(step.id)!
-  const direction = step.action === 'revert' ? 'down' : 'up'
+  const direction: 'up' | 'down' = step.action === 'revert' ? 'down' : 'up'
   const body = direction === 'down' ? definition.down! : definition.up
   const startedAt = new Date()
   const started = performance.now()
