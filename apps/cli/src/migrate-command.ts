@@ -11,8 +11,9 @@ export async function runMigrate(
   options: { direction: 'up' | 'down'; target: string | undefined; steps: number | undefined },
 ): Promise<number> {
   const { output, json } = input
-  // the stores connect while the migration files load; migrate() takes them from there
-  const project = await openProject(input.configFile, { prefetch: true })
+  // the stores connect while the migration files load; migrate() takes them from there.
+  // A folder that no longer matches its flux.sum stops both directions before any file is imported.
+  const project = await openProject(input.configFile, { prefetch: true, checkSums: true })
   const reporter = createReporter(output)
   let report: Awaited<ReturnType<typeof migrate>>
   try {

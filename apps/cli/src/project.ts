@@ -1,5 +1,11 @@
 import { dirname } from 'node:path'
-import { findConfigFile, installFluxResolutionFallback, loadProject, type Project } from '@flux/core'
+import {
+  findConfigFile,
+  installFluxResolutionFallback,
+  type LoadProjectOptions,
+  loadProject,
+  type Project,
+} from '@flux/core'
 
 /**
  * Loads the project the way every command does: finds the config, makes its folder the
@@ -9,10 +15,10 @@ import { findConfigFile, installFluxResolutionFallback, loadProject, type Projec
  */
 export async function openProject(
   configFile: string | undefined,
-  options: { configOnly?: boolean; prefetch?: boolean } = {},
+  options: Pick<LoadProjectOptions, 'configOnly' | 'prefetch' | 'allowMissingMigrations' | 'checkSums'> = {},
 ): Promise<Project> {
   const file = await findConfigFile(process.cwd(), configFile)
   process.chdir(dirname(file))
   installFluxResolutionFallback(import.meta.url)
-  return loadProject({ configFile: file, configOnly: options.configOnly ?? false, prefetch: options.prefetch ?? false })
+  return loadProject({ ...options, configFile: file })
 }

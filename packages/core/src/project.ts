@@ -2,6 +2,7 @@ import { access } from 'node:fs/promises'
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path'
 import type { Adapter, LedgerEntry, MigrationFileLoader } from './adapter.ts'
 import { capabilitiesOf } from './adapter.ts'
+import { requireFolders } from './component-folders.ts'
 import { CONFIG_FILE_NAMES, type LeaseConfig, type ValidConfig, validateConfig } from './config.ts'
 import { discoverComponents } from './discover.ts'
 import { FluxError, messageOf } from './errors.ts'
@@ -10,6 +11,7 @@ import { type Component, type LoadedMigration, loadMigrations, type MigrationFil
 import { importModule, type ModuleImporter } from './module-loader.ts'
 import type { StoreInfo } from './plan.ts'
 import { closeStores, openStores, readLedgers } from './stores.ts'
+import { assertSumsMatch } from './sum.ts'
 
 /** A loaded, validated project: config, components, migrations and their graph. Nothing is opened yet. */
 export interface Project {
@@ -42,8 +44,20 @@ export interface LoadProjectOptions {
   configFile?: string
   /** Module import seam. */
   importer?: ModuleImporter
-  /** Stop after the config: load no migrations (for `flux new`, `flux unlock`). */
+  /** Stop after the config: load no migrations, check no folder (for `flux unlock`). */
   configOnly?: boolean
+  /**
+   * The application's migrations folder may be missing, and then counts as empty (for
+   * `flux new`, which creates it). Otherwise a missing migrations folder, the application's
+   * or a component package's, is a configuration error. Default `false`.
+   */
+  allowMissingMigrations?: boolean
+  /**
+   * Refuse (`SUM_MISMATCH`, exit 3) a migrations folder that no longer matches its
+   * `flux.sum`, before any migration file is imported (for `flux up` and `flux down`; see
+   * `assertSumsMatch`). A folder without `flux.sum` is not checked. Default `false`.
+   */
+  checkSums?: boolean
   /**
    * Open the stores and read their ledgers while the migrations load, for a `migrate()` that
    * follows at once (connecting to a server overlaps reading a thousand files). The caller
@@ -126,6 +140,10 @@ async function loadRest(
     for (const extension of adapter.migrationFiles?.extensions ?? []) {
       if (!loaders.has(extension)) loaders.set(extension, adapter.migrationFiles!)
     }
+  }
+  if (!options.configOnly) {
+    await requireFolders(components, cwd, displayConfig, options.allowMissingMigrations === true)
+    if (options.checkSums) await assertSumsMatch(components, loaders.keys(), cwd)
   }
   const migrations = options.configOnly ? [] : await loadMigrations(components, importer, cwd, loaders)
   const graph = buildGraph(

@@ -1,8 +1,9 @@
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { checkSum, SUM_FILE, writeSum } from './sum.ts'
+import { FluxError } from './errors.ts'
+import { assertSumsMatch, checkSum, SUM_FILE, sumMismatches, writeSum } from './sum.ts'
 
 let dir: string
 beforeEach(async () => {
@@ -53,5 +54,45 @@ describe('flux.sum', () => {
     expect((await checkSum(dir, 'migrations'))[0]!.message).toBe(
       'migrations/flux.sum is missing; run `flux sum` to write it',
     )
+  })
+})
+
+describe('the check before `up` and `down`', () => {
+  it('passes a folder that matches its sum, and one without a sum', async () => {
+    const cwd = dirname(dir)
+    await expect(assertSumsMatch([{ dir }], [], cwd)).resolves.toBeUndefined()
+    await writeSum(dir)
+    await expect(assertSumsMatch([{ dir }], [], cwd)).resolves.toBeUndefined()
+    expect(await sumMismatches([{ dir }], [], cwd)).toEqual([])
+  })
+
+  it('refuses a folder that no longer matches: SUM_MISMATCH (exit 3), naming the folder and the files', async () => {
+    await writeSum(dir)
+    await writeFile(join(dir, '001_a.ts'), 'export default 10\n')
+    const cwd = dirname(dir)
+    const folder = dir.slice(cwd.length + 1)
+    const error = await assertSumsMatch([{ dir }], [], cwd).catch((caught: unknown) => caught)
+    expect(FluxError.is(error)).toBe(true)
+    expect(error).toMatchObject({
+      code: 'SUM_MISMATCH',
+      exitCode: 3,
+      message: `migrations folder ${folder}/ does not match its flux.sum: ${folder}/001_a.ts changed since ${folder}/flux.sum was written`,
+      file: `${folder}/001_a.ts`,
+      details: { folders: [`${folder}/`] },
+    })
+    expect((error as FluxError).hint).toContain('`flux sum`')
+    expect(await sumMismatches([{ dir }], [], cwd)).toEqual([
+      { file: `${folder}/001_a.ts`, message: `${folder}/001_a.ts changed since ${folder}/flux.sum was written` },
+    ])
+  })
+
+  it('names the first three problems and counts the rest', async () => {
+    await writeSum(dir)
+    for (const name of ['003_c', '004_d', '005_e', '006_f']) await writeFile(join(dir, `${name}.ts`), 'export {}\n')
+    const error = (await assertSumsMatch([{ dir }], [], dir).catch((caught: unknown) => caught)) as FluxError
+    expect(error.message).toBe(
+      'migrations folder ./ does not match its flux.sum: 003_c.ts is not in flux.sum; 004_d.ts is not in flux.sum; 005_e.ts is not in flux.sum; 1 more (`flux verify` lists them)',
+    )
+    expect(error.details?.problems).toHaveLength(4)
   })
 })

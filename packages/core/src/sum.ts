@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto'
-import { readFile } from 'node:fs/promises'
-import { join } from 'node:path'
-import { checksumOf, listMigrationFiles } from './load-migrations.ts'
+import { access, readFile } from 'node:fs/promises'
+import { join, relative, sep } from 'node:path'
+import { FluxError } from './errors.ts'
+import { type Component, checksumOf, listMigrationFiles } from './load-migrations.ts'
 import { writeFileAtomic } from './write-file-atomic.ts'
 
 /** Name of the integrity file in each migrations folder. */
@@ -100,4 +101,73 @@ export async function checkSum(
     problems.push({ file: sumFile, message: `${sumFile} was edited by hand: its total does not match its lines` })
   }
   return problems
+}
+
+/**
+ * The problems of every migrations folder that has a `flux.sum` (see `checkSum`); a folder
+ * without one is not checked. Paths in messages are relative to `cwd`.
+ */
+export async function sumMismatches(
+  components: readonly Pick<Component, 'dir'>[],
+  extensions: Iterable<string> = [],
+  cwd: string = process.cwd(),
+): Promise<SumProblem[]> {
+  return (await mismatchesByFolder(components, extensions, cwd)).flatMap((folder) => folder.problems)
+}
+
+/**
+ * Refuses to go on (`SUM_MISMATCH`, exit 3) when a migrations folder no longer matches its
+ * `flux.sum`: a file edited, added or removed without `flux sum`, as after a bad merge. A
+ * folder without `flux.sum` is not checked. `loadProject({ checkSums: true })` calls it
+ * before any migration file is imported, for `flux up` and `flux down`.
+ */
+export async function assertSumsMatch(
+  components: readonly Pick<Component, 'dir'>[],
+  extensions: Iterable<string> = [],
+  cwd: string = process.cwd(),
+): Promise<void> {
+  const mismatched = await mismatchesByFolder(components, extensions, cwd)
+  if (mismatched.length === 0) return
+  const folders = mismatched.map((folder) => `${folder.folder}${sep}`)
+  const problems = mismatched.flatMap((folder) => folder.problems)
+  const listed = problems.slice(0, MAX_LISTED).map((problem) => problem.message)
+  if (problems.length > MAX_LISTED) listed.push(`${problems.length - MAX_LISTED} more (\`flux verify\` lists them)`)
+  const subject =
+    folders.length === 1
+      ? `migrations folder ${folders[0]} does not match its ${SUM_FILE}`
+      : `migrations folders ${folders.join(', ')} do not match their ${SUM_FILE}`
+  throw new FluxError('SUM_MISMATCH', `${subject}: ${listed.join('; ')}`, {
+    file: problems[0]!.file,
+    hint: 'review the change, then run `flux sum` to accept it, or restore the files; nothing was applied',
+    details: { folders, problems },
+  })
+}
+
+/** Problems named in the message of `assertSumsMatch`; `flux verify` lists them all. */
+const MAX_LISTED = 3
+
+async function mismatchesByFolder(
+  components: readonly Pick<Component, 'dir'>[],
+  extensions: Iterable<string>,
+  cwd: string,
+): Promise<{ folder: string; problems: SumProblem[] }[]> {
+  const extra = [...extensions]
+  const checked = await Promise.all(
+    components.map(async ({ dir }) => {
+      const folder = relative(cwd, dir) || '.'
+      if (!(await exists(join(dir, SUM_FILE)))) return { folder, problems: [] }
+      return { folder, problems: await checkSum(dir, folder, extra) }
+    }),
+  )
+  return checked.filter((folder) => folder.problems.length > 0)
+}
+
+async function exists(file: string): Promise<boolean> {
+  try {
+    await access(file)
+    return true
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false
+    throw error
+  }
 }

@@ -4,7 +4,8 @@ import { parseSteps, runMigrate } from '../migrate-command.ts'
 
 export const usage = 'flux down <target> | --steps <n> [--json]'
 export const description = `Reverts applied migrations with their down(), newest first: those that come after
-<target> (which stays applied; \`base\` reverts everything), or the last <n>.`
+<target> (which stays applied; \`base\` reverts everything), or the last <n>.
+Like \`up\`, it refuses to run (exit 3) while a migrations folder does not match its flux.sum.`
 export const maxPositionals = 1
 export const options = {
   steps: { type: 'string', value: 'n', description: 'revert the last n applied migrations' },

@@ -1,5 +1,5 @@
-import { writeFile } from 'node:fs/promises'
-import { join, relative } from 'node:path'
+import { mkdir, writeFile } from 'node:fs/promises'
+import { join, relative, sep } from 'node:path'
 import { FluxError, headsByComponent, writeSum } from '@flux/core'
 import type { CommandInput } from '../command.ts'
 import { migrationFileName } from '../migration-file.ts'
@@ -7,7 +7,8 @@ import { openProject } from '../project.ts'
 
 export const usage = 'flux new <name> [--store <store>]'
 export const description = `Writes migrations/<UTC timestamp>_<name>.ts for the given store, with the current
-head(s) of the migrations folder as its parents, and updates flux.sum.`
+head(s) of the migrations folder as its parents, and updates flux.sum. Creates the
+migrations folder the config names if it does not exist yet.`
 export const maxPositionals = 1
 export const options = {
   store: { type: 'string', value: 'store', description: 'the store it changes (needed when the config has several)' },
@@ -29,7 +30,8 @@ export async function run({ positionals, values, configFile, output }: CommandIn
     .replace(/[^a-z0-9]+/g, '-')
     .replace(/^-+|-+$/g, '')
   if (!slug) throw new FluxError('USAGE', `"${rawName}" has no letters or digits to name a file with`)
-  const project = await openProject(configFile)
+  // the application's folder may not exist yet: the first migration creates it
+  const project = await openProject(configFile, { allowMissingMigrations: true })
   const storeNames = Object.keys(project.adapters)
   const store = typeof values.store === 'string' ? values.store : storeNames.length === 1 ? storeNames[0] : undefined
   if (store === undefined || !project.adapters[store]) {
@@ -47,6 +49,8 @@ export async function run({ positionals, values, configFile, output }: CommandIn
   const file = join(component.dir, `${name}.ts`)
   const client = CLIENT_TYPES[project.adapters[store]!.kind]
   const parents = heads.length > 0 ? `\n  parents: [${heads.map((head) => `'${head.name}'`).join(', ')}],` : ''
+  if (await mkdir(component.dir, { recursive: true }))
+    output.line(`created ${relative(process.cwd(), component.dir)}${sep}`)
   await writeFile(
     file,
     `import { defineMigration } from '@flux/core'

@@ -1,4 +1,4 @@
-import { type Plan, type Project, previewPlan } from '@flux/core'
+import { type Plan, type Project, previewPlan, type SumProblem, sumMismatches } from '@flux/core'
 import type { CommandInput } from '../command.ts'
 import { stepVerb } from '../format.ts'
 import { parseSteps } from '../migrate-command.ts'
@@ -9,7 +9,8 @@ export const usage = 'flux plan [target] [--down] [--steps <n>] [--sql] [--json]
 export const description = `Shows the steps \`flux up\` (or with --down, \`flux down\`) would run now, in order, with
 the store of each and the problems that would stop it. Changes nothing and takes no lease.
 With --sql, prints the SQL the steps would run, for review (migrations that compute their
-changes at run time are listed as not renderable). Exits 3 when the plan has integrity problems.`
+changes at run time are listed as not renderable). Exits 3 when the plan has integrity problems,
+or a migrations folder does not match its flux.sum (\`up\` and \`down\` refuse to run then).`
 export const maxPositionals = 1
 export const options = {
   down: { type: 'boolean', description: 'plan `flux down` instead of `flux up`' },
@@ -22,10 +23,12 @@ export async function run({ values, positionals, configFile, output, json }: Com
   const project = await openProject(configFile)
   const direction = values.down === true ? 'down' : 'up'
   const plan = await previewPlan(project, { direction, target: positionals[0], steps: parseSteps(values.steps) })
+  // reported, not thrown: the plan is still worth reading while flux.sum is being sorted out
+  const sums = await sumMismatches(project.components, project.loaders.keys())
   if (values.sql === true) {
-    printSql(project, plan, output, json)
+    printSql(project, plan, sums, output, json)
   } else if (json) {
-    output.printJson(plan)
+    output.printJson({ ...plan, sums })
   } else {
     if (plan.steps.length === 0) output.line(direction === 'up' ? 'nothing to apply' : 'nothing to revert')
     for (const [index, step] of plan.steps.entries()) {
@@ -36,12 +39,13 @@ export async function run({ values, positionals, configFile, output, json }: Com
       )
     }
     for (const problem of plan.problems) output.line(`${output.paint.red(problem.kind.padEnd(12))} ${problem.message}`)
+    for (const problem of sums) output.line(`${output.paint.red('flux.sum'.padEnd(12))} ${problem.message}`)
   }
-  return plan.problems.length > 0 ? 3 : 0
+  return plan.problems.length > 0 || sums.length > 0 ? 3 : 0
 }
 
 /** The SQL of each step, as a script a DBA can read; `--json` gives `{ id, store, sql }` per step. */
-function printSql(project: Project, plan: Plan, output: Output, json: boolean): void {
+function printSql(project: Project, plan: Plan, sums: SumProblem[], output: Output, json: boolean): void {
   const direction = plan.direction
   const steps = plan.steps.map((step) => {
     const sql = project.graph.definitions.get(step.id)?.sql
@@ -53,7 +57,7 @@ function printSql(project: Project, plan: Plan, output: Output, json: boolean): 
     }
   })
   if (json) {
-    output.printJson({ direction, steps, problems: plan.problems })
+    output.printJson({ direction, steps, problems: plan.problems, sums })
     return
   }
   for (const step of steps) {
@@ -61,4 +65,5 @@ function printSql(project: Project, plan: Plan, output: Output, json: boolean): 
     if (step.sql === null) output.line('-- not renderable: this migration computes its changes at run time\n')
     else output.line(`${step.sql.map((statement) => `${statement.trimEnd().replace(/;$/, '')};`).join('\n')}\n`)
   }
+  for (const problem of sums) output.line(`-- flux.sum: ${problem.message}`)
 }

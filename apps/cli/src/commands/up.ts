@@ -5,7 +5,8 @@ export const usage = 'flux up [target] [--json]'
 export const description = `Applies pending migrations in every store, in graph order: all of them, or only
 <target> (a migration id, or its bare name where unique) and what it depends on.
 Each store is leased while it is migrated, so concurrent runs wait rather than collide.
-A dirty, drifted or missing migration stops it before anything runs (exit 3).`
+A dirty, drifted or missing migration stops it before anything runs (exit 3), and so
+does a migrations folder that no longer matches its flux.sum (\`flux sum\` accepts a change).`
 export const maxPositionals = 1
 export const options = {} as const
 export const examples = ['flux up', 'flux up app/20261121093000_add-photos', 'flux up --json']
