@@ -9,6 +9,7 @@ import {
   type LeaseHolder,
   pollForLease,
 } from '@flux/core'
+import type { Fence, S3Fencing } from './s3-ledger.ts'
 import { isConflict, isNotFound, type S3Target, storeError } from './s3-options.ts'
 
 /** `lease.json` while held. Every renewal changes `renewals`, so its ETag changes too. */
@@ -19,12 +20,16 @@ interface HeldDocument {
   ttlMs: number
   renewedAt: string
   renewals: number
+  /** The fencing epoch of this acquisition; a "released" object keeps the last one, for the next. */
+  epoch?: number
 }
 
 /** `lease.json` as read: `held` is absent when it was released (or broken). */
 interface CurrentLease {
   etag: string
   held: HeldDocument | undefined
+  /** The epoch of the last acquisition (or break), held or released. */
+  epoch: number | undefined
   /** Server time since the object was last written, from its `Last-Modified` and the response's `Date`. */
   ageMs: number | undefined
 }
@@ -42,8 +47,13 @@ export interface S3Lease {
  * rather than deleting: a delete cannot be made conditional on every server (MinIO ignores
  * `If-Match` on DeleteObject), and an unconditional delete could remove a lease that someone
  * took over a moment before. The object stays, a few bytes.
+ *
+ * Fencing: once its conditional write has won the lease, an acquisition moves the ledger's fence
+ * to its token before it returns (see `s3Ledger`), and a break moves it to a token of nobody's
+ * before it frees the lease, so no one can take the lease in between and be fenced out by it.
+ * The epoch counts in the lease object, whose compare-and-swap gives each acquisition its own.
  */
-export function s3Lease(target: S3Target): S3Lease {
+export function s3Lease(target: S3Target, fencing: S3Fencing): S3Lease {
   const read = async (): Promise<CurrentLease | undefined> => {
     const command = new GetObjectCommand({ Bucket: target.bucket, Key: target.leaseKey })
     let serverDate: string | undefined
@@ -63,7 +73,7 @@ export function s3Lease(target: S3Target): S3Lease {
       const now = serverDate === undefined ? Number.NaN : Date.parse(serverDate)
       return {
         etag: response.ETag!,
-        held: parseHeld(text, response.ETag!),
+        ...parseLease(text, response.ETag!),
         ageMs: written !== undefined && Number.isFinite(now) ? now - written : undefined,
       }
     } catch (error) {
@@ -91,7 +101,12 @@ export function s3Lease(target: S3Target): S3Lease {
     }
   }
 
-  const released = () => ({ version: 1, released: true, releasedAt: new Date().toISOString() })
+  const released = (epoch: number | undefined) => ({
+    version: 1,
+    released: true,
+    releasedAt: new Date().toISOString(),
+    epoch,
+  })
 
   return {
     async acquire(options) {
@@ -107,11 +122,25 @@ export function s3Lease(target: S3Target): S3Lease {
         renewedAt: new Date().toISOString(),
         renewals: 0,
       }
-      const take = (etag: string) => {
+      // S3 cannot write two objects as one: a runner that froze past its ttl between winning the lease and
+      // moving the fence fences out whoever took over meanwhile. Still one writer at a time: that one is
+      // refused from then on, and this one loses the lease at its next renewal.
+      const take = async (etag: string) => {
+        let fence: Fence
+        try {
+          fence = await fencing.move({ token, epoch: document.epoch ?? 1, holder: options.holder })
+        } catch (error) {
+          // no lease without its fence: give the lease back rather than leave it to expire
+          await write(released(document.epoch), etag).catch(() => {})
+          throw error
+        }
+        document.epoch = fence.epoch
+        fencing.held = token
         let current = etag
         const lease = createLease({
           ttlMs: options.ttlMs,
           store: options.store,
+          epoch: fence.epoch,
           renew: async () => {
             document.renewals += 1
             document.renewedAt = new Date().toISOString()
@@ -127,7 +156,11 @@ export function s3Lease(target: S3Target): S3Lease {
           },
           release: async () => {
             for (let attempt = 0; attempt < 3; attempt++) {
-              if ((await write(released(), current)) !== undefined) return
+              if ((await write(released(document.epoch), current)) !== undefined) {
+                // ours until now: this instance writes unconditionally again. A lease taken over stays fenced.
+                if (fencing.held === token) fencing.held = undefined
+                return
+              }
               const seen = await read()
               if (seen?.held?.token !== token) return
               current = seen.etag
@@ -142,12 +175,13 @@ export function s3Lease(target: S3Target): S3Lease {
         attempt: async () => {
           document.renewedAt = new Date().toISOString()
           const current = await read()
+          if (current?.held?.token === token) return take(current.etag)
+          document.epoch = (current?.epoch ?? 0) + 1
           if (current === undefined) {
             const etag = await write(document, undefined)
             return etag === undefined ? { holder: undefined } : take(etag)
           }
           const { held } = current
-          if (held?.token === token) return take(current.etag)
           if (held !== undefined) {
             if (observed?.etag !== current.etag) observed = { etag: current.etag, at: performance.now() }
             // Last-Modified and Date have whole seconds: one more second makes sure it is really older than its ttl
@@ -168,10 +202,14 @@ export function s3Lease(target: S3Target): S3Lease {
     },
 
     async breakLease() {
+      let broken: LeaseHolder | undefined
       for (let attempt = 0; attempt < 10; attempt++) {
         const current = await read()
-        if (current?.held === undefined) return undefined
-        if ((await write(released(), current.etag)) !== undefined) return shown(current.held)
+        if (current?.held === undefined) return broken
+        broken = shown(current.held)
+        // the fence first, while the lease still keeps everyone else out
+        const fence = await fencing.move({ token: randomUUID(), epoch: (current.epoch ?? 0) + 1 })
+        if ((await write(released(fence.epoch), current.etag)) !== undefined) return broken
       }
       throw storeError(target, `break the lease ${target.leaseKey}`, new Error('it kept changing'))
     },
@@ -179,24 +217,29 @@ export function s3Lease(target: S3Target): S3Lease {
 }
 
 function shown(held: HeldDocument): LeaseHolder {
-  return { ...held.holder, expiresAt: new Date(Date.parse(held.renewedAt) + held.ttlMs).toISOString() }
+  const expiresAt = new Date(Date.parse(held.renewedAt) + held.ttlMs).toISOString()
+  return { ...held.holder, expiresAt, ...(held.epoch === undefined ? {} : { epoch: held.epoch }) }
 }
 
-/** The held lease in `lease.json`; a "released" object gives `undefined`, a garbled one an unknown holder. */
-function parseHeld(text: string, etag: string): HeldDocument | undefined {
+/**
+ * The held lease in `lease.json` and the last epoch; a "released" object holds no lease, a
+ * garbled one is held by an unknown holder.
+ */
+function parseLease(text: string, etag: string): Pick<CurrentLease, 'held' | 'epoch'> {
   let data: Partial<HeldDocument> & { released?: boolean }
   try {
     data = JSON.parse(text)
   } catch {
     data = {}
   }
-  if (data.released === true) return undefined
+  const epoch = typeof data.epoch === 'number' ? data.epoch : undefined
+  if (data.released === true) return { held: undefined, epoch }
   if (typeof data.token === 'string' && typeof data.ttlMs === 'number' && typeof data.holder === 'object') {
-    return data as HeldDocument
+    return { held: data as HeldDocument, epoch }
   }
   // hand-edited or garbled: held by nobody we know, taken over once it stays unchanged for the default ttl
   const since = new Date(0).toISOString()
-  return {
+  const held: HeldDocument = {
     version: 1,
     token: `unreadable-${etag}`,
     holder: { host: 'unknown', pid: 0, runId: 'unknown', since },
@@ -204,4 +247,5 @@ function parseHeld(text: string, etag: string): HeldDocument | undefined {
     renewedAt: since,
     renewals: 0,
   }
+  return { held, epoch }
 }

@@ -1,5 +1,12 @@
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3'
-import { FluxError, type Ledger, type LedgerEntry, ledgerEntryProblem } from '@flux/core'
+import {
+  FluxError,
+  type LeaseHolder,
+  type Ledger,
+  type LedgerEntry,
+  leaseTakenOver,
+  ledgerEntryProblem,
+} from '@flux/core'
 import { backoff, isConflict, isNotFound, type S3Target, storeError } from './s3-options.ts'
 
 /** Format version of `ledger.json`; a newer one is refused rather than misread. */
@@ -7,76 +14,109 @@ const LEDGER_VERSION = 1
 /** How long a write keeps retrying when every compare-and-swap loses. */
 const WRITE_DEADLINE_MS = 30_000
 
-type Operation = { record: LedgerEntry } | { remove: string }
+/**
+ * The lease that may write the ledger: the token of the latest acquisition (or of a break,
+ * which names no holder), and its epoch. Kept in `ledger.json` itself, so that checking it and
+ * writing the entries are one compare-and-swap.
+ */
+export interface Fence {
+  token: string
+  epoch: number
+  holder?: LeaseHolder
+}
 
-/** The ledger as last seen: its ETag (`undefined`: the object does not exist) and its entries. */
+/** What the lease needs of the ledger. */
+export interface S3Fencing {
+  /**
+   * Moves the ledger's fence to a new lease (or to nobody, for a break), which voids every
+   * earlier token. Its epoch is `epoch`, or more when the fence already had one as great.
+   */
+  move(fence: Fence): Promise<Fence>
+  /**
+   * The token this instance's writes are checked against: set once its lease is acquired,
+   * cleared by its own release. `undefined`: the instance holds no lease and writes unconditionally.
+   */
+  held: string | undefined
+}
+
+/** The ledger as last seen: its ETag (`undefined`: the object does not exist), entries and fence. */
 interface Snapshot {
   etag: string | undefined
   entries: LedgerEntry[]
+  fence: Fence | undefined
 }
 
 /**
- * The ledger: one object, `<prefix>.flux/ledger.json` = `{ version, entries }`, entries in
- * first-recorded order. A write replaces the whole object with compare-and-swap on its ETag
- * (`If-Match`, or `If-None-Match: *` to create it), so two writers can never lose each
- * other's updates: the loser gets 412, reads again and retries.
+ * The ledger: one object, `<prefix>.flux/ledger.json` = `{ version, fence, entries }`, entries
+ * in first-recorded order. A write replaces the whole object with compare-and-swap on its ETag
+ * (`If-Match`, or `If-None-Match: *` to create it), so two writers can never lose each other's
+ * updates: the loser gets 412, reads again and retries. Every acquisition of the lease moves the
+ * fence first; a holder then writes only while the object it replaces carries its own token, so
+ * a take-over (a new ETag) makes the old holder's next write fail, and its re-read shows why.
  */
-export function s3Ledger(target: S3Target): Ledger {
+export function s3Ledger(target: S3Target): { ledger: Ledger; fencing: S3Fencing } {
   // What this instance last read or wrote: a write first tries it without reading, and the
   // condition on the ETag catches it when another instance wrote since.
   let seen: Snapshot | undefined
+  // Writes of this instance so far: a read that was under way during one must not replace what it wrote in
+  // `seen` (an older fence there would refuse our own writes).
+  let written = 0
   let queue: Promise<unknown> = Promise.resolve()
 
   const load = async (): Promise<Snapshot> => {
-    let text: string
-    let etag: string | undefined
+    const before = written
+    let snapshot: Snapshot
     try {
       const response = await target.sdk().send(new GetObjectCommand({ Bucket: target.bucket, Key: target.ledgerKey }))
-      text = await response.Body!.transformToString('utf8')
-      etag = response.ETag
+      snapshot = { etag: response.ETag, ...parse(target, await response.Body!.transformToString('utf8')) }
     } catch (error) {
       if (!isNotFound(error)) throw storeError(target, `read the ledger ${target.ledgerKey}`, error)
-      seen = { etag: undefined, entries: [] }
-      return seen
+      snapshot = { etag: undefined, entries: [], fence: undefined }
     }
-    seen = { etag, entries: parse(target, text) }
-    return seen
+    if (written === before) seen = snapshot
+    return snapshot
   }
 
-  const write = async (operation: Operation) => {
+  /**
+   * Replaces the object with `change(what it holds)`, by compare-and-swap until it lands; `change`
+   * gives `undefined` when there is nothing to change, and throws to refuse.
+   */
+  const commit = async (
+    action: string,
+    change: (base: Snapshot) => Omit<Snapshot, 'etag'> | undefined,
+  ): Promise<void> => {
     const deadline = Date.now() + WRITE_DEADLINE_MS
     for (let attempt = 0; ; attempt++) {
       const cached = seen
       let base = cached ?? (await load())
-      let entries = applyTo(base.entries, operation)
+      let next = change(base)
       // nothing to change by what we saw last: make sure on a fresh read before skipping the write
-      if (entries === base.entries && cached) {
+      if (next === undefined && cached) {
         base = await load()
-        entries = applyTo(base.entries, operation)
+        next = change(base)
       }
-      if (entries === base.entries) return
+      if (next === undefined) return
       try {
         const response = await target.sdk().send(
           new PutObjectCommand({
             Bucket: target.bucket,
             Key: target.ledgerKey,
-            Body: serialize(entries),
+            Body: serialize(next),
             ContentType: 'application/json',
             ...(base.etag === undefined ? { IfNoneMatch: '*' } : { IfMatch: base.etag }),
           }),
         )
-        seen = { etag: response.ETag, entries }
+        written += 1
+        seen = { etag: response.ETag, ...next }
         return
       } catch (error) {
         seen = undefined
         // 404: If-Match on an object that someone deleted; read again like for 412
-        if (!isConflict(error) && !isNotFound(error)) {
-          throw storeError(target, `write the ledger ${target.ledgerKey}`, error)
-        }
+        if (!isConflict(error) && !isNotFound(error)) throw storeError(target, `${action} ${target.ledgerKey}`, error)
         if (Date.now() >= deadline) {
           throw new FluxError(
             'STORE_ERROR',
-            `could not write the ledger ${target.ledgerKey} in ${target.description}: it changed under every attempt for ${WRITE_DEADLINE_MS / 1000}s`,
+            `could not ${action} ${target.ledgerKey} in ${target.description}: it changed under every attempt for ${WRITE_DEADLINE_MS / 1000}s`,
             { hint: 'another process keeps writing it: is a runner writing without the lease?', cause: error },
           )
         }
@@ -86,48 +126,79 @@ export function s3Ledger(target: S3Target): Ledger {
     }
   }
 
-  const update = (operation: Operation) => {
-    const next = queue.then(() => write(operation))
+  const serialized = <T>(task: () => Promise<T>): Promise<T> => {
+    const next = queue.then(task)
     queue = next.catch(() => {})
     return next
   }
 
-  return {
+  const fencing: S3Fencing = {
+    held: undefined,
+    move: (fence) =>
+      serialized(async () => {
+        let moved!: Fence
+        await commit('move the fence of the ledger', (base) => {
+          moved = { ...fence, epoch: Math.max(fence.epoch, (base.fence?.epoch ?? 0) + 1) }
+          if (moved.holder) moved.holder = { ...moved.holder, epoch: moved.epoch }
+          return { entries: base.entries, fence: moved }
+        })
+        return moved
+      }),
+  }
+
+  const update = (what: string, operation: (entries: LedgerEntry[]) => LedgerEntry[]) => {
+    // taken when the write is asked for: a release while it waits in the queue does not lift its fence
+    const held = fencing.held
+    return serialized(async () => {
+      await commit('write the ledger', (base) => {
+        if (held !== undefined && base.fence?.token !== held)
+          throw leaseTakenOver(target.description, what, base.fence?.holder)
+        const entries = operation(base.entries)
+        return entries === base.entries ? undefined : { entries, fence: base.fence }
+      })
+    })
+  }
+
+  const ledger: Ledger = {
     async read() {
       return structuredClone((await load()).entries)
     },
-    record: (entry) => update({ record: entry }),
-    remove: (id) => update({ remove: id }),
+    record: (entry) => update(`record ${entry.id} in the ledger`, (entries) => recorded(entries, entry)),
+    remove: (id) => update(`remove ${id} from the ledger`, (entries) => removed(entries, id)),
   }
+  return { ledger, fencing }
 }
 
-/** The entries after the operation, or the same array when it changes nothing. */
-function applyTo(entries: LedgerEntry[], operation: Operation): LedgerEntry[] {
-  if ('remove' in operation) {
-    const kept = entries.filter((entry) => entry.id !== operation.remove)
-    return kept.length === entries.length ? entries : kept
-  }
-  const entry = JSON.parse(JSON.stringify(operation.record)) as LedgerEntry
-  const index = entries.findIndex((existing) => existing.id === entry.id)
-  if (index === -1) return [...entries, entry]
-  if (JSON.stringify(entries[index]) === JSON.stringify(entry)) return entries
-  return entries.with(index, entry)
+/** The entries with `entry` recorded, or the same array when it is already there as it is. */
+function recorded(entries: LedgerEntry[], entry: LedgerEntry): LedgerEntry[] {
+  const copy = JSON.parse(JSON.stringify(entry)) as LedgerEntry
+  const index = entries.findIndex((existing) => existing.id === copy.id)
+  if (index === -1) return [...entries, copy]
+  if (JSON.stringify(entries[index]) === JSON.stringify(copy)) return entries
+  return entries.with(index, copy)
+}
+
+/** The entries without `id`, or the same array when it is absent. */
+function removed(entries: LedgerEntry[], id: string): LedgerEntry[] {
+  const kept = entries.filter((entry) => entry.id !== id)
+  return kept.length === entries.length ? entries : kept
 }
 
 /** One entry per line: small diffs for anyone who downloads it to look. */
-function serialize(entries: LedgerEntry[]): string {
+function serialize({ entries, fence }: Omit<Snapshot, 'etag'>): string {
   const lines = entries.map((entry) => JSON.stringify(entry))
-  return `{"version":${LEDGER_VERSION},"entries":[${lines.length ? `\n${lines.join(',\n')}\n` : ''}]}\n`
+  const fenced = fence === undefined ? '' : `"fence":${JSON.stringify(fence)},\n`
+  return `{"version":${LEDGER_VERSION},${fenced}"entries":[${lines.length ? `\n${lines.join(',\n')}\n` : ''}]}\n`
 }
 
-function parse(target: S3Target, text: string): LedgerEntry[] {
+function parse(target: S3Target, text: string): Omit<Snapshot, 'etag'> {
   let data: unknown
   try {
     data = JSON.parse(text)
   } catch (error) {
     throw malformed(target, 'it is not valid JSON', error)
   }
-  const { version, entries } = (typeof data === 'object' && data !== null ? data : {}) as Record<string, unknown>
+  const { version, entries, fence } = (typeof data === 'object' && data !== null ? data : {}) as Record<string, unknown>
   if (typeof version === 'number' && version > LEDGER_VERSION) {
     throw new FluxError(
       'STORE_ERROR',
@@ -141,7 +212,12 @@ function parse(target: S3Target, text: string): LedgerEntry[] {
     const problem = ledgerEntryProblem(entry)
     if (problem) throw malformed(target, `entry ${index + 1} ${problem}`)
   })
-  return entries as LedgerEntry[]
+  // written by a version without fencing: no fence, which no lease holder's token matches
+  if (fence === undefined) return { entries: entries as LedgerEntry[], fence: undefined }
+  const { token, epoch } = (typeof fence === 'object' && fence !== null ? fence : {}) as Record<string, unknown>
+  if (typeof token !== 'string' || typeof epoch !== 'number')
+    throw malformed(target, 'its "fence" has no token or epoch')
+  return { entries: entries as LedgerEntry[], fence: fence as Fence }
 }
 
 function malformed(target: S3Target, reason: string, cause?: unknown): FluxError {

@@ -33,7 +33,8 @@ const OPEN_TIMEOUT_MS = 10_000
  */
 export function s3Store(options: S3StoreOptions): Adapter<S3Client> {
   const target = resolveTarget(options)
-  const lease = s3Lease(target)
+  const { ledger, fencing } = s3Ledger(target)
+  const lease = s3Lease(target, fencing)
   const client = Object.freeze(s3Blobs(target))
   let probed = false
 
@@ -71,7 +72,7 @@ export function s3Store(options: S3StoreOptions): Adapter<S3Client> {
 
     describe: () => target.description,
     client: () => client,
-    ledger: s3Ledger(target),
+    ledger,
     acquire: (acquireOptions) => lease.acquire(acquireOptions),
     inspectLease: () => lease.inspect(),
     breakLease: () => lease.breakLease(),

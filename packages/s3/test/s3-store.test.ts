@@ -249,7 +249,9 @@ describeWithServer('s3Store on the S3 test server', () => {
       const store = testStore(prefix)
       const lease = await acquire(store, process.pid)
       await lease.release()
-      expect(await contentsOf(prefix)).toEqual(['.flux/lease.json'])
+      // and the ledger object, created to carry the fence, with no entry
+      expect(await contentsOf(prefix)).toEqual(['.flux/lease.json', '.flux/ledger.json'])
+      expect(await store.ledger.read()).toEqual([])
       expect(await store.inspectLease()).toBeUndefined()
       const next = await acquire(store, process.pid)
       expect(await store.inspectLease()).toMatchObject({ pid: process.pid })
@@ -284,6 +286,108 @@ describeWithServer('s3Store on the S3 test server', () => {
       }
       // Last-Modified and Date have whole seconds, so not before ttl + 1s
       expect(Date.now() - started).toBeGreaterThanOrEqual(900)
+    })
+  })
+
+  describe('fencing', () => {
+    const holder = (pid: number) => ({
+      host: 'flux-s3-test.invalid',
+      pid,
+      runId: `r-${pid}`,
+      since: new Date().toISOString(),
+    })
+    const acquire = (store: ReturnType<typeof testStore>, pid: number, ttlMs = 30_000, waitMs = 0) =>
+      store.acquire({ store: 'media', ttlMs, waitMs, holder: holder(pid) })
+    const ledgerObject = async () => {
+      const object = await adminClient().send(
+        new GetObjectCommand({ Bucket: BUCKET, Key: `${prefix}.flux/ledger.json` }),
+      )
+      return { etag: object.ETag, stored: JSON.parse(await object.Body!.transformToString()) }
+    }
+
+    it('each acquisition moves the fence in the ledger object, with an epoch that grows; reading gives only the entries', async () => {
+      const [one, two] = [testStore(prefix), testStore(prefix)]
+      const first = await acquire(one, 101)
+      expect(first.epoch).toBe(1)
+      expect(await two.inspectLease()).toMatchObject({ pid: 101, epoch: 1 })
+      await one.ledger.record(entry('app/one'))
+      const { stored } = await ledgerObject()
+      expect(stored.fence).toMatchObject({ epoch: 1, holder: { pid: 101, epoch: 1 } })
+      expect(stored.entries).toEqual([entry('app/one')])
+      expect(await two.ledger.read()).toEqual([entry('app/one')])
+      await first.release()
+
+      const second = await acquire(two, 102)
+      expect(second.epoch).toBe(2)
+      expect((await ledgerObject()).stored.fence).toMatchObject({ epoch: 2, holder: { pid: 102 } })
+      await two.ledger.record(entry('app/two'))
+      // `one` released its own lease: it writes unconditionally again, keeping the fence
+      await one.ledger.record(entry('app/by-hand'))
+      await two.ledger.record(entry('app/three'))
+      expect((await one.ledger.read()).map((read) => read.id)).toEqual([
+        'app/one',
+        'app/two',
+        'app/by-hand',
+        'app/three',
+      ])
+      expect((await ledgerObject()).stored.fence.epoch).toBe(2)
+      await second.release()
+    })
+
+    it('a broken lease fences its holder: LEASE_LOST, the ledger object left as it was, the next epoch after the break', async () => {
+      const [stuck, breaker] = [testStore(prefix), testStore(prefix)]
+      const lease = await acquire(stuck, 201)
+      await stuck.ledger.record(entry('app/before'))
+      expect(await breaker.breakLease()).toMatchObject({ pid: 201, epoch: 1 })
+      const broken = await ledgerObject()
+      expect(broken.stored.fence.epoch).toBe(2)
+      expect(broken.stored.fence.holder).toBeUndefined()
+      const error = await rejection(stuck.ledger.record(entry('app/after', { status: 'running' })))
+      expect(error.code).toBe('LEASE_LOST')
+      expect(error.message).toBe(
+        `${stuck.describe()}: cannot record app/after in the ledger: this runner's lease was taken over by another runner (it is free again now)`,
+      )
+      expect((await ledgerObject()).etag).toBe(broken.etag)
+      await lease.release()
+      const next = await acquire(breaker, 202)
+      expect(next.epoch).toBe(3)
+      // still refused: its lease never came back
+      expect((await rejection(stuck.ledger.remove('app/before'))).code).toBe('LEASE_LOST')
+      await next.release()
+    })
+
+    it('costs one request per acquisition when the ledger was read before, and none per migration', async () => {
+      const { client, sent } = ownClient()
+      const store = s3Store({ bucket: BUCKET, prefix, client })
+      await store.ledger.read()
+      sent.clear()
+      const lease = await acquire(store, 301)
+      // the lease read and write, then the fence moved by compare-and-swap on the ETag just read
+      expect(Object.fromEntries(sent)).toEqual({ GetObjectCommand: 1, PutObjectCommand: 2 })
+      sent.clear()
+      await store.ledger.record(entry('app/one', { status: 'running' }))
+      await store.ledger.record(entry('app/one'))
+      expect(Object.fromEntries(sent)).toEqual({ PutObjectCommand: 2 })
+      await lease.release()
+    })
+
+    it('a holder whose lease was taken over writes nothing, and is told who took it', async () => {
+      const [stale, next] = [testStore(prefix), testStore(prefix)]
+      const old = await acquire(stale, 401, 500)
+      ;(old as unknown as Record<symbol, () => void>)[Symbol.for('flux.lease.suspend')]!()
+      await stale.ledger.record(entry('app/slow', { status: 'running' }))
+      const lease = await acquire(next, 402, 30_000, 5_000)
+      const before = await ledgerObject()
+      const error = await rejection(stale.ledger.record(entry('app/slow')))
+      expect(error.code).toBe('LEASE_LOST')
+      expect(error.message).toContain(
+        `cannot record app/slow in the ledger: this runner's lease was taken over by pid 402 on flux-s3-test.invalid`,
+      )
+      expect(error.message).toContain('epoch 2')
+      expect(error.details).toMatchObject({ holder: { pid: 402, epoch: 2 } })
+      expect((await ledgerObject()).etag).toBe(before.etag)
+      await lease.release()
+      await old.release()
     })
   })
 
