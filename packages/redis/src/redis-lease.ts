@@ -1,7 +1,15 @@
 import { randomUUID } from 'node:crypto'
 import { type AcquireOptions, createLease, isHolderGone, type Lease, type LeaseHolder, pollForLease } from '@flux/core'
 import { type RedisContext, redisError } from './redis-options.ts'
-import { ACQUIRE_LEASE, RELEASE_LEASE, RENEW_LEASE, runScript, type Script, TAKE_OVER_LEASE } from './redis-scripts.ts'
+import {
+  ACQUIRE_LEASE,
+  BREAK_LEASE,
+  RELEASE_LEASE,
+  RENEW_LEASE,
+  runScript,
+  type Script,
+  TAKE_OVER_LEASE,
+} from './redis-scripts.ts'
 
 export interface RedisLease {
   acquire(options: AcquireOptions): Promise<Lease>
@@ -18,13 +26,14 @@ interface LeaseValue {
 
 /**
  * The lease: one string key, taken with `SET NX PX` (Redis expires it by itself when it is not
- * renewed), renewed and released by compare-and-set scripts on its exact value.
+ * renewed), renewed and released by compare-and-set scripts on its exact value. Its value is the
+ * fencing token the ledger scripts check; the epoch key counts acquisitions, take-overs and breaks.
  */
 export function redisLease(context: RedisContext): RedisLease {
-  const key = context.keys.lease
+  const { keys } = context
   const run = async (action: string, script: Script, args: (string | number)[]) => {
     try {
-      return await runScript(context.connection(), script, [key], args)
+      return await runScript(context.connection(), script, [keys.lease, keys.epoch], args)
     } catch (error) {
       throw redisError(context, action, error)
     }
@@ -33,30 +42,31 @@ export function redisLease(context: RedisContext): RedisLease {
   const attempt = async (options: AcquireOptions) => {
     const { ttlMs } = options
     const value = JSON.stringify({ token: randomUUID(), holder: options.holder, ttlMs } satisfies LeaseValue)
-    const [taken, current, pttl] = (await run('take the lease', ACQUIRE_LEASE, [value, ttlMs])) as [
-      number,
-      string | null,
-      number | null,
-    ]
-    let ours = taken === 1
-    if (!ours && current !== null) {
+    const reply = (await run('take the lease', ACQUIRE_LEASE, [value, ttlMs])) as
+      | [1, number]
+      | [0, string | null, number | null, string | null]
+    let epoch = reply[0] === 1 ? reply[1] : 0
+    if (reply[0] === 0) {
+      const [, current, pttl, currentEpoch] = reply
+      // it expired between SET NX and GET: the next attempt takes it
+      if (current === null) return { holder: undefined }
       const holder = parseLease(current)?.holder
       // a runner of this host whose pid is gone will never release: take its lease now, not after ttl
       if (holder && isHolderGone(holder)) {
-        ours = (await run('take over the lease of a dead runner', TAKE_OVER_LEASE, [current, value, ttlMs])) === 1
+        epoch = (await run('take over the lease of a dead runner', TAKE_OVER_LEASE, [current, value, ttlMs])) as number
       }
-      if (!ours) return { holder: shown(current, pttl) }
+      if (epoch === 0) return { holder: holderOf(current, pttl, currentEpoch) }
     }
-    // it expired between SET NX and GET: the next attempt takes it
-    if (!ours) return { holder: undefined }
-    context.heldLease = value
+    context.heldLease = { value, epoch }
     const lease = createLease({
       ttlMs,
       store: options.store,
+      epoch,
       renew: async () => (await run('renew the lease', RENEW_LEASE, [value, ttlMs])) === 1,
       release: async () => {
-        if (context.heldLease === value) context.heldLease = undefined
-        await run('release the lease', RELEASE_LEASE, [value])
+        const released = await run('release the lease', RELEASE_LEASE, [value])
+        // ours until now: this instance writes unconditionally again; a lease taken over or broken stays fenced
+        if (released === 1 && context.heldLease?.value === value) context.heldLease = undefined
       },
     })
     return { lease }
@@ -68,24 +78,19 @@ export function redisLease(context: RedisContext): RedisLease {
     async inspect() {
       let replies: [Error | null, unknown][] | null
       try {
-        replies = await context.connection().pipeline().get(key).pttl(key).exec()
+        replies = await context.connection().pipeline().get(keys.lease).pttl(keys.lease).get(keys.epoch).exec()
       } catch (error) {
         throw redisError(context, 'read the lease', error)
       }
-      const [[getError, current], [pttlError, pttl]] = replies as [[Error | null, unknown], [Error | null, unknown]]
-      if (getError || pttlError) throw redisError(context, 'read the lease', getError ?? pttlError)
-      return typeof current === 'string' ? shown(current, pttl as number) : undefined
+      const failed = replies?.find(([error]) => error)?.[0]
+      if (!replies || failed) throw redisError(context, 'read the lease', failed ?? new Error('no reply'))
+      const [current, pttl, epoch] = replies.map(([, result]) => result) as [string | null, number, string | null]
+      return current === null ? undefined : holderOf(current, pttl, epoch)
     },
 
     async breakLease() {
-      let current: string | null
-      try {
-        current = await context.connection().getdel(key)
-      } catch (error) {
-        throw redisError(context, 'break the lease', error)
-      }
-      if (current !== null && current === context.heldLease) context.heldLease = undefined
-      return current === null ? undefined : shown(current, null)
+      const broken = (await run('break the lease', BREAK_LEASE, [])) as [string, string | null] | null
+      return broken === null ? undefined : holderOf(broken[0], null, broken[1])
     },
   }
 }
@@ -99,11 +104,23 @@ function parseLease(value: string): LeaseValue | undefined {
   return undefined
 }
 
-/** The holder of a lease value, with `expiresAt` from its remaining ttl; a stranger's value shows as unknown. */
-function shown(value: string, pttl: number | null): LeaseHolder {
-  const holder = parseLease(value)?.holder ?? { host: 'unknown', pid: 0, runId: 'unknown', since: 'unknown' }
-  const { host, pid, runId, since } = holder
-  return typeof pttl === 'number' && pttl >= 0
-    ? { host, pid, runId, since, expiresAt: new Date(Date.now() + pttl).toISOString() }
-    : { host, pid, runId, since }
+/**
+ * The holder of a lease value, with `expiresAt` from its remaining ttl and its epoch where known;
+ * a stranger's value shows as unknown.
+ */
+export function holderOf(value: string, pttl: number | null, epoch: string | number | null): LeaseHolder {
+  const { host, pid, runId, since } = parseLease(value)?.holder ?? {
+    host: 'unknown',
+    pid: 0,
+    runId: 'unknown',
+    since: 'unknown',
+  }
+  return {
+    host,
+    pid,
+    runId,
+    since,
+    ...(typeof pttl === 'number' && pttl >= 0 ? { expiresAt: new Date(Date.now() + pttl).toISOString() } : {}),
+    ...(epoch === null ? {} : { epoch: Number(epoch) }),
+  }
 }

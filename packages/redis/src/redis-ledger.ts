@@ -1,29 +1,32 @@
-import { FluxError, type Ledger, type LedgerEntry } from '@flux/core'
+import { FluxError, type Ledger, type LedgerEntry, leaseTakenOver } from '@flux/core'
+import { holderOf } from './redis-lease.ts'
 import { type RedisContext, redisError } from './redis-options.ts'
-import { LEASE_MISMATCH, READ_LEDGER, RECORD_ENTRY, REMOVE_ENTRY, runScript, type Script } from './redis-scripts.ts'
+import { READ_LEDGER, RECORD_ENTRY, REMOVE_ENTRY, runScript, type Script } from './redis-scripts.ts'
 
 /**
  * The ledger as a hash of JSON entries plus a sorted set for their order, both under the
- * store's hash tag. Every call is one script: one round trip, atomic on a cluster too.
+ * store's hash tag. Every call is one script: one round trip, atomic on a cluster too, and a
+ * write checks the lease in the same script (see `heldLease`).
  */
 export function redisLedger(context: RedisContext): Ledger {
   const { keys } = context
   const write = async (action: string, script: Script, args: string[]) => {
+    const held = context.heldLease
+    let reply: unknown
     try {
-      await runScript(
+      reply = await runScript(
         context.connection(),
         script,
-        [keys.ledger, keys.order, keys.lease],
-        [context.heldLease ?? '', ...args],
+        [keys.ledger, keys.order, keys.lease, keys.epoch],
+        [held?.value ?? '', held ? String(held.epoch) : '', ...args],
       )
     } catch (error) {
-      if (error instanceof Error && error.message.includes(LEASE_MISMATCH)) {
-        throw new FluxError('LEASE_LOST', `${context.description}: cannot ${action}: another runner holds the lease`, {
-          hint: 'this runner lost the lease (it expired or was broken) and recorded nothing; run `flux status` before going on',
-          cause: error,
-        })
-      }
       throw redisError(context, action, error)
+    }
+    // refused: the lease in place now (if any) and the epoch
+    if (Array.isArray(reply)) {
+      const [current, epoch] = reply as [string | null, string | null]
+      throw leaseTakenOver(context.description, action, current === null ? undefined : holderOf(current, null, epoch))
     }
   }
 

@@ -1,7 +1,7 @@
 import { FluxError, messageOf } from '@flux/core'
 import type { Cluster, ClusterOptions, Redis } from 'ioredis'
 
-/** Default key prefix: flux's keys are `{flux}:ledger`, `{flux}:order` and `{flux}:lease`. */
+/** Default key prefix: flux's keys are `{flux}:ledger`, `{flux}:order`, `{flux}:lease` and `{flux}:epoch`. */
 export const DEFAULT_PREFIX = 'flux'
 /** How long `open()` waits for a connection (and each reconnection) before giving up, in milliseconds. */
 export const DEFAULT_CONNECT_TIMEOUT_MS = 5_000
@@ -30,8 +30,8 @@ export interface RedisStoreOptions {
   cluster?: RedisClusterOptions
   /**
    * Name inside the hash tag of flux's keys: `{<prefix>}:ledger`, `{<prefix>}:order`,
-   * `{<prefix>}:lease`. One hash tag keeps them in one cluster slot, so every ledger write is
-   * one atomic script. Two applications sharing a server need two prefixes.
+   * `{<prefix>}:lease`, `{<prefix>}:epoch`. One hash tag keeps them in one cluster slot, so every
+   * ledger write is one atomic script, lease check included. Two applications sharing a server need two prefixes.
    * Default {@link DEFAULT_PREFIX}.
    */
   prefix?: string
@@ -45,6 +45,11 @@ export interface RedisKeys {
   readonly order: string
   /** String: JSON `{ token, holder, ttlMs }` of the lease holder, with a PX expiry. */
   readonly lease: string
+  /**
+   * String: the fencing epoch, a counter raised by every acquisition, take-over and break of the
+   * lease (never expires). While the lease key exists, it is that lease's epoch.
+   */
+  readonly epoch: string
   /** `{<prefix>}:`, which every one of them starts with. */
   readonly namespace: string
 }
@@ -58,8 +63,12 @@ export interface RedisContext {
   readonly secrets: readonly string[]
   /** The connected client; throws when the store is not open. */
   connection(): RedisConnection
-  /** Value of the lease this instance holds: ledger writes are refused when another one is in place. */
-  heldLease: string | undefined
+  /**
+   * The lease this instance holds, from its acquisition to its own release: its value and epoch.
+   * Ledger writes are refused once another lease is in place, or none is and the epoch moved on
+   * (the lease was taken and released by another, or broken). `undefined`: writes are unconditional.
+   */
+  heldLease: { value: string; epoch: number } | undefined
   /** Last connection error of a client flux created: why commands fail while it reconnects. */
   lastError?: unknown
 }
@@ -72,7 +81,13 @@ export function keysOf(prefix: string | undefined): RedisKeys {
     })
   }
   const namespace = `{${name}}:`
-  return { ledger: `${namespace}ledger`, order: `${namespace}order`, lease: `${namespace}lease`, namespace }
+  return {
+    ledger: `${namespace}ledger`,
+    order: `${namespace}order`,
+    lease: `${namespace}lease`,
+    epoch: `${namespace}epoch`,
+    namespace,
+  }
 }
 
 type Node = string | number | { host?: string; port?: number }

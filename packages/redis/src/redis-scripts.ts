@@ -9,13 +9,16 @@ export interface Script {
 
 const script = (lua: string): Script => ({ lua, sha: createHash('sha1').update(lua).digest('hex') })
 
-/** Error reply of a ledger write whose lease is someone else's; mapped to `LEASE_LOST`. */
-export const LEASE_MISMATCH = 'FLUX_LEASE_MISMATCH'
-
-// KEYS: ledger, order, lease. ARGV[1]: the writer's lease value, or '' without one.
-// A lease key holding another value means this writer lost its lease: it must record nothing.
-const CHECK_LEASE = `local held = redis.call('GET', KEYS[3])
-if held and held ~= ARGV[1] then return redis.error_reply('${LEASE_MISMATCH} the lease is held by another runner') end`
+// KEYS: ledger, order, lease, epoch. ARGV[1], ARGV[2]: the writer's lease value and epoch, or '' without a lease.
+// Another lease in place, or none and an epoch that moved on (taken and released since, or broken), means this
+// writer's lease was lost: it records nothing, and learns `{current lease value, epoch}` instead of 1.
+// Its own lease expired with nobody coming after it is still the current one.
+const CHECK_LEASE = `if ARGV[1] ~= '' then
+  local held = redis.call('GET', KEYS[3])
+  if held ~= ARGV[1] and (held or redis.call('GET', KEYS[4]) ~= ARGV[2]) then
+    return {held, redis.call('GET', KEYS[4])}
+  end
+end`
 
 /** Reads `[id, json, …]` in first-recorded order: one script, so one round trip and never a half-written ledger. */
 export const READ_LEDGER = script(`local ids = redis.call('ZRANGE', KEYS[2], 0, -1)
@@ -26,34 +29,51 @@ for _, id in ipairs(ids) do
 end
 return out`)
 
-/** Records entry ARGV[2] = JSON ARGV[3]: a script, so the lease check, the hash and the order change as one. */
+/** Records entry ARGV[3] = JSON ARGV[4]: a script, so the lease check, the hash and the order change as one. */
 export const RECORD_ENTRY = script(`${CHECK_LEASE}
-if not redis.call('ZSCORE', KEYS[2], ARGV[2]) then
+if not redis.call('ZSCORE', KEYS[2], ARGV[3]) then
   local last = redis.call('ZRANGE', KEYS[2], -1, -1, 'WITHSCORES')
   local place = 1
   if last[2] then place = tonumber(last[2]) + 1 end
-  redis.call('ZADD', KEYS[2], place, ARGV[2])
+  redis.call('ZADD', KEYS[2], place, ARGV[3])
 end
-redis.call('HSET', KEYS[1], ARGV[2], ARGV[3])
+redis.call('HSET', KEYS[1], ARGV[3], ARGV[4])
 return 1`)
 
-/** Removes entry ARGV[2]: a script, so the lease check, the hash and the order change as one. */
+/** Removes entry ARGV[3]: a script, so the lease check, the hash and the order change as one. */
 export const REMOVE_ENTRY = script(`${CHECK_LEASE}
-redis.call('HDEL', KEYS[1], ARGV[2])
-redis.call('ZREM', KEYS[2], ARGV[2])
+redis.call('HDEL', KEYS[1], ARGV[3])
+redis.call('ZREM', KEYS[2], ARGV[3])
 return 1`)
+
+// The lease scripts' KEYS: lease, epoch. Taking the lease and raising the epoch in one script keeps the
+// epoch counter equal to the epoch of the lease in place.
 
 /**
  * SET NX PX (ARGV[1] value, ARGV[2] ttl): only one taker wins, and Redis expires an unrenewed lease
- * by itself. A script, so that a loser learns the holder and its ttl in the same round trip: `{1}` or `{0, value, pttl}`.
+ * by itself. A script, so that the winner gets its epoch, and a loser learns the holder, its ttl and
+ * epoch, in the same round trip: `{1, epoch}` or `{0, value, pttl, epoch}`.
  */
-export const ACQUIRE_LEASE = script(`if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return {1} end
-return {0, redis.call('GET', KEYS[1]), redis.call('PTTL', KEYS[1])}`)
+export const ACQUIRE_LEASE = script(`if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+  return {1, redis.call('INCR', KEYS[2])}
+end
+return {0, redis.call('GET', KEYS[1]), redis.call('PTTL', KEYS[1]), redis.call('GET', KEYS[2])}`)
 
-/** Replaces a dead holder's lease ARGV[1] by ours (ARGV[2], ttl ARGV[3]) only if unchanged, so two waiters cannot both take it. */
+/**
+ * Replaces a dead holder's lease ARGV[1] by ours (ARGV[2], ttl ARGV[3]) only if unchanged, so two waiters
+ * cannot both take it: our epoch, or 0 when it changed.
+ */
 export const TAKE_OVER_LEASE = script(`if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
-return 1`)
+return redis.call('INCR', KEYS[2])`)
+
+/** Deletes whatever lease is in place and raises the epoch, which fences its holder: `{value, its epoch}`, or nil when free. */
+export const BREAK_LEASE = script(`local held = redis.call('GET', KEYS[1])
+if not held then return false end
+local epoch = redis.call('GET', KEYS[2])
+redis.call('DEL', KEYS[1])
+redis.call('INCR', KEYS[2])
+return {held, epoch}`)
 
 /** Extends the lease by ARGV[2] ms only while it holds our value ARGV[1], so a lost lease is never revived (1 ours, 0 not). */
 export const RENEW_LEASE = script(`if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end

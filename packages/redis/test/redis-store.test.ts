@@ -207,13 +207,56 @@ for (const target of TARGETS) {
         for (const write of [() => first.ledger.record(entry('app/late')), () => first.ledger.remove('app/before')]) {
           const error = await failure(write())
           expect(error.code).toBe('LEASE_LOST')
-          expect(error.message).toContain('another runner holds the lease')
+          expect(error.message).toContain("this runner's lease was taken over by pid 424242 on flux-redis-next.invalid")
+          expect(error.message).toContain(`epoch ${next.epoch})`)
         }
+        expect(next.epoch).toBe(old.epoch! + 1)
         expect((await second.ledger.read()).map((read) => read.id)).toEqual(['app/before'])
       } finally {
         await next.release()
         await old.release()
       }
+    })
+
+    it('epochs: one counter key in the slot of the others, raised by every acquisition, take-over and break', async () => {
+      const prefix = randomName('epoch')
+      const [first, second] = [await open({ prefix }), await open({ prefix })]
+      const one = await first.acquire({ store: 'cache', ttlMs: 30_000, waitMs: 0, holder: holder('one') })
+      expect(one.epoch).toBe(1)
+      expect(await second.inspectLease()).toMatchObject({ host: 'flux-redis-one.invalid', epoch: 1 })
+      await one.release()
+      const two = await second.acquire({ store: 'cache', ttlMs: 30_000, waitMs: 0, holder: holder('two') })
+      expect(two.epoch).toBe(2)
+      expect(await first.breakLease()).toMatchObject({ host: 'flux-redis-two.invalid', epoch: 2 })
+      expect(await target.admin().get(`{${prefix}}:epoch`)).toBe('3')
+      expect(slotOf(`{${prefix}}:epoch`)).toBe(slotOf(`{${prefix}}:lease`))
+      const three = await first.acquire({ store: 'cache', ttlMs: 30_000, waitMs: 0, holder: holder('three') })
+      expect(three.epoch).toBe(4)
+      await three.release()
+      await two.release()
+    })
+
+    it('a holder whose lease expired with nobody after it still records; once another took the lease, even released, it cannot', async () => {
+      const prefix = randomName('expired')
+      const [first, second] = [await open({ prefix }), await open({ prefix })]
+      const old = await first.acquire({ store: 'cache', ttlMs: 200, waitMs: 0, holder: holder('slow') })
+      suspendLeaseForTesting(old)
+      const leaseKey = `{${prefix}}:lease`
+      await vi.waitUntil(async () => (await target.admin().exists(leaseKey)) === 0, { timeout: 5_000, interval: 20 })
+      // the lease it had is still the latest one: its write is not a stale one
+      await first.ledger.record(entry('app/finished-late'))
+      const next = await second.acquire({ store: 'cache', ttlMs: 30_000, waitMs: 0, holder: holder('next') })
+      await next.release()
+      const error = await failure(first.ledger.record(entry('app/stale')))
+      expect(error.code).toBe('LEASE_LOST')
+      expect(error.message).toContain('taken over by another runner (it is free again now)')
+      // an instance that holds no lease writes unconditionally (`flux mark`), even while another holds one
+      const held = await second.acquire({ store: 'cache', ttlMs: 30_000, waitMs: 0, holder: holder('again') })
+      const unleased = await open({ prefix })
+      await unleased.ledger.record(entry('app/marked'))
+      await held.release()
+      expect((await unleased.ledger.read()).map((read) => read.id)).toEqual(['app/finished-late', 'app/marked'])
+      await old.release()
     })
 
     it('takes over at once the lease of a dead process of this host, and not of a live one', async () => {
