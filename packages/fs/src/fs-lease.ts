@@ -12,6 +12,8 @@ import {
   type LeaseHolder,
   pollForLease,
 } from '@flux/core'
+import type { Fence } from './fs-journal.ts'
+import type { FsJournal, HeldLease } from './fs-ledger.ts'
 import { type FsPaths, ignoreMissing, isErrorCode, storeError } from './fs-options.ts'
 
 /** Heartbeat and claim files older than this are pruned; long after any racer could still use them. */
@@ -34,8 +36,14 @@ export interface FsLease {
 /**
  * The lease: `lease.json`, whose content never changes for a given token, plus per-token
  * `heartbeat-<token>` (mtime = last renewal) and `claim-<token>` files in `leases/`.
+ *
+ * lease.json decides who may hold the lease; the journal decides whose ledger writes count. The
+ * winner of lease.json appends a fence line with its token to the journal before acquire()
+ * resolves, and its instance then writes every ledger line under that token (`held`): a runner
+ * that froze past its ttl and was taken over writes lines that come after the new holder's
+ * fence, which count for nobody. `flux unlock` appends a fence with a token nobody holds.
  */
-export function fsLease(paths: FsPaths): FsLease {
+export function fsLease(paths: FsPaths, journal: FsJournal, held: HeldLease): FsLease {
   const heartbeatOf = (token: string) => join(paths.leases, `heartbeat-${token}`)
   // claim-<token> is the one right to move lease.json away from <token>; generation n > 0
   // replaces a claim whose owner died between claiming and moving (see claimTransition)
@@ -104,11 +112,20 @@ export function fsLease(paths: FsPaths): FsLease {
     }
   }
 
-  const leaseFor = (store: string, token: string, ttlMs: number): Lease => {
+  /** Removes lease.json if it is still `token`'s; whether it was. */
+  const giveUp = async (token: string): Promise<boolean> => {
+    // like a take-over, removing lease.json needs the claim on its token
+    if (!(await createExclusive(claimOf(token))) || (await readCurrent())?.token !== token) return false
+    await unlink(paths.lease).catch(ignoreMissing)
+    return true
+  }
+
+  const leaseFor = (store: string, token: string, ttlMs: number, epoch: number): Lease => {
     const heartbeat = heartbeatOf(token)
     return createLease({
       ttlMs,
       store,
+      epoch,
       async renew() {
         try {
           const now = new Date()
@@ -126,10 +143,8 @@ export function fsLease(paths: FsPaths): FsLease {
       },
       async release() {
         try {
-          // like a take-over, removing lease.json needs the claim on our own token
-          if (await createExclusive(claimOf(token))) {
-            if ((await readCurrent())?.token === token) await unlink(paths.lease).catch(ignoreMissing)
-          }
+          // a lease taken over or broken stays fenced: its writes keep being refused
+          if ((await giveUp(token)) && held.token === token) held.token = undefined
           await unlink(heartbeat).catch(ignoreMissing)
         } catch (error) {
           throw storeError(paths, 'release the lease', error)
@@ -152,7 +167,7 @@ export function fsLease(paths: FsPaths): FsLease {
           () => true,
           (error: unknown) => (isErrorCode(error, 'EEXIST') ? false : Promise.reject(error)),
         )
-        if (won) return { lease: leaseFor(options.store, token, options.ttlMs) }
+        if (won) return await fenced(options, token)
         const current = await readCurrent()
         if (!current) continue
         const expires = await expiresAt(current, options.ttlMs)
@@ -163,7 +178,7 @@ export function fsLease(paths: FsPaths): FsLease {
         // only the owner of the claim on current.token may replace it, so nobody else did
         await rename(temp, paths.lease)
         won = true
-        return { lease: leaseFor(options.store, token, options.ttlMs) }
+        return await fenced(options, token)
       }
       return { holder: undefined }
     } catch (error) {
@@ -174,6 +189,29 @@ export function fsLease(paths: FsPaths): FsLease {
     }
   }
 
+  /** Once lease.json is `token`'s: fences the journal with it, and holds the lease from there on. */
+  const fenced = async (options: AcquireOptions, token: string): Promise<{ lease: Lease } | { holder: undefined }> => {
+    let fence: Fence | undefined
+    try {
+      fence = await journal.appendFence({ token, holder: options.holder }, async () => {
+        return (await readCurrent())?.token === token
+      })
+    } catch (error) {
+      // the journal could not be fenced: free lease.json rather than leave others to wait out its
+      // ttl; should that fail as well, the error to report is still the first one
+      await giveUp(token).catch(() => {})
+      await unlink(heartbeatOf(token)).catch(ignoreMissing)
+      throw error
+    }
+    if (!fence) {
+      // taken over (or broken) before our fence was in: never held, try again
+      await unlink(heartbeatOf(token)).catch(ignoreMissing)
+      return { holder: undefined }
+    }
+    held.token = token
+    return { lease: leaseFor(options.store, token, options.ttlMs, fence.epoch) }
+  }
+
   return {
     async acquire(options) {
       await prune(paths, readCurrent)
@@ -182,7 +220,10 @@ export function fsLease(paths: FsPaths): FsLease {
 
     async inspect() {
       const current = await readCurrent()
-      return current && shown(current, await expiresAt(current, DEFAULT_LEASE_TTL_MS))
+      if (!current) return undefined
+      const holder = shown(current, await expiresAt(current, DEFAULT_LEASE_TTL_MS))
+      const fence = await journal.currentFence()
+      return fence?.token === current.token ? { ...holder, epoch: fence.epoch } : holder
     },
 
     async breakLease() {
@@ -192,6 +233,11 @@ export function fsLease(paths: FsPaths): FsLease {
         if (!current) return undefined
         const expires = await expiresAt(current, DEFAULT_LEASE_TTL_MS)
         if (await claimTransition(current, 1_000)) {
+          // fence the holder first: from its fence on, no line of its own counts, whoever holds the lease next
+          const broken = await journal.appendFence({ token: randomUUID(), broken: true }, async () => {
+            return (await readCurrent())?.token === current.token
+          })
+          if (!broken) continue
           await unlink(paths.lease).catch(ignoreMissing)
           return shown(current, expires)
         }

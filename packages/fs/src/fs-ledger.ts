@@ -1,279 +1,253 @@
-import { constants } from 'node:fs'
-import { type FileHandle, mkdir, open, stat } from 'node:fs/promises'
-import { FluxError, type Ledger, type LedgerEntry, ledgerEntryProblem, writeFileAtomic } from '@flux/core'
-import { type FsPaths, isErrorCode, storeError } from './fs-options.ts'
+import type { FileHandle } from 'node:fs/promises'
+import { FluxError, type LeaseHolder, type Ledger, leaseTakenOver } from '@flux/core'
+import { openCurrent, readRange } from './fs-generations.ts'
+import {
+  type Fence,
+  fenceLine,
+  type JournalState,
+  LEDGER_VERSION,
+  type Operation,
+  operationLine,
+  replay,
+  sealLine,
+  TORN_SUFFIX,
+  type Verdict,
+} from './fs-journal.ts'
+import { type FsPaths, storeError } from './fs-options.ts'
 
-/** Version of the `ledger.jsonl` format, in its header line. */
-const LEDGER_VERSION = 2
-
-/** First line of every journal. */
-const HEADER = `${JSON.stringify({ flux: 'ledger', version: LEDGER_VERSION })}\n`
-
-const NEWLINE = 0x0a
-
-/** One line of the journal after its header. */
-type Operation = { record: LedgerEntry } | { remove: string }
-
-/** What an instance knows of the journal after reading or writing it; trusted while its inode and size are unchanged. */
-interface Journal {
-  ino: number
-  /** Bytes up to and including the last newline: the file, less a torn tail if it had one. */
-  complete: number
-  /** Operation lines after the header. */
-  lines: number
-  /** Ids of the live entries. */
-  ids: Set<string>
+/** The lease token an adapter instance writes under: set by its acquire(), cleared by its own release(). */
+export interface HeldLease {
+  token: string | undefined
 }
 
-/** A journal as read: its entries in the contract's order, and what to remember of it. */
-interface Replayed {
-  journal: Journal
-  entries: Map<string, LedgerEntry>
+/** The ledger, and what the lease needs of the journal. */
+export interface FsJournal {
+  readonly ledger: Ledger
+  /**
+   * Appends `fence` after the current fence, so that from there on only its token's lines count.
+   * `entitled()` is asked after each read of the journal and before each append (lease.json is
+   * still the caller's); resolves undefined when it says no, else the fence with its epoch.
+   */
+  appendFence(fence: Omit<Fence, 'epoch'>, entitled: () => Promise<boolean>): Promise<Fence | undefined>
+  /** The current fence, read from the journal; undefined before the first. */
+  currentFence(): Promise<Fence | undefined>
 }
 
-/** A write that would leave more operation lines than this compacts the journal instead. */
+/** Bounds the retries of a write that keeps meeting other writers' seals: far more than ever happens. */
+const MAX_ATTEMPTS = 100
+
+/** A write that would leave more lines than this after the header moves the journal to a compact new generation. */
 function compactionThreshold(live: number): number {
   // twice the live entries: applying a migration writes two lines (running, then applied)
   return 2 * live + 64
 }
 
 /**
- * The ledger as an append-only journal, `<root>/.flux/ledger.jsonl`: a header line
- * `{"flux":"ledger","version":2}`, then one line per write, `{"record":{…entry}}` or
- * `{"remove":"<id>"}`. Reading replays it with the contract's order (a replaced entry keeps its
- * place, an entry removed and recorded again goes to the end). Each write appends one line
- * and fsyncs it, without reading the journal while this instance knows what it holds; a write
- * that would leave more than 2 × (live entries) + 64 lines rewrites it with one record per live
- * entry instead, so the file stays proportional to the ledger.
+ * The ledger as an append-only journal in `<root>/.flux/` (see fs-journal.ts for its lines and the
+ * rules that say which count, fs-generations.ts for its files). Each write appends one line and
+ * fsyncs it, carrying the lease token while the instance holds a lease, then checks with fstat
+ * that nothing landed in between, or replays what did to learn whether its line counted. A write
+ * that would leave more than 2 × (live entries) + 64 lines, or that finds a version 2 journal,
+ * seals the generation and goes on in the next one, which holds one record per live entry.
  */
-export function fsLedger(paths: FsPaths): Ledger {
-  // Writes of one adapter instance queue up; other processes only write under the lease.
+export function fsJournal(paths: FsPaths, held: HeldLease): FsJournal {
+  // Writes of one adapter instance queue up; other processes' appends are ordered by the file.
   let queue: Promise<unknown> = Promise.resolve()
-  /** The journal as this instance last read or wrote it; undefined when unknown. */
-  let seen: Journal | undefined
+  /** The journal as this instance last read or wrote it; undefined while a write uses it, or when unknown. */
+  let seen: JournalState | undefined
 
-  const write = async (operation: Operation): Promise<void> => {
-    const handle = await openJournal(paths, 'record' in operation)
-    if (!handle) return // nothing to remove from a journal that does not exist
-    try {
-      const last = seen
+  const exclusive = <T>(action: string, run: (known: JournalState | undefined) => Promise<T>): Promise<T> => {
+    const next = queue.then(async () => {
+      const known = seen
       seen = undefined // until this write succeeds
-      const { ino, size } = await handle.stat()
-      let replayed: Replayed | undefined
-      const load = async () => {
-        replayed = replay(paths, ino, await readAll(handle, size))
-        return replayed
+      try {
+        return await run(known)
+      } catch (error) {
+        throw storeError(paths, action, error)
       }
-      // another process's appends change the size (its compaction, the inode): replay the journal then
-      let journal =
-        last && last.ino === ino && last.complete === size && (await endsWithNewline(handle, size))
-          ? last
-          : (await load()).journal
-      if ('remove' in operation && !journal.ids.has(operation.remove)) {
-        // removing an absent id writes nothing: make sure it is absent from the file, not just from memory
-        if (!replayed) journal = (await load()).journal
-        if (!journal.ids.has(operation.remove)) {
-          seen = journal
-          return
-        }
-      }
-      if ('record' in operation) journal.ids.add(operation.record.id)
-      else journal.ids.delete(operation.remove)
-      const lines = journal.lines + 1
-
-      if (lines > compactionThreshold(journal.ids.size)) {
-        const { entries } = replayed ?? (await load())
-        applyTo(entries, operation)
-        seen = await compact(paths, entries)
-        return
-      }
-
-      if (size > journal.complete) {
-        // a crash cut the last append short: cut its torn tail off, so this line starts a line of its
-        // own (only the lease holder writes, so the tail is nobody's append in progress)
-        await handle.truncate(journal.complete)
-      }
-      const starting = journal.complete === 0
-      const bytes = Buffer.from(`${starting ? HEADER : ''}${JSON.stringify(operation)}\n`)
-      // one write() on a file opened with O_APPEND: the line lands whole at the end, or (crash) torn at the end
-      const { bytesWritten } = await handle.write(bytes)
-      if (bytesWritten !== bytes.length) throw new Error(`only ${bytesWritten} of ${bytes.length} bytes were written`)
-      await handle.sync()
-      // a new file's directory entry is durable only once the directory is
-      if (starting) await syncDirectory(paths.dir)
-      seen = { ino, complete: journal.complete + bytes.length, lines, ids: journal.ids }
-    } catch (error) {
-      throw storeError(paths, `write the ledger ${paths.ledger}`, error)
-    } finally {
-      await handle.close()
-    }
-  }
-
-  const update = (operation: Operation) => {
-    const next = queue.then(() => write(operation))
+    })
     queue = next.catch(() => {})
     return next
   }
 
-  return {
-    async read() {
-      let handle: FileHandle
+  /** Opens the generation to append to, runs `step` on it, closes it; `step` resolves `retry` to look again. */
+  const attempt = async <T>(
+    known: JournalState | undefined,
+    create: boolean,
+    step: (opened: Opened) => Promise<T | typeof retry | typeof reread>,
+  ): Promise<T | undefined> => {
+    let fresh = false
+    for (let attempts = 0; attempts < MAX_ATTEMPTS; attempts++) {
+      const opened = await openCurrent(paths, {
+        write: true,
+        create,
+        known: fresh ? undefined : known,
+        generation: known?.generation,
+      })
+      if (!opened) return undefined // no journal, and this write would not create it
+      const handle = opened.handle!
       try {
-        handle = await open(paths.ledger, 'r')
-      } catch (error) {
-        if (isErrorCode(error, 'ENOENT')) return []
-        throw storeError(paths, `read the ledger ${paths.ledger}`, error)
-      }
-      try {
-        const { ino, size } = await handle.stat()
-        const { journal, entries } = replay(paths, ino, await readAll(handle, size))
-        seen = journal
-        return [...entries.values()]
-      } catch (error) {
-        throw storeError(paths, `read the ledger ${paths.ledger}`, error)
+        known = opened.state
+        const result = await step({ handle, state: opened.state, size: opened.size, fromStart: opened.fromStart })
+        if (result === reread) fresh = true
+        else if (result !== retry) {
+          seen = opened.state
+          return result as T
+        }
       } finally {
         await handle.close()
       }
-    },
-    record: (entry) => update({ record: entry }),
-    remove: (id) => update({ remove: id }),
-  }
-}
-
-/** Opens the journal to read and append; creates it (and `.flux/`) only for a record. */
-async function openJournal(paths: FsPaths, create: boolean): Promise<FileHandle | undefined> {
-  const flags = constants.O_RDWR | constants.O_APPEND | (create ? constants.O_CREAT : 0)
-  try {
-    try {
-      return await open(paths.ledger, flags)
-    } catch (error) {
-      if (!isErrorCode(error, 'ENOENT')) throw error
-      if (!create) return undefined
     }
-    await mkdir(paths.dir, { recursive: true })
-    return await open(paths.ledger, flags)
-  } catch (error) {
-    throw storeError(paths, `open the ledger ${paths.ledger}`, error)
+    throw new FluxError('STORE_ERROR', `the ledger of ${paths.description} kept changing under this write`, {
+      hint: 'another process is writing it right now; run the command again',
+    })
   }
-}
 
-/** Whether the file is empty or ends with a newline: no torn tail since this instance last looked. */
-async function endsWithNewline(handle: FileHandle, size: number): Promise<boolean> {
-  if (size === 0) return true
-  const last = Buffer.alloc(1)
-  const { bytesRead } = await handle.read(last, 0, 1, size - 1)
-  return bytesRead === 1 && last[0] === NEWLINE
-}
-
-/** The whole file, read from its start whatever the handle's position; `size` is a hint. */
-async function readAll(handle: FileHandle, size: number): Promise<Buffer> {
-  let buffer = Buffer.allocUnsafe(size + 4096)
-  let length = 0
-  for (;;) {
-    if (length === buffer.length) buffer = Buffer.concat([buffer], buffer.length * 2)
-    const { bytesRead } = await handle.read(buffer, length, buffer.length - length, length)
-    if (bytesRead === 0) return buffer.subarray(0, length)
-    length += bytesRead
-  }
-}
-
-/** Replays a journal's lines: a record replaces an entry in its place or adds it at the end; a remove deletes it. */
-function replay(paths: FsPaths, ino: number, content: Buffer): Replayed {
-  // A crash during an append can leave its line cut short, without its newline (every line is
-  // written whole with its newline, in one write). That torn tail was never acknowledged, so it
-  // is not part of the ledger; the next append cuts it off. Any other bad line is corruption.
-  const complete = content.lastIndexOf(NEWLINE) + 1
-  const lines = content.toString('utf8', 0, complete).split('\n')
-  lines.pop() // the empty string after the last newline
-  const entries = new Map<string, LedgerEntry>()
-  lines.forEach((line, index) => {
-    const number = index + 1
-    const data = parseLine(paths, line, number)
-    if (index === 0) {
-      checkHeader(paths, data)
-      return
-    }
-    const operation = data as Record<string, unknown>
-    if (typeof operation === 'object' && operation !== null && 'record' in operation) {
-      const problem = ledgerEntryProblem(operation.record)
-      if (problem) throw malformed(paths, number, `its record ${problem}`)
-      const entry = operation.record as LedgerEntry
-      entries.set(entry.id, entry)
-    } else if (typeof operation === 'object' && operation !== null && typeof operation.remove === 'string') {
-      entries.delete(operation.remove)
-    } else {
-      throw malformed(paths, number, 'it is neither {"record": …} nor {"remove": "<id>"}')
-    }
-  })
-  return { journal: { ino, complete, lines: Math.max(0, lines.length - 1), ids: new Set(entries.keys()) }, entries }
-}
-
-function parseLine(paths: FsPaths, line: string, number: number): unknown {
-  try {
-    return JSON.parse(line)
-  } catch (error) {
-    throw malformed(paths, number, 'it is not valid JSON', error)
-  }
-}
-
-function checkHeader(paths: FsPaths, data: unknown): void {
-  const { flux, version } = (typeof data === 'object' && data !== null ? data : {}) as Record<string, unknown>
-  if (flux !== 'ledger') throw malformed(paths, 1, `it is not the header ${HEADER.trim()}`)
-  if (typeof version === 'number' && version > LEDGER_VERSION) {
-    throw new FluxError(
-      'STORE_ERROR',
-      `the ledger ${paths.ledger} has format version ${version}, newer than this @flux/fs`,
-      {
-        file: paths.ledger,
-        hint: 'upgrade @flux/fs to the version that wrote it',
-      },
+  const write = (operation: Operation): Promise<void> => {
+    const what =
+      'record' in operation
+        ? `record ${operation.record.id} in the ledger`
+        : `remove ${operation.remove} from the ledger`
+    return exclusive(`write the ledger of ${paths.description}`, (known) =>
+      attempt<void>(known, 'record' in operation, async ({ handle, state, size, fromStart }) => {
+        const token = held.token
+        if (token !== undefined && state.fence?.token !== token) {
+          throw leaseTakenOver(paths.description, what, holderOf(state.fence))
+        }
+        if ('remove' in operation && !state.entries.has(operation.remove)) {
+          // removing an absent id writes nothing: make sure it is absent from the file, not just from memory
+          return fromStart ? undefined : reread
+        }
+        const live =
+          'remove' in operation
+            ? state.entries.size - 1
+            : state.entries.size + (state.entries.has(operation.record.id) ? 0 : 1)
+        if (state.version < LEDGER_VERSION || state.lines > compactionThreshold(live)) {
+          await seal(paths, handle, state, size)
+          return retry
+        }
+        const verdict = await append(paths, handle, state, size, operationLine(operation, token), () => {
+          if ('record' in operation) state.entries.set(operation.record.id, operation.record)
+          else state.entries.delete(operation.remove)
+        })
+        if (verdict.counted) return undefined
+        if ('fence' in verdict) {
+          throw leaseTakenOver(
+            paths.description,
+            `${what} (its line landed after the take-over, and does not count)`,
+            holderOf(verdict.fence),
+          )
+        }
+        return retry // the generation was sealed before the line landed: write it again in the next one
+      }),
     )
   }
-  if (version !== LEDGER_VERSION) throw malformed(paths, 1, `its "version" is not ${LEDGER_VERSION}`)
-}
 
-function malformed(paths: FsPaths, line: number, reason: string, cause?: unknown): FluxError {
-  return new FluxError(
-    'STORE_ERROR',
-    `the ledger ${paths.ledger} of ${paths.description} is malformed: line ${line}: ${reason}`,
-    {
-      file: paths.ledger,
-      details: { line },
-      hint: 'flux writes this file itself and it must not be edited by hand: restore it from a backup or from version control',
-      cause,
+  return {
+    ledger: {
+      async read() {
+        try {
+          const opened = await openCurrent(paths, { write: false, generation: seen?.generation })
+          await opened?.handle?.close()
+          if (!opened) return []
+          seen = opened.state
+          return [...opened.state.entries.values()]
+        } catch (error) {
+          throw storeError(paths, `read the ledger of ${paths.description}`, error)
+        }
+      },
+      record: (entry) => write({ record: entry }),
+      remove: (id) => write({ remove: id }),
     },
-  )
+
+    appendFence(fence, entitled) {
+      return exclusive(`fence the lease in the ledger of ${paths.description}`, (known) =>
+        attempt<Fence | undefined>(known, true, async ({ handle, state, size }) => {
+          if (state.version < LEDGER_VERSION || state.lines > compactionThreshold(state.entries.size)) {
+            await seal(paths, handle, state, size)
+            return retry
+          }
+          // asked after reading the journal: a runner that took lease.json over from us since then
+          // appends its own fence after what we read, and ours, built on what we read, will not count
+          if (!(await entitled())) return undefined
+          const next: Fence = { ...fence, epoch: (state.fence?.epoch ?? 0) + 1 }
+          const verdict = await append(paths, handle, state, size, fenceLine(next, state.fence?.token), () => {
+            state.fence = next
+          })
+          return verdict.counted ? next : retry
+        }),
+      )
+    },
+
+    async currentFence() {
+      try {
+        const opened = await openCurrent(paths, { write: false, generation: seen?.generation })
+        await opened?.handle?.close()
+        return opened?.state.fence
+      } catch (error) {
+        throw storeError(paths, `read the ledger of ${paths.description}`, error)
+      }
+    },
+  }
 }
 
-function applyTo(entries: Map<string, LedgerEntry>, operation: Operation): void {
-  if ('record' in operation) entries.set(operation.record.id, operation.record)
-  else entries.delete(operation.remove)
+const retry = Symbol('retry')
+const reread = Symbol('reread')
+
+interface Opened {
+  handle: FileHandle
+  state: JournalState
+  /** The file's size when opened: more than `state.complete` when it ends with a torn line. */
+  size: number
+  fromStart: boolean
+}
+
+/** The holder a fence names in LEASE_LOST: undefined for a lease broken by `flux unlock`. */
+function holderOf(fence: Fence | undefined): LeaseHolder | undefined {
+  return fence?.holder && { ...fence.holder, epoch: fence.epoch }
 }
 
 /**
- * Rewrites the journal as its header and one record per live entry, in order, atomically.
- * This assumes a single writer: an append by another process between our read and the rename
- * would be lost. The runner writes the ledger only while it holds the store's lease, so there
- * is none (the same assumption lets an append cut a torn tail off).
+ * Appends one line and fsyncs it, then tells whether it counted. `applyOwn` applies it to `state`
+ * when nothing else landed since `state` was read: it then counts as the caller judged it would.
  */
-async function compact(paths: FsPaths, entries: Map<string, LedgerEntry>): Promise<Journal> {
-  let text = HEADER
-  for (const entry of entries.values()) text += `${JSON.stringify({ record: entry })}\n`
-  await writeFileAtomic(paths.ledger, text)
-  // the rename itself is durable only once the directory is
-  await syncDirectory(paths.dir)
-  const { ino } = await stat(paths.ledger)
-  return { ino, complete: Buffer.byteLength(text), lines: entries.size, ids: new Set(entries.keys()) }
+async function append(
+  paths: FsPaths,
+  handle: FileHandle,
+  state: JournalState,
+  size: number,
+  line: string,
+  applyOwn: () => void,
+): Promise<Verdict> {
+  // a line a crash cut short gets its end and its mark from the next append (never truncated:
+  // another process may be appending at the same moment)
+  const torn = size > state.complete
+  const bytes = Buffer.from(`${torn ? `${TORN_SUFFIX}\n` : ''}${line}\n`)
+  await appendBytes(handle, bytes)
+  const after = (await handle.stat()).size
+  if (!torn && after === size + bytes.length) {
+    applyOwn()
+    state.complete = after
+    state.lines += 1
+    return { counted: true }
+  }
+  // others appended around it: replay what landed, in the order it landed
+  const verdict = replay(paths, state, await readRange(handle, state.complete, after), line)
+  if (!verdict) throw new Error(`its line was not found in ${paths.ledger} after it was written`)
+  return verdict
 }
 
-async function syncDirectory(directory: string): Promise<void> {
-  const handle = await open(directory, 'r')
-  try {
-    await handle.sync()
-  } catch (error) {
-    // some platforms (Windows) cannot fsync a directory; the rename is still atomic there
-    if (!isErrorCode(error, 'EPERM', 'EISDIR', 'EINVAL', 'EBADF')) throw error
-  } finally {
-    await handle.close()
-  }
+/** Seals the generation (anyone may: sealing moves the ledger on unchanged), and reads on to the seal. */
+async function seal(paths: FsPaths, handle: FileHandle, state: JournalState, size: number): Promise<void> {
+  const torn = size > state.complete
+  await appendBytes(handle, Buffer.from(`${torn ? `${TORN_SUFFIX}\n` : ''}${sealLine(state)}\n`))
+  replay(paths, state, await readRange(handle, state.complete, (await handle.stat()).size))
+  if (!state.sealed) throw new Error(`its seal was not found in ${paths.ledger} after it was written`)
+}
+
+async function appendBytes(handle: FileHandle, bytes: Buffer): Promise<void> {
+  // one write() on a file opened with O_APPEND: the line lands whole at the end, or (crash) torn at the end
+  const { bytesWritten } = await handle.write(bytes)
+  if (bytesWritten !== bytes.length) throw new Error(`only ${bytesWritten} of ${bytes.length} bytes were written`)
+  await handle.sync()
 }

@@ -33,7 +33,7 @@ export interface FsPaths {
   readonly fluxDir: string
   /** Absolute path of flux's own directory. */
   readonly dir: string
-  /** The ledger's journal, `ledger.jsonl`. */
+  /** The journal's first file, `ledger.jsonl`; it goes on in `ledger.<n>.jsonl` beside it once compacted. */
   readonly ledger: string
   readonly lease: string
   /** Directory of the per-token heartbeat and claim files. */

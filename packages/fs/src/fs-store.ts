@@ -2,7 +2,7 @@ import { stat } from 'node:fs/promises'
 import { type Adapter, FluxError, messageOf } from '@flux/core'
 import { fsBlobs } from './fs-blobs.ts'
 import { fsLease } from './fs-lease.ts'
-import { fsLedger } from './fs-ledger.ts'
+import { fsJournal, type HeldLease } from './fs-ledger.ts'
 import { type FsClient, type FsStoreOptions, isErrorCode, resolvePaths } from './fs-options.ts'
 
 /**
@@ -16,7 +16,10 @@ import { type FsClient, type FsStoreOptions, isErrorCode, resolvePaths } from '.
  */
 export function fsStore(options: FsStoreOptions): Adapter<FsClient> {
   const paths = resolvePaths(options)
-  const lease = fsLease(paths)
+  // the lease token this instance writes its ledger lines under, while it holds the lease
+  const held: HeldLease = { token: undefined }
+  const journal = fsJournal(paths, held)
+  const lease = fsLease(paths, journal, held)
   const client: FsClient = Object.freeze({ ...fsBlobs(paths), root: paths.root })
 
   return {
@@ -47,7 +50,7 @@ export function fsStore(options: FsStoreOptions): Adapter<FsClient> {
 
     describe: () => paths.description,
     client: () => client,
-    ledger: fsLedger(paths),
+    ledger: journal.ledger,
     acquire: (acquireOptions) => lease.acquire(acquireOptions),
     inspectLease: () => lease.inspect(),
     breakLease: () => lease.breakLease(),

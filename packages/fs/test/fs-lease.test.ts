@@ -92,6 +92,49 @@ describe('fs lease across processes', () => {
   }, 30_000)
 })
 
+describe('fs journal across processes', () => {
+  it('5 processes writing at once lose no write, through the compactions their appends cause', async () => {
+    const names = ['a', 'b', 'c', 'd', 'e']
+    const writers = names.map((name) => startChild('write', root, name))
+    const exits = await Promise.all(writers.map((child) => once(child, 'exit')))
+    expect(exits.map(([code]) => code)).toEqual([0, 0, 0, 0, 0])
+    const entries = await fsStore({ root }).ledger.read()
+    for (const name of names) {
+      // each writer's entries, in the order it recorded them: all applied, every third removed
+      const expected = Array.from({ length: 200 }, (_, index) => index).filter((index) => index % 3 !== 0)
+      const own = entries.filter((entry) => entry.id.startsWith(`app/${name}-`))
+      expect(own.map((entry) => Number(entry.id.split('-')[1]))).toEqual(expected)
+      expect(own.every((entry) => entry.status === 'applied')).toBe(true)
+    }
+    const files = (await readdir(join(root, '.flux'))).filter((file) => file.endsWith('.jsonl'))
+    expect(files).toHaveLength(2)
+  }, 60_000)
+})
+
+describe('fs fencing across processes', () => {
+  it('a holder frozen with SIGSTOP past its ttl and taken over has its ledger write refused when thawed, naming the new holder', async () => {
+    const child = startChild('stale', root)
+    expect(await messageFrom(child)).toBe('recorded')
+    child.kill('SIGSTOP')
+    const store = fsStore({ root })
+    const next = await store.acquire({ store: 'photos', ttlMs: 30_000, waitMs: 10_000, holder: me('next') })
+    expect(next.epoch).toBe(2)
+    const [running] = await store.ledger.read()
+    expect(running).toMatchObject({ id: 'app/in-flight', status: 'running', runId: `child-${child.pid}` })
+    await store.ledger.record({ ...running!, status: 'applied', runId: 'next' })
+    const answer = messageFrom(child)
+    child.kill('SIGCONT')
+    // thawed, the child writes `applied` as its migration finished
+    child.send('write')
+    const refused = (await answer) as { code?: string; message?: string }
+    expect(refused.code).toBe('LEASE_LOST')
+    expect(refused.message).toContain('taken over')
+    expect(refused.message).toContain(`pid ${process.pid} on ${hostname()}`)
+    expect(await fsStore({ root }).ledger.read()).toEqual([{ ...running, status: 'applied', runId: 'next' }])
+    await next.release()
+  }, 30_000)
+})
+
 describe('fs lease files', () => {
   const leaseFile = () => join(root, '.flux', 'lease.json')
 
@@ -103,7 +146,8 @@ describe('fs lease files', () => {
     expect(ttlMs).toBe(30_000)
     expect(await readdir(join(root, '.flux', 'leases'))).toEqual([`heartbeat-${token}`])
     await lease.release()
-    expect(await readdir(join(root, '.flux'))).toEqual(['leases'])
+    // the journal keeps the lease's fence
+    expect((await readdir(join(root, '.flux'))).sort()).toEqual(['leases', 'ledger.jsonl'])
     // the claim stays, so a racer that read the old token cannot claim it any more
     expect(await readdir(join(root, '.flux', 'leases'))).toEqual([`claim-${token}`])
   })

@@ -1,6 +1,6 @@
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { join, resolve } from 'node:path'
+import { basename, join, resolve } from 'node:path'
 import { Readable } from 'node:stream'
 import { FluxError, type LedgerEntry } from '@flux/core'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
@@ -80,10 +80,21 @@ describe('fsStore', () => {
 
 describe('ledger journal', () => {
   const file = () => join(root, '.flux', 'ledger.jsonl')
-  const header = '{"flux":"ledger","version":2}\n'
+  const header = '{"flux":"ledger","version":3}\n'
+  const TORN = '\t(torn)'
   const line = (operation: unknown) => `${JSON.stringify(operation)}\n`
   const entryOf = (id: string, overrides: Partial<LedgerEntry> = {}): LedgerEntry => ({ ...entry, id, ...overrides })
   const ids = (entries: LedgerEntry[]) => entries.map((each) => each.id)
+
+  /** The journal's current file: its latest generation, `ledger.jsonl` or `ledger.<n>.jsonl`. */
+  async function live(): Promise<string> {
+    const generations = (await readdir(join(root, '.flux')))
+      .map((name) => /^ledger(?:\.(\d+))?\.jsonl$/.exec(name))
+      .filter((match) => match !== null)
+      .map((match) => Number(match[1] ?? 0))
+    const latest = Math.max(...generations)
+    return join(root, '.flux', latest === 0 ? 'ledger.jsonl' : `ledger.${latest}.jsonl`)
+  }
 
   async function writeJournal(text: string): Promise<void> {
     await mkdir(join(root, '.flux'), { recursive: true })
@@ -126,7 +137,7 @@ describe('ledger journal', () => {
     expect(await contentsOf(root)).toEqual(['_flux', '_flux/ledger.jsonl'])
   })
 
-  it('ignores a torn last line, and the next append cuts it off', async () => {
+  it('ignores a torn last line, and the next append ends it with a mark instead of cutting it off', async () => {
     const complete = header + line({ record: entryOf('app/a') }) + line({ record: entryOf('app/b') })
     const tails = [
       line({ record: entryOf('app/c') }).slice(0, 25),
@@ -139,21 +150,37 @@ describe('ledger journal', () => {
       // the instance that read it repairs it, and so does a fresh one that never did
       const repairer = index === 0 ? reader : fsStore({ root }).ledger
       await repairer.record(entryOf('app/d'))
-      expect(await readFile(file(), 'utf8')).toBe(complete + line({ record: entryOf('app/d') }))
+      // never truncated: another process may be appending at that very moment
+      expect(await readFile(file(), 'utf8')).toBe(`${complete + torn + TORN}\n${line({ record: entryOf('app/d') })}`)
       expect(ids(await reader.read())).toEqual(['app/a', 'app/b', 'app/d'])
       await reader.record(entryOf('app/e'))
       expect(ids(await fsStore({ root }).ledger.read())).toEqual(['app/a', 'app/b', 'app/d', 'app/e'])
     }
   })
 
-  it('torn before its first complete record (a crash while creating it) reads as empty, and is written whole again', async () => {
-    for (const torn of ['', header.slice(0, 10), header + line({ record: entry }).slice(0, -1)]) {
+  it('torn before its first complete record (a crash while version 2 created it) reads as empty, and is written whole again', async () => {
+    const superseded = '{"flux":"ledger","version":3,"superseded":true}\n'
+    for (const torn of ['', '{"flux":"ledger","version":2}\n'.slice(0, 10)]) {
+      await rm(join(root, '.flux'), { recursive: true, force: true })
       await writeJournal(torn)
       const ledger = fsStore({ root }).ledger
       expect(await ledger.read()).toEqual([])
       await ledger.record(entryOf('app/x'))
-      expect(await readFile(file(), 'utf8')).toBe(header + line({ record: entryOf('app/x') }))
+      // nothing in it counts: the journal goes on in its next generation, and the torn file says so
+      expect(await readFile(join(root, '.flux', 'ledger.1.jsonl'), 'utf8')).toBe(
+        `{"flux":"ledger","version":3,"generation":1}\n${line({ record: entryOf('app/x') })}`,
+      )
+      expect(await readFile(file(), 'utf8')).toBe(superseded)
+      expect(await fsStore({ root }).ledger.read()).toEqual([entryOf('app/x')])
     }
+    await rm(join(root, '.flux'), { recursive: true, force: true })
+    const torn = line({ record: entry }).slice(0, -1)
+    await writeJournal(header + torn)
+    const ledger = fsStore({ root }).ledger
+    expect(await ledger.read()).toEqual([])
+    await ledger.record(entryOf('app/x'))
+    expect(await readFile(file(), 'utf8')).toBe(`${header + torn + TORN}\n${line({ record: entryOf('app/x') })}`)
+    expect(await fsStore({ root }).ledger.read()).toEqual([entryOf('app/x')])
   })
 
   it('when malformed, fails with STORE_ERROR naming the file and the line, and is not overwritten', async () => {
@@ -185,7 +212,7 @@ describe('ledger journal', () => {
   })
 
   it('written by a newer format version, asks to upgrade', async () => {
-    await writeJournal(`{"flux":"ledger","version":3}\n${line({ whatever: true })}`)
+    await writeJournal(`{"flux":"ledger","version":4}\n${line({ whatever: true })}`)
     const store = fsStore({ root })
     const error = await rejection(store.ledger.read())
     expect(error.code).toBe('STORE_ERROR')
@@ -207,9 +234,10 @@ describe('ledger journal', () => {
     const name = (index: number) => `app/${String((index * 37) % 200).padStart(3, '0')}_step`
     for (let index = 0; index < 200; index++) await record(entryOf(name(index), { status: 'running', durationMs: 0 }))
     for (let index = 0; index < 200; index++) await record(entryOf(name(index), { durationMs: index }))
-    const lines = async () => (await readFile(file(), 'utf8')).split('\n').length - 1
+    const lines = async () => (await readFile(await live(), 'utf8')).split('\n').length - 1
     // 1 + 400 lines for 200 live entries: not above 2 × 200 + 64
     expect(await lines()).toBe(401)
+    expect(await live()).toBe(file())
     expect(await ledger.read()).toEqual([...expected.values()])
     const before = (await stat(file())).size
 
@@ -221,25 +249,63 @@ describe('ledger journal', () => {
     expect(after).toEqual([...expected.values()])
     expect(ids(after)).toEqual([...expected.keys()])
     expect(await fsStore({ root }).ledger.read()).toEqual(after)
-    expect((await stat(file())).size).toBeLessThan(before)
+    expect((await stat(await live())).size).toBeLessThan(before)
     expect(await lines()).toBeLessThanOrEqual(1 + 2 * after.length + 64)
-    expect(await contentsOf(join(root, '.flux'))).toEqual(['ledger.jsonl'])
+    // compacted into a new generation; older ones are gone, and ledger.jsonl only says it moved on
+    expect(await live()).not.toBe(file())
+    expect(await contentsOf(join(root, '.flux'))).toEqual([basename(await live()), 'ledger.jsonl'])
+    expect(await readFile(file(), 'utf8')).toBe('{"flux":"ledger","version":3,"superseded":true}\n')
   })
 
-  it('compacts to a header and one record per live entry, in order, on the write past 2 × live + 64 lines', async () => {
+  it('on the write past 2 × live + 64 lines, seals the file and goes on in a new generation: a header, one record per live entry, in order, then the write', async () => {
     const ledger = fsStore({ root }).ledger
     await ledger.record(entryOf('app/z'))
     await ledger.record(entryOf('app/a'))
     for (let index = 0; index < 66; index++) await ledger.record(entryOf('app/z', { durationMs: index }))
     // 68 lines for 2 live entries: not above 2 × 2 + 64
-    expect((await readFile(file(), 'utf8')).split('\n')).toHaveLength(1 + 68 + 1)
+    const before = await readFile(file(), 'utf8')
+    expect(before.split('\n')).toHaveLength(1 + 68 + 1)
     await ledger.record(entryOf('app/z', { durationMs: 66 }))
-    expect(await readFile(file(), 'utf8')).toBe(
-      header + line({ record: entryOf('app/z', { durationMs: 66 }) }) + line({ record: entryOf('app/a') }),
+    expect(await readFile(join(root, '.flux', 'ledger.1.jsonl'), 'utf8')).toBe(
+      '{"flux":"ledger","version":3,"generation":1}\n' +
+        line({ record: entryOf('app/z', { durationMs: 65 }) }) +
+        line({ record: entryOf('app/a') }) +
+        line({ record: entryOf('app/z', { durationMs: 66 }) }),
     )
     await ledger.record(entryOf('app/b'))
     expect(await ledger.read()).toEqual([entryOf('app/z', { durationMs: 66 }), entryOf('app/a'), entryOf('app/b')])
-    expect(await contentsOf(join(root, '.flux'))).toEqual(['ledger.jsonl'])
+    expect(await contentsOf(join(root, '.flux'))).toEqual(['ledger.1.jsonl', 'ledger.jsonl'])
+  })
+
+  it('a seal ends the file: lines after it count only when written again in the next generation', async () => {
+    const records = line({ record: entryOf('app/a') }) + line({ record: entryOf('app/b') })
+    await writeJournal(`${header + records}{"seal":1}\n${line({ record: entryOf('app/late') })}`)
+    // sealed, and its successor not created yet (its creator froze): the sealed file is the ledger
+    expect(ids(await fsStore({ root }).ledger.read())).toEqual(['app/a', 'app/b'])
+    await fsStore({ root }).ledger.remove('app/a')
+    expect(await readFile(join(root, '.flux', 'ledger.1.jsonl'), 'utf8')).toBe(
+      `{"flux":"ledger","version":3,"generation":1}\n${records}${line({ remove: 'app/a' })}`,
+    )
+    expect(ids(await fsStore({ root }).ledger.read())).toEqual(['app/b'])
+  })
+
+  it('a generation published late, under the number of one already retired, is never read', async () => {
+    const second = join(root, '.flux', 'ledger.2.jsonl')
+    await writeJournal('{"flux":"ledger","version":3,"superseded":true}\n')
+    await writeFile(second, `{"flux":"ledger","version":3,"generation":2}\n${line({ record: entryOf('app/a') })}`)
+    const ledger = fsStore({ root }).ledger
+    expect(ids(await ledger.read())).toEqual(['app/a'])
+    // sealed and moved on to generation 3, then a creator that had frozen before its link()
+    // publishes its own generation 2, built from an older generation 1
+    await writeFile(
+      join(root, '.flux', 'ledger.3.jsonl'),
+      `{"flux":"ledger","version":3,"generation":3}\n${line({ record: entryOf('app/a') })}${line({ record: entryOf('app/b') })}`,
+    )
+    await rm(second)
+    await writeFile(second, '{"flux":"ledger","version":3,"generation":2}\n')
+    expect(ids(await ledger.read())).toEqual(['app/a', 'app/b'])
+    await ledger.record(entryOf('app/c'))
+    expect(ids(await fsStore({ root }).ledger.read())).toEqual(['app/a', 'app/b', 'app/c'])
   })
 
   it('reads back correctly when two instances (two processes, one after the other) write it in turn', async () => {
@@ -272,7 +338,8 @@ describe('ledger journal', () => {
     }
     expect(await first.read()).toEqual([...model.values()])
     expect(await second.read()).toEqual([...model.values()])
-    const lines = (await readFile(file(), 'utf8')).split('\n').length - 1
+    expect(await live()).not.toBe(file())
+    const lines = (await readFile(await live(), 'utf8')).split('\n').length - 1
     expect(lines).toBeLessThanOrEqual(1 + 2 * model.size + 64)
   })
 
