@@ -9,7 +9,7 @@ import type { StatusRow } from '@flux/core'
 import { describeWithServer } from '@flux/core/testing'
 import { afterEach, describe, expect } from 'vitest'
 import { exists, flux, type Result, start, waitFor } from '../test/run-flux.ts'
-import { countByName, type FaultStore, type Namespace } from './stores.ts'
+import { countByName, type FaultStore, type Namespace } from './store-kit.ts'
 
 export { exists, finish, type Result, waitFor } from '../test/run-flux.ts'
 

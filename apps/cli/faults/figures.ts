@@ -3,7 +3,7 @@
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import type { StoreName } from './stores.ts'
+import type { StoreName } from './store-kit.ts'
 
 export const FIGURES_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '.flux-tmp', 'fault-figures')
 

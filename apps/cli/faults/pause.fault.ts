@@ -17,7 +17,8 @@ import {
   waitForStart,
 } from './fault-project.ts'
 import { measure, type PauseFigures } from './figures.ts'
-import { type Effect, FAULT_STORES } from './stores.ts'
+import type { Effect } from './store-kit.ts'
+import { FAULT_STORES } from './stores.ts'
 
 const TTL_MS = 1500
 const PAUSED = '001_paused'
