@@ -74,6 +74,7 @@ drop table hotel;
         `${FILE}:2: \`-- flux:transaction\` is one of on, off`,
       ],
       ["-- flux:store a\n-- flux:up\nselect 1;\n\nselect 'open", `${FILE}:5: unterminated string`],
+      ['-- flux:store a\n-- flux:up\ncreate table t (x int);\n\\i other.sql', `${FILE}:4: \`\\i\` is a psql command`],
     ]
     for (const [text, message] of cases) {
       const error = invalid(text)
@@ -81,5 +82,26 @@ drop table hotel;
       expect(error.message).toContain(message)
       expect(error.file).toBe(FILE)
     }
+  })
+
+  it('refuses COPY … FROM stdin at load time, naming the file and line and saying what to do instead', () => {
+    // as pg_dump writes it: the data lines follow, which are no SQL (an apostrophe in them included)
+    const error = invalid(
+      "-- flux:store a\n-- flux:up\ncreate table t (name text);\ncopy t (name) from stdin;\nO'Hare\n\\.\n-- flux:down\ndrop table t;\n",
+    )
+    expect(error.code).toBe('MIGRATION_INVALID')
+    expect(error.message).toBe(`${FILE}:4: COPY … FROM stdin needs psql's data stream, which flux cannot send`)
+    expect(error.hint).toBe(
+      'load the rows with INSERT, with COPY FROM a file on the database server, or from a TypeScript migration',
+    )
+  })
+
+  it('keeps a comment that ends a statement out of its text, so that `plan --sql` and the script sent stay valid', () => {
+    const definition = loadSqlMigration(
+      FILE,
+      '-- flux:store a\n-- flux:up\ncreate table a (id int) -- the a table\n;\ncreate table b (id int);',
+    )
+    expect(definition.sql?.up).toEqual(['create table a (id int)', 'create table b (id int)'])
+    expect(sqlOf(definition)?.up.map((statement) => statement.line)).toEqual([3, 5])
   })
 })

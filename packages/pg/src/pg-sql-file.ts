@@ -33,16 +33,16 @@ type HeaderName = (typeof HEADER)[number]
  * ```
  */
 export function loadSqlMigration(file: string, text: string): MigrationDefinition<PgClient> {
-  const invalid = (line: number, message: string) =>
-    new FluxError('MIGRATION_INVALID', `${file}:${line}: ${message}`, {
-      file,
-      hint: 'an SQL migration starts with `-- flux:store <name>`, then `-- flux:up` and its SQL, then optionally `-- flux:down` and its SQL',
-    })
+  const invalid = (
+    line: number,
+    message: string,
+    hint = 'an SQL migration starts with `-- flux:store <name>`, then `-- flux:up` and its SQL, then optionally `-- flux:down` and its SQL',
+  ) => new FluxError('MIGRATION_INVALID', `${file}:${line}: ${message}`, { file, hint })
   let scanned: ReturnType<typeof scanSql>
   try {
     scanned = scanSql(text)
   } catch (error) {
-    if (error instanceof SqlSyntaxError) throw invalid(error.line, error.message)
+    if (error instanceof SqlSyntaxError) throw invalid(error.line, error.message, error.hint)
     throw error
   }
   const { statements, directives } = scanned

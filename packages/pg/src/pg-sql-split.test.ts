@@ -76,6 +76,78 @@ end`
     ])
   })
 
+  it('ends a statement at its last token: a comment before its `;` stays out, so a `;` after it cannot land in one', () => {
+    const sql =
+      'create table a (id int) -- the a table\n;\ncreate table b (id int) /* the b table */ ;\nselect 1 -- no semicolon'
+    expect(splitSql(sql)).toEqual([
+      { text: 'create table a (id int)', line: 1 },
+      { text: 'create table b (id int)', line: 3 },
+      { text: 'select 1', line: 4 },
+    ])
+    // comments inside a statement stay, with its lines
+    expect(texts('select 1, -- one\n  2 /* two */ + 3\n;')).toEqual(['select 1, -- one\n  2 /* two */ + 3'])
+  })
+
+  it("keeps dollar-quoted bodies with ';' and '--' in them whole, and nothing after their closing tag", () => {
+    expect(texts("select $$a; -- b$$ -- c\n;select $fn$ 'x'; -- y $$ $fn$; select 3")).toEqual([
+      'select $$a; -- b$$',
+      "select $fn$ 'x'; -- y $$ $fn$",
+      'select 3',
+    ])
+  })
+
+  it("reads U&'…' strings and U&\"…\" identifiers as standard ones, and E'…' with its escapes", () => {
+    expect(texts("select U&'d\\0061t\\+000061;', U&\"we;ird\" from t; select E'\\';' || e'\\\\'; select 3")).toEqual([
+      'select U&\'d\\0061t\\+000061;\', U&"we;ird" from t',
+      "select E'\\';' || e'\\\\'",
+      'select 3',
+    ])
+  })
+
+  it('keeps a nested /* /* */ */ comment whole, inside a statement too', () => {
+    expect(texts('select 1 /* a /* b; */ c; */ + 2; select 3')).toEqual([
+      'select 1 /* a /* b; */ c; */ + 2',
+      'select 3',
+    ])
+  })
+
+  it('like psql, does not end a statement at a `;` inside parentheses (a rule with several actions)', () => {
+    const rule = 'create rule r as on insert to a do also (insert into b values (1); insert into b values (2))'
+    expect(texts(`${rule};\nselect 4`)).toEqual([rule, 'select 4'])
+    // psql never counts below zero: the server reports the stray `)`
+    expect(texts('select 1);select 2')).toEqual(['select 1)', 'select 2'])
+  })
+
+  it('refuses an unclosed parenthesis, and a BEGIN that psql would never see end, with their lines', () => {
+    expect(() => splitSql('select 1;\ncreate table a (\n  id int;\nselect 2;')).toThrow(
+      expect.objectContaining({ message: 'unclosed parenthesis', line: 2 }),
+    )
+    // `begin` as a routine's name opens a body for psql too; its `;` would end nothing after it
+    expect(() =>
+      splitSql("select 1;\ncreate function begin() returns int language sql as 'select 1';\nselect 2;"),
+    ).toThrow(expect.objectContaining({ message: expect.stringContaining('BEGIN without END'), line: 2 }))
+    expect(texts('create function "begin"() returns int language sql as \'select 1\';select 2')).toHaveLength(2)
+  })
+
+  it('refuses COPY … FROM stdin, whose data only psql can send, before reading the data as SQL', () => {
+    const sql = "create table t (x text);\nCOPY public.t (x)\n  FROM STDIN;\nit's data\n\\.\nselect 1;"
+    expect(() => splitSql(sql)).toThrow(
+      expect.objectContaining({
+        message: "COPY … FROM stdin needs psql's data stream, which flux cannot send",
+        line: 2,
+      }),
+    )
+    expect(
+      texts("copy t from '/srv/t.csv'; copy (select 'from stdin') to stdout; copy t (stdin) to stdout"),
+    ).toHaveLength(3)
+  })
+
+  it('refuses a psql command, which would reach the server as SQL', () => {
+    expect(() => splitSql('select 1;\n\\set ON_ERROR_STOP on\nselect 2;')).toThrow(
+      expect.objectContaining({ message: '`\\set` is a psql command, and flux runs no psql commands', line: 2 }),
+    )
+  })
+
   it('drops empty statements and comment-only tails', () => {
     expect(splitSql(';;\n  ; -- nothing\n/* nothing */')).toEqual([])
   })
