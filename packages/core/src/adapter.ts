@@ -27,7 +27,7 @@
  * | --- | --- | --- |
  * | pg | checked against the lease row in the migration's transaction, under a row lock the take-over must wait for | fenced with the ledger row: a transactional migration of a stale runner never commits; `transaction: false` migrations are not |
  * | mongo (replica set) | as pg, in the migration's transaction | fenced, as pg |
- * | mongo (standalone) | conditional on the lease document, and on each entry's fencing epoch | not fenced |
+ * | mongo (standalone) | conditional on the lease document, and on each entry's epoch guard under a unique index (FerretDB 1.x checks the lease document without atomicity) | not fenced |
  * | redis | compare-and-set script on the lease token | not fenced |
  * | fs | every journal line carries its lease token; a take-over appends a fence line, after which the old token's lines are void | not fenced |
  * | s3 | compare-and-swap on the ledger object, whose fence a take-over moves | not fenced |

@@ -1,5 +1,6 @@
 import type { Ledger, LedgerEntry } from '@flux/core'
 import type { ClientSession, Db } from 'mongodb'
+import { type EntryDocument, type FenceState, guard, type HeldLease, type MongoFence } from './mongo-fence.ts'
 import { type MongoSettings, storeError } from './mongo-options.ts'
 
 /**
@@ -8,47 +9,85 @@ import { type MongoSettings, storeError } from './mongo-options.ts'
  */
 export const SEQUENCE_ID = '#sequence'
 
-interface LedgerDocument extends Omit<LedgerEntry, 'id'> {
-  _id: string
-  seq: number
-}
-
 /**
  * The ledger: one document per entry in `ledgerCollection`, whose `_id` is the migration id
  * (so the always-present unique `_id` index keeps ids unique: there is no index to create,
  * and no race between two first writers). `seq`, taken from an atomic counter when an id is
  * first recorded, gives the order; replacing an entry keeps its `seq`.
- * With `session`, every operation runs in that session (and its transaction).
+ *
+ * Under a lease, writes are fenced (see `mongoFence`): each carries the lease's guard in `fence`,
+ * and an entry removed under a lease stays as a placeholder `{ _id, placeholder: true, fence }`
+ * so that the remove is guarded too. Readers skip placeholders.
+ * With `session`, every operation runs in that session (and its transaction), whose commit
+ * checks the lease instead of step (1).
  */
-export function mongoLedger(settings: MongoSettings, database: () => Db, session?: ClientSession): Ledger {
+export function mongoLedger(
+  settings: MongoSettings,
+  database: () => Db,
+  fence: MongoFence,
+  state: FenceState,
+  session?: ClientSession,
+): Ledger {
   const options = session ? { session } : {}
   // in a transaction, driver errors go up as they are: withTransaction() retries on their labels
   const fail = (action: string, error: unknown) => (session ? error : storeError(settings, action, error))
-  const collection = () => database().collection<LedgerDocument>(settings.ledgerCollection)
+  const collection = () => database().collection<EntryDocument>(settings.ledgerCollection)
   // ids this instance has seen stored: for those, record() tries a plain update first (one
   // round trip). A wrong guess costs a round trip, never correctness: both paths check.
   const known = new Set<string>()
+  // one write at a time, so that the entry registered in flight is the one being written
+  let queue: Promise<unknown> = Promise.resolve()
+  const serialized = <T>(write: () => Promise<T>): Promise<T> => {
+    const result = queue.then(write, write)
+    queue = result.catch(() => {})
+    return result
+  }
+  const register = (held: HeldLease | undefined, id: string, what: string) =>
+    held && !session ? fence.registerEntry(held, id, what) : undefined
+  /** Step (2): a write the guard index may refuse. */
+  const guarded = async <T>(held: HeldLease | undefined, id: string, what: string, write: () => Promise<T>) => {
+    try {
+      return await write()
+    } catch (error) {
+      throw held ? await fence.refused(held, id, what, error) : error
+    }
+  }
 
-  const update = async (entry: LedgerEntry, seq?: number): Promise<boolean> => {
+  /** The update that writes `entry`; with `seq`, it also numbers a new entry or a placeholder. */
+  const change = (entry: LedgerEntry, held: HeldLease | undefined, seq?: number) => {
     const { id, checkpoint, ...fields } = entry
     const set: Record<string, unknown> = {}
     for (const [key, value] of Object.entries(fields)) if (value !== undefined) set[key] = value
     // undefined would be stored as null: an absent checkpoint is removed instead
     if (checkpoint !== undefined) set.checkpoint = checkpoint
-    const change = {
+    if (held) set.fence = guard(held.epoch, id)
+    return {
       $set: set,
-      ...(checkpoint === undefined ? { $unset: { checkpoint: true as const } } : {}),
-      ...(seq === undefined ? {} : { $setOnInsert: { seq } }),
+      $unset: { placeholder: true as const, ...(checkpoint === undefined ? { checkpoint: true as const } : {}) },
+      // an existing entry's seq is lower than a new number: $min keeps it, and numbers a placeholder
+      ...(seq === undefined ? {} : { $min: { seq } }),
     }
-    const result = await collection().updateOne({ _id: id }, change, { ...options, upsert: seq !== undefined })
-    return result.matchedCount + result.upsertedCount > 0
+  }
+
+  const nextSeq = async (): Promise<number> => {
+    const counter = await database()
+      .collection<{ _id: string; value: number }>(settings.ledgerCollection)
+      .findOneAndUpdate(
+        { _id: SEQUENCE_ID },
+        { $inc: { value: 1 } },
+        { ...options, upsert: true, returnDocument: 'after' },
+      )
+    return counter!.value
   }
 
   return {
     async read() {
       try {
         const documents = await collection()
-          .find({ _id: { $ne: SEQUENCE_ID } }, { ...options, sort: { seq: 1 }, projection: { seq: 0 } })
+          .find(
+            { _id: { $ne: SEQUENCE_ID }, placeholder: { $exists: false } },
+            { ...options, sort: { seq: 1 }, projection: { seq: 0, fence: 0 } },
+          )
           .toArray()
         known.clear()
         return documents.map(({ _id, ...fields }) => {
@@ -60,31 +99,56 @@ export function mongoLedger(settings: MongoSettings, database: () => Db, session
       }
     },
 
-    async record(entry) {
-      try {
-        if (known.has(entry.id) && (await update(entry))) return
-        const counter = await database()
-          .collection<{ _id: string; value: number }>(settings.ledgerCollection)
-          .findOneAndUpdate(
-            { _id: SEQUENCE_ID },
-            { $inc: { value: 1 } },
-            { ...options, upsert: true, returnDocument: 'after' },
+    record: (entry) =>
+      serialized(async () => {
+        const what = `record ${entry.id} in the ledger ${settings.ledgerCollection}`
+        const held = state.held
+        try {
+          if (known.has(entry.id)) {
+            await register(held, entry.id, what)
+            // filters are `{ _id }` alone: FerretDB looks those up by index, and scans for any other
+            const before = await guarded(held, entry.id, what, () =>
+              collection().findOneAndUpdate({ _id: entry.id }, change(entry, held), {
+                ...options,
+                returnDocument: 'before',
+              }),
+            )
+            // a placeholder (or nothing) was there: the entry is new, it takes a number
+            if (typeof before?.seq === 'number') return
+          }
+          // numbered while the entry is registered: a number left unused is only a gap
+          const [seq] = await Promise.all([nextSeq(), register(held, entry.id, what)])
+          await guarded(held, entry.id, what, () =>
+            collection().updateOne({ _id: entry.id }, change(entry, held, seq), { ...options, upsert: true }),
           )
-        // an entry recorded meanwhile keeps its seq ($setOnInsert): this number is then unused
-        await update(entry, counter!.value)
-        known.add(entry.id)
-      } catch (error) {
-        throw fail(`record ${entry.id} in the ledger ${settings.ledgerCollection}`, error)
-      }
-    },
+          known.add(entry.id)
+        } catch (error) {
+          throw fail(what, error)
+        }
+      }),
 
-    async remove(id) {
-      try {
-        await collection().deleteOne({ _id: id }, options)
-        known.delete(id)
-      } catch (error) {
-        throw fail(`remove ${id} from the ledger ${settings.ledgerCollection}`, error)
-      }
-    },
+    remove: (id) =>
+      serialized(async () => {
+        const what = `remove ${id} from the ledger ${settings.ledgerCollection}`
+        const held = state.held
+        try {
+          if (!held) {
+            await collection().deleteOne({ _id: id }, options)
+          } else {
+            await register(held, id, what)
+            // a placeholder, not a deletion: a write that the guard index can refuse
+            await guarded(held, id, what, () =>
+              collection().replaceOne(
+                { _id: id },
+                { placeholder: true, fence: guard(held.epoch, id) },
+                { ...options, upsert: true },
+              ),
+            )
+          }
+          known.delete(id)
+        } catch (error) {
+          throw fail(what, error)
+        }
+      }),
   }
 }

@@ -3,7 +3,7 @@ import type { MongoClient } from 'mongodb'
 
 /** Collection of the ledger: one document per applied migration, `_id` = migration id. */
 export const DEFAULT_LEDGER_COLLECTION = 'flux_ledger'
-/** Collection of the lease: one document, `_id: 'lease'`. */
+/** Collection of the lease: one document per fencing epoch, `_id: 'lease-<epoch>'`, normally only the latest. */
 export const DEFAULT_LOCK_COLLECTION = 'flux_lock'
 /** How long `open()` (and any later operation) waits for an unreachable server before failing. */
 export const DEFAULT_CONNECT_TIMEOUT_MS = 5_000

@@ -1,6 +1,7 @@
 import { type Adapter, FluxError, type Ledger } from '@flux/core'
 import { type Db, type Document, MongoClient } from 'mongodb'
 import { type MongoStoreClient, mongoClient } from './mongo-client.ts'
+import { type FenceState, mongoFence } from './mongo-fence.ts'
 import { mongoLease } from './mongo-lease.ts'
 import { mongoLedger } from './mongo-ledger.ts'
 import { codeOf, type MongoSettings, type MongoStoreOptions, resolveSettings, scrubbedError } from './mongo-options.ts'
@@ -15,6 +16,11 @@ interface Connection {
  * A MongoDB database: the ledger and the lease are two collections in it. Migrations run in
  * a session transaction with their ledger record where the deployment has transactions
  * (replica set, sharded cluster); elsewhere `running` is recorded first and `applied` after.
+ * Ledger writes under a lease are fenced: in a transaction, by a write to the lease document
+ * that commits with it; elsewhere, by the lease document and each entry's epoch (`mongoFence`),
+ * which is exact on MongoDB. FerretDB 1.x applies a conditional update as a read then a write,
+ * so there a stale write that reaches the server while the take-over itself runs can still
+ * land; leases are taken by inserts, which stay exclusive there too.
  *
  * @example
  * ```ts
@@ -34,7 +40,10 @@ export function mongoStore(options: MongoStoreOptions): Adapter<MongoStoreClient
     })
   }
   const database = () => current().db
-  const lease = mongoLease(settings, database, () => Date.now() + clockOffsetMs)
+  const fence = mongoFence(settings, database)
+  // the lease this instance writes under: set by acquire(), cleared by its own release()
+  const state: FenceState = { held: undefined }
+  const lease = mongoLease(settings, database, () => Date.now() + clockOffsetMs, fence, state)
   const capabilities = {
     get transactions() {
       return settings.transactions ?? detected
@@ -102,7 +111,7 @@ export function mongoStore(options: MongoStoreOptions): Adapter<MongoStoreClient
 
     describe: () => settings.description,
     client: () => current().store,
-    ledger: mongoLedger(settings, database),
+    ledger: mongoLedger(settings, database, fence, state),
     acquire: (acquireOptions) => lease.acquire(acquireOptions),
     inspectLease: () => lease.inspect(),
     breakLease: () => lease.breakLease(),
@@ -114,15 +123,19 @@ export function mongoStore(options: MongoStoreOptions): Adapter<MongoStoreClient
           hint: 'transactions need a replica set or a sharded cluster',
         })
       }
+      const held = state.held
       const session = client.startSession()
       try {
         // the driver retries fn on a TransientTransactionError, each time in a fresh transaction
-        return await session.withTransaction(() =>
-          fn(
+        return await session.withTransaction(async () => {
+          const result = await fn(
             mongoClient(settings, db, client, session),
-            mongoLedger(settings, () => db, session),
-          ),
-        )
+            mongoLedger(settings, () => db, fence, state, session),
+          )
+          // the fence, checked by a write in the transaction itself: it commits only if the lease is still ours
+          if (held) await fence.checkInTransaction(held, session)
+          return result
+        })
       } finally {
         await session.endSession()
       }
