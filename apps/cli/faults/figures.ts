@@ -1,11 +1,16 @@
 // What each fault test saw, per store, kept in a JSON file per test so that the table at the
 // end of the run (figures-setup.ts) shows every figure, also those of tests that failed.
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
-import { dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { inject } from 'vitest'
 import type { StoreName } from './store-kit.ts'
 
-export const FIGURES_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '.flux-tmp', 'fault-figures')
+declare module 'vitest' {
+  export interface ProvidedContext {
+    /** The folder of this run's figure files, made by figures-setup.ts (one per run: runs may overlap). */
+    faultFigures: string
+  }
+}
 
 /** (a) concurrent runners. */
 export interface RunnersFigures {
@@ -93,8 +98,7 @@ export function recordNotApplicable(part: Part, store: StoreName, reason: string
 }
 
 function write(file: FigureFile): void {
-  mkdirSync(FIGURES_DIR, { recursive: true })
-  writeFileSync(join(FIGURES_DIR, `${file.part}-${file.store}.json`), `${JSON.stringify(file, null, 2)}\n`)
+  writeFileSync(join(inject('faultFigures'), `${file.part}-${file.store}.json`), `${JSON.stringify(file, null, 2)}\n`)
 }
 
 const STORES: StoreName[] = ['fs', 'pglite', 'pg', 'redis', 'redis-cluster', 'mongo', 's3']
@@ -137,16 +141,13 @@ function cell(file: FigureFile | undefined): string {
   }
 }
 
-/** The table of every figure file written in this run, and the failures under it. */
-export function figuresTable(): string {
+/** The table of every figure file in `dir`, and the failures under it. */
+export function figuresTable(dir: string): string {
   const files: FigureFile[] = []
-  try {
-    for (const name of readdirSync(FIGURES_DIR)) {
-      if (name.endsWith('.json')) files.push(JSON.parse(readFileSync(join(FIGURES_DIR, name), 'utf8')))
-    }
-  } catch {
-    return 'fault suite: no figures were written'
+  for (const name of readdirSync(dir)) {
+    if (name.endsWith('.json')) files.push(JSON.parse(readFileSync(join(dir, name), 'utf8')))
   }
+  if (files.length === 0) return 'fault suite: no figures were written'
   const find = (store: StoreName, part: Part) => files.find((file) => file.store === store && file.part === part)
   const rows = STORES.filter((store) => files.some((file) => file.store === store)).map((store) => [
     store,
