@@ -1,7 +1,6 @@
 import type { BatchOptions, BatchOutcome } from '@flux/core'
 import pg from 'pg'
-import { transactionConnections } from './pg-connections.ts'
-import type { PgliteInstance } from './pg-options.ts'
+import { listened, transactionConnections } from './pg-connections.ts'
 import { serverBatch, serverTransaction } from './pg-transaction.ts'
 
 /** What a query gives back, from a server or from PGlite. */
@@ -49,12 +48,20 @@ export interface Queryable {
    * prepared, and the statement itself is to be sent.
    */
   prepared?(key: string, definition: string): string | undefined
+  /**
+   * Where present (a PGlite transaction, which offers migrations no `defer`): queues one of
+   * flux's own statements (a ledger write, a fence check), run before the transaction's next
+   * query, or at its commit, whose failure then fails that query or the commit.
+   */
+  queueOwn?(text: string): void
 }
 
 /** A dedicated server session, held by an advisory lease for its whole life. */
 export interface Session extends Queryable {
   /** False once the connection failed or ended: its locks are gone with it. */
   readonly alive: boolean
+  /** Aborted when `alive` turns false, with the connection's error when it failed. */
+  readonly ended: AbortSignal
   end(): Promise<void>
 }
 
@@ -113,7 +120,7 @@ function wrapPg(target: Pick<pg.ClientBase, 'query'>): Queryable {
 function wrapPool(pool: pg.Pool): Queryable {
   return {
     async query<Row>(text: string, params?: readonly unknown[]) {
-      const client = await pool.connect()
+      const client = listened(await pool.connect())
       let broken: Error | undefined
       try {
         return await wrapPg(client).query<Row>(text, params)
@@ -162,8 +169,10 @@ export function serverDriver(
     batch: (fns, options) => serverBatch(connections, fns, options),
     async session(signal) {
       let alive = true
-      const onError = () => {
+      const ended = new AbortController()
+      const onError = (error?: unknown) => {
         alive = false
+        ended.abort(error)
       }
       let client: pg.Client | pg.PoolClient
       if (sessionConfig) {
@@ -202,9 +211,10 @@ export function serverDriver(
         get alive() {
           return alive
         },
+        ended: ended.signal,
         query: (text, params) => queryable.query(text, params),
         async end() {
-          alive = false
+          onError()
           // ending the session is what frees its advisory locks for sure
           if ('release' in client) client.release(true)
           else await client.end().catch(() => {})
@@ -214,51 +224,6 @@ export function serverDriver(
     async close() {
       connections.drop()
       if (owned) await pool.end()
-    },
-  }
-}
-
-function wrapPglite(target: Omit<PgliteInstance, 'transaction' | 'close'>): Queryable {
-  return {
-    async query<Row>(text: string, params?: readonly unknown[]) {
-      if (params && params.length > 0) {
-        const result = await target.query<Row>(text, [...params])
-        return { rows: result.rows, rowCount: result.rowCount ?? result.affectedRows ?? result.rows.length }
-      }
-      // like a server's simple query protocol: a script without parameters may hold several statements
-      const results = await target.exec(text)
-      const last = results[results.length - 1]
-      return {
-        rows: (last?.rows ?? []) as Row[],
-        rowCount: last?.rowCount ?? last?.affectedRows ?? last?.rows.length ?? 0,
-      }
-    },
-  }
-}
-
-/** A PGlite driver; `owned` instances (from a directory) are closed by `close()`. */
-export function pgliteDriver(instance: PgliteInstance, owned: boolean): Driver {
-  return {
-    pool: wrapPglite(instance),
-    async check() {
-      await instance.query('select 1')
-    },
-    // PGlite's own transaction() holds its other callers back until it ends: one session
-    transaction: (fn) => instance.transaction((transaction) => fn(wrapPglite(transaction))),
-    // in process, a round trip costs nothing to save: one transaction after another
-    async batch(fns, options) {
-      for (const [index, fn] of fns.entries()) {
-        try {
-          await instance.transaction((transaction) => fn(wrapPglite(transaction)))
-        } catch (error) {
-          return { committed: index, failed: { index, error } }
-        }
-        options?.onCommit?.(index + 1)
-      }
-      return { committed: fns.length }
-    },
-    async close() {
-      if (owned) await instance.close()
     },
   }
 }

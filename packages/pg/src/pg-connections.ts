@@ -1,5 +1,25 @@
 import type pg from 'pg'
 
+const LISTENED = new WeakSet<pg.ClientBase>()
+const FAILED = new WeakSet<pg.ClientBase>()
+
+/**
+ * `client` with an 'error' listener, once. node-postgres emits 'error' on a client whose
+ * connection fails (reset, cut, terminated by the server) even while a query of it is under
+ * way, and a pool listens only on its idle clients: unheard, the error would end the process.
+ * The client itself fails its query in progress and the next ones; the listener records that
+ * it failed, so that a connection kept for the next transaction is not handed out dead.
+ */
+export function listened<Client extends pg.ClientBase>(client: Client): Client {
+  if (!LISTENED.has(client)) {
+    LISTENED.add(client)
+    client.on('error', () => {
+      FAILED.add(client)
+    })
+  }
+  return client
+}
+
 const DROPS_PREPARED = /\b(?:deallocate|discard)\b/i
 
 /** Whether a statement may drop the session's prepared statements (`DEALLOCATE`, `DISCARD`). */
@@ -55,7 +75,10 @@ export function transactionConnections(pool: pg.Pool, prepares: boolean): Transa
     async take() {
       const client = kept
       kept = undefined
-      return client ?? pool.connect()
+      if (client && !FAILED.has(client)) return client
+      // a kept connection that failed meanwhile is destroyed; a new one is taken
+      client?.release(true)
+      return listened(await pool.connect())
     },
     give(client, broken) {
       if (broken || kept || pool.waitingCount > 0) {

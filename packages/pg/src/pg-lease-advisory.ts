@@ -1,18 +1,33 @@
-import { randomUUID } from 'node:crypto'
+import { randomBytes, randomUUID } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { type AcquireOptions, createLease, FluxError, isHolderGone, type LeaseHolder, pollForLease } from '@flux/core'
 import type { Driver, Queryable, Session } from './pg-client.ts'
+import { type Fence, LEASE_ROW } from './pg-fence.ts'
 import {
+  breakRow,
   expiresIn,
   HOLDER_COLUMNS,
   type HolderRow,
   holderOf,
-  LEASE_ROW,
+  LOCKS_LEASE_ROW,
   type PgLease,
+  RELEASED,
+  released,
   withLockTable,
 } from './pg-lease.ts'
 import { isMissingTable } from './pg-ledger.ts'
 import type { PgSettings } from './pg-options.ts'
+
+/**
+ * `application_name` of the sessions of an adapter with its own pool: `flux <tag>`, and `flux
+ * lease <tag>` for its lease session, `<tag>` being the process id and a random part.
+ */
+export function sessionNames(): { pool: string; lease: string } {
+  const tag = `${process.pid}.${randomBytes(4).toString('hex')}`
+  return { pool: `${POOL_SESSION_PREFIX}${tag}`, lease: `${LEASE_SESSION_PREFIX}${tag}` }
+}
+const POOL_SESSION_PREFIX = 'flux '
+const LEASE_SESSION_PREFIX = 'flux lease '
 
 /** How long to wait for a terminated holder's session to end and free its lock. */
 const TERMINATION_WAIT_MS = 5_000
@@ -34,10 +49,12 @@ interface LockHolder {
  * holder (and an expiry, renewed with the lease) is written to a row of `<ledgerTable>_lock`
  * tagged with the session's backend pid; a row whose pid does not hold the lock is stale.
  * A holder that stops renewing (a frozen VM) keeps its session, so a waiter that sees its
- * row expired ends that session with `pg_terminate_backend`. A runner configured with
- * `lock: 'table'` is respected too: its unexpired row is never replaced.
+ * row expired ends that session with `pg_terminate_backend` (and its other sessions, see
+ * `terminate`). A runner configured with `lock: 'table'` is respected too: its unexpired row
+ * is never replaced. Taking the lock writes a new token and epoch in the row (the fence, see
+ * `fenceCheck`); releasing it leaves the row, expired.
  */
-export function advisoryLease(settings: PgSettings, driver: () => Driver): PgLease {
+export function advisoryLease(settings: PgSettings, driver: () => Driver, fence: Fence): PgLease {
   const lock = settings.lockTable
   const [classid, objid] = settings.leaseKey
   // a bigint-free key: two int4, shown in pg_locks as classid, objid and objsubid 2
@@ -45,8 +62,8 @@ export function advisoryLease(settings: PgSettings, driver: () => Driver): PgLea
   and l.database = (select oid from pg_database where datname = current_database())`
   const started = `(select to_char(a.backend_start at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')
     from pg_stat_activity a where a.pid = l.pid) as started`
-  const lockOnly = `select l.pid, ${started}, null as token, null as holder, null as expired, null as expires_at
-from pg_locks l where ${ours}`
+  const lockOnly = `select l.pid, ${started}, null as token, null as holder, null as expired, null as expires_at,
+  null as epoch from pg_locks l where ${ours}`
   const withRow = `select l.pid, ${started}, ${HOLDER_COLUMNS}
 from pg_locks l left join ${lock} r on r.name = '${LEASE_ROW}' and r.backend_pid = l.pid where ${ours}`
   // sessions of leases this adapter holds, ended by close()
@@ -64,14 +81,16 @@ from pg_locks l left join ${lock} r on r.name = '${LEASE_ROW}' and r.backend_pid
   }
 
   /** The holder of an unexpired row without a session: a runner configured with `lock: 'table'`. */
-  const tableHolder = async (queryable: Queryable, verb: 'select' | 'delete') => {
-    const where = `r.name = '${LEASE_ROW}' and r.backend_pid is null and r.expires_at > now()`
-    const text =
-      verb === 'select'
-        ? `select ${HOLDER_COLUMNS} from ${lock} r where ${where}`
-        : `delete from ${lock} r where ${where} returning ${HOLDER_COLUMNS}`
+  const tableHolder = async (queryable: Queryable, verb: 'select' | 'break') => {
+    const where = `r.backend_pid is null and r.expires_at > now()`
     try {
-      return holderOf((await queryable.query<HolderRow>(text)).rows[0])
+      const { rows } =
+        verb === 'select'
+          ? await queryable.query<HolderRow>(
+              `select ${HOLDER_COLUMNS} from ${lock} r where r.name = '${LEASE_ROW}' and ${where}`,
+            )
+          : await queryable.query<HolderRow>(breakRow(settings, where), [randomUUID()])
+      return holderOf(rows[0])
     } catch (error) {
       if (isMissingTable(error)) return undefined
       throw error
@@ -97,10 +116,20 @@ from pg_locks l left join ${lock} r on r.name = '${LEASE_ROW}' and r.backend_pid
     return { pid: row.pid, started: row.started ?? '', holder: holderOf(row), expired: row.expired === true }
   }
 
-  /** Ends the session holding the lock, and waits until PostgreSQL has freed it. */
+  /**
+   * Ends the session holding the lock, and the other sessions of the same adapter (named after
+   * it: see `sessionNames`), so that a holder that froze keeps no transaction open for whoever
+   * takes over to wait for; and waits until PostgreSQL has freed the lock.
+   */
   const terminate = async (queryable: Queryable, pid: number) => {
     try {
-      await queryable.query('select pg_terminate_backend($1)', [pid])
+      await queryable.query(
+        `with holder as (
+  select substring(application_name from '^${LEASE_SESSION_PREFIX}(.+)$') as tag, datname from pg_stat_activity where pid = $1)
+select pg_terminate_backend(a.pid) from pg_stat_activity a, holder h
+where a.pid = $1 or (a.application_name = '${POOL_SESSION_PREFIX}' || h.tag and a.datname = h.datname)`,
+        [pid],
+      )
     } catch (error) {
       throw new FluxError(
         'STORE_ERROR',
@@ -115,10 +144,11 @@ from pg_locks l left join ${lock} r on r.name = '${LEASE_ROW}' and r.backend_pid
     while ((await lockHolder(queryable))?.pid === pid && Date.now() < deadline) await sleep(20)
   }
 
-  const leaseFor = (session: Session, store: string, token: string, ttlMs: number) =>
-    createLease({
+  const leaseFor = (session: Session, store: string, token: string, ttlMs: number, epoch: number) => {
+    const lease = createLease({
       ttlMs,
       store,
+      epoch,
       async renew() {
         if (session.alive) {
           try {
@@ -139,16 +169,22 @@ from pg_locks l left join ${lock} r on r.name = '${LEASE_ROW}' and r.backend_pid
       async release() {
         if (!session.alive) return
         try {
-          await session.query(
-            `with gone as (delete from ${lock} where name = '${LEASE_ROW}' and token = $1)
-select pg_advisory_unlock(${classid}, ${objid})`,
+          const { rows } = await session.query<{ current: boolean }>(
+            `with freed as (update ${lock} set expires_at = ${RELEASED}, backend_pid = null
+  where name = '${LEASE_ROW}' and token = $1 returning 1)
+select pg_advisory_unlock(${classid}, ${objid}), exists (select from freed) as current`,
             [token],
           )
+          released(fence, token, rows[0]?.current === true)
         } finally {
           await endSession(session)
         }
       },
     })
+    // the lock ends with its session: once that fails, the lease is lost now, not at the next renewal
+    session.ended.addEventListener('abort', () => lease.renew().catch(() => {}), { once: true })
+    return lease
+  }
 
   const attempt = async (session: Session, options: AcquireOptions) => {
     for (let tries = 0; ; tries++) {
@@ -158,17 +194,21 @@ select pg_advisory_unlock(${classid}, ${objid})`,
       if (rows[0]?.locked) {
         const token = randomUUID()
         // the row of a runner in lock 'table' mode (no session) is replaced only once expired
-        const { rowCount } = await withLockTable(session, settings, () =>
-          session.query(
-            `insert into ${lock} as r (name, token, holder, expires_at, backend_pid)
-values ('${LEASE_ROW}', $1, $2::jsonb, ${expiresIn(3)}, pg_backend_pid())
-on conflict (name) do update set token = excluded.token, holder = excluded.holder,
-  expires_at = excluded.expires_at, backend_pid = excluded.backend_pid
-where r.backend_pid is not null or r.expires_at <= now()`,
+        const { rows: taken } = await withLockTable(session, settings, () =>
+          session.query<{ epoch: string }>(
+            `insert into ${lock} as r (name, token, holder, expires_at, backend_pid, epoch)
+values ('${LEASE_ROW}', $1, $2::jsonb, ${expiresIn(3)}, pg_backend_pid(), 1)
+on conflict (name) do update set ${LOCKS_LEASE_ROW}, token = excluded.token, holder = excluded.holder,
+  expires_at = excluded.expires_at, backend_pid = excluded.backend_pid, epoch = coalesce(r.epoch, 0) + 1
+where r.backend_pid is not null or r.expires_at <= now()
+returning r.epoch`,
             [token, JSON.stringify(options.holder), options.ttlMs],
           ),
         )
-        if (rowCount === 1) return { lease: leaseFor(session, options.store, token, options.ttlMs) }
+        if (taken[0]) {
+          fence.held = token
+          return { lease: leaseFor(session, options.store, token, options.ttlMs, Number(taken[0].epoch)) }
+        }
         const { rows: held } = await session.query<HolderRow>(
           `select pg_advisory_unlock(${classid}, ${objid}), ${HOLDER_COLUMNS} from ${lock} r where r.name = '${LEASE_ROW}'`,
         )
@@ -213,10 +253,10 @@ where r.backend_pid is not null or r.expires_at <= now()`,
     async breakLease() {
       const queryable = driver().pool
       const current = await lockHolder(queryable)
-      if (!current) return tableHolder(queryable, 'delete')
+      if (!current) return tableHolder(queryable, 'break')
       await terminate(queryable, current.pid)
       await queryable
-        .query(`delete from ${lock} where name = '${LEASE_ROW}' and backend_pid = $1`, [current.pid])
+        .query(breakRow(settings, 'r.backend_pid = $2'), [randomUUID(), current.pid])
         .catch((error: unknown) => {
           if (!isMissingTable(error)) throw error
         })

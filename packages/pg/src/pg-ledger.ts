@@ -1,6 +1,7 @@
 import type { Ledger, LedgerEntry } from '@flux/core'
 import pg from 'pg'
 import type { Queryable } from './pg-client.ts'
+import { type Fence, fenceCheck, fenceRefusal, isFenceRefusal } from './pg-fence.ts'
 import type { PgSettings } from './pg-options.ts'
 
 /** What one adapter knows of its ledger table: `true` once a read or a committed write showed it. */
@@ -13,6 +14,11 @@ const MISSING_CODES = new Set(['42P01', '3F000'])
 
 export function isMissingTable(error: unknown): boolean {
   return MISSING_CODES.has((error as { code?: unknown } | undefined)?.code as string)
+}
+
+/** undefined_column: a lock table made by an older version, without `epoch`. */
+export function isMissingColumn(error: unknown): boolean {
+  return (error as { code?: unknown } | undefined)?.code === '42703'
 }
 
 const COLUMNS = {
@@ -31,7 +37,8 @@ const COLUMNS = {
     token text not null,
     holder jsonb not null,
     expires_at timestamptz not null,
-    backend_pid integer`,
+    backend_pid integer,
+    epoch bigint`,
 }
 
 /**
@@ -39,6 +46,7 @@ const COLUMNS = {
  * alone races between two processes on an empty database (a unique violation in the
  * catalog), so creators take a transaction advisory lock first; and it checks existence
  * itself because `IF NOT EXISTS` still needs the CREATE privilege when the table exists.
+ * A lock table made by an older version gets its `epoch` column.
  */
 export async function ensureTable(queryable: Queryable, settings: PgSettings, table: 'ledger' | 'lock'): Promise<void> {
   await queryable.query(ensureSql(settings, table))
@@ -50,7 +58,14 @@ function ensureSql(settings: PgSettings, table: 'ledger' | 'lock'): string {
   return `do $flux$ begin
   perform pg_advisory_xact_lock(${settings.ddlKey[0]}, ${settings.ddlKey[1]});
   if to_regnamespace(${settings.schemaLiteral}) is null then create schema "${settings.schema}"; end if;
-  if to_regclass(${literal}) is null then create table ${name} (${COLUMNS[table]}); end if;
+  if to_regclass(${literal}) is null then create table ${name} (${COLUMNS[table]});${
+    table === 'lock'
+      ? `
+  elsif not exists (select from pg_attribute where attrelid = to_regclass(${literal}) and attname = 'epoch' and not attisdropped)
+    then alter table ${name} add column epoch bigint;`
+      : ''
+  }
+  end if;
 end $flux$`
 }
 
@@ -130,14 +145,18 @@ from ${table} order by seq`,
 
 /**
  * The ledger in `<schema>.<ledgerTable>`, through `queryable`. In a transaction
- * (`transactional`), it never lets a query fail on a missing table, which would abort the
- * transaction: it checks first, and creates the table within the transaction.
+ * (`transactional`), writes are queued (see `Queryable.defer`), and it never lets a query fail
+ * on a missing table, which would abort the transaction: it checks first, and creates the
+ * table within the transaction. While the adapter holds a lease (`fence.held`), every write
+ * goes with a fence check (see {@link fenceCheck}): in a transaction, once, before its first
+ * write; outside one, in the same message, which PostgreSQL runs as one transaction.
  */
 export function pgLedger(
   settings: PgSettings,
   queryable: Queryable,
   state: TableState,
   transactional: boolean,
+  fence: Fence,
 ): Ledger {
   const table = settings.ledgerTable
   const { select, upsert, prepared, statementKey } = ledgerSql(settings)
@@ -152,10 +171,11 @@ export function pgLedger(
     entry.fluxVersion,
     entry.checkpoint === undefined ? null : JSON.stringify(entry.checkpoint),
   ]
-  const write = (entry: LedgerEntry) => queryable.query(upsert('$1, $2, $3, $4, $5, $6, $7, $8::jsonb'), columns(entry))
   // in a server transaction writes wait to travel with COMMIT, as literals: parameters would
-  // need a round trip of their own (escaped by the driver, never built by hand)
-  const defer = transactional ? queryable.defer?.bind(queryable) : undefined
+  // need a round trip of their own (escaped by the driver, never built by hand); in a PGlite
+  // one they wait for its next query or its commit
+  const defer = transactional ? (queryable.defer ?? queryable.queueOwn)?.bind(queryable) : undefined
+  if (transactional && !defer) throw new TypeError('a transaction of the pg driver queues no statements')
   // a migration's statements queued before the write run in the same query, after its entry
   // was made: their time, measured by the server, is added to its end time and duration
   const deferredValues = (entry: LedgerEntry, timed: boolean) => {
@@ -165,6 +185,22 @@ export function pgLedger(
       values[4] = `${values[4]} + (extract(epoch from ${ELAPSED}) * 1000)::bigint`
     }
     return `${values.join(', ')}::jsonb`
+  }
+  // in a transaction, checked once: the row lock it takes lasts until the commit
+  let fenced = false
+  const deferFence = () => {
+    if (fenced || fence.held === undefined) return
+    defer!(fenceCheck(settings, fence.held))
+    fenced = true
+  }
+  /** Outside a transaction: the write alone, or (holding a lease) the fence check and the write as one script. */
+  const writeOutside = async (what: string, text: string, params: unknown[], literalText: () => string) => {
+    try {
+      if (fence.held === undefined) await queryable.query(text, params)
+      else await queryable.query(`${fenceCheck(settings, fence.held)};\n${literalText()}`)
+    } catch (error) {
+      throw isFenceRefusal(error) ? fenceRefusal(settings, what, error) : error
+    }
   }
 
   return {
@@ -185,8 +221,9 @@ export function pgLedger(
     },
 
     async record(entry) {
-      // in a transaction a failed insert would abort it: create the table first if unsure
       if (defer) {
+        deferFence()
+        // in a transaction a failed insert would abort it: create the table first if unsure
         if (!state.ledger) defer(ensureSql(settings, 'ledger'))
         const timed = queryable.holdsDeferredWork?.() === true
         // a prepared statement where the connection allows (see TransactionConnections)
@@ -199,17 +236,20 @@ export function pgLedger(
         state.ledger = true
         return
       }
-      if (transactional && !state.ledger) {
-        await ensureTable(queryable, settings, 'ledger')
-        state.ledger = true
-      }
+      const write = () =>
+        writeOutside(
+          `record ${entry.id} in the ledger`,
+          upsert('$1, $2, $3, $4, $5, $6, $7, $8::jsonb'),
+          columns(entry),
+          () => upsert(deferredValues(entry, false)),
+        )
       try {
-        await write(entry)
+        await write()
       } catch (error) {
-        if (transactional || !isMissingTable(error)) throw error
+        if (!isMissingTable(error)) throw error
         // first write to this store (or the table was dropped): create it, write again
         await ensureTable(queryable, settings, 'ledger')
-        await write(entry)
+        await write()
       }
       state.ledger = true
     },
@@ -217,13 +257,19 @@ export function pgLedger(
     async remove(id) {
       if (transactional && !state.ledger && !(await tableExists(queryable, settings.ledgerLiteral))) return
       if (defer) {
+        deferFence()
         defer(`delete from ${table} where id = ${literal(id)}`)
         return
       }
       try {
-        await queryable.query(`delete from ${table} where id = $1`, [id])
+        await writeOutside(
+          `remove ${id} from the ledger`,
+          `delete from ${table} where id = $1`,
+          [id],
+          () => `delete from ${table} where id = ${literal(id)}`,
+        )
       } catch (error) {
-        if (transactional || !isMissingTable(error)) throw error
+        if (!isMissingTable(error)) throw error
       }
     },
   }

@@ -25,7 +25,11 @@ export interface PgliteInstance {
 export interface PgStoreOptions {
   /** A connection string, `postgres://user:password@host:port/database`: a pool is created in `open()`. */
   url?: string
-  /** Your own `pg` Pool instead of `url`; flux never ends it. */
+  /**
+   * Your own `pg` Pool instead of `url`; flux never ends it. While the store is open, flux
+   * listens for the pool's 'error' events if nothing else does (a pool emits one when an idle
+   * connection breaks, which ends the process when unheard), and stops listening at close().
+   */
   pool?: Pool
   /**
    * An embedded PGlite database instead of a server: a data directory (`./var/pg`),
@@ -41,6 +45,10 @@ export interface PgStoreOptions {
    * a runner that dies releases it at once. `table`: a lease row with an expiry in
    * `<ledgerTable>_lock`, for PgBouncer in transaction pooling mode, where session locks do
    * not work. PGlite always uses `table`: it has one session, on which advisory locks are re-entrant.
+   * In both modes the lease row carries the fencing token, which every ledger write checks in
+   * its transaction. With `url` and `advisory`, flux's connections are named (`application_name`
+   * `flux <pid>.<random>`, `flux lease …`) so that a runner taking over a frozen one's lease
+   * ends them too.
    */
   lock?: PgLockMode
 }

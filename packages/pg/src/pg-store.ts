@@ -1,9 +1,11 @@
 import { resolve } from 'node:path'
 import { type Adapter, FluxError } from '@flux/core'
 import pg from 'pg'
-import { type Driver, type PgClient, pgClientOf, pgliteDriver, type Queryable, serverDriver } from './pg-client.ts'
-import { type PgLease, tableLease } from './pg-lease.ts'
-import { advisoryLease } from './pg-lease-advisory.ts'
+import { type Driver, type PgClient, pgClientOf, type Queryable, serverDriver } from './pg-client.ts'
+import { connectionLost, isConnectionError, unavailable } from './pg-errors.ts'
+import { type Fence, fenceRefusal, isFenceRefusal, takenOver } from './pg-fence.ts'
+import { leaseNow, type PgLease, tableLease } from './pg-lease.ts'
+import { advisoryLease, sessionNames } from './pg-lease-advisory.ts'
 import { pgLedger, type TableState } from './pg-ledger.ts'
 import {
   DEFAULT_CONNECT_TIMEOUT_MS,
@@ -11,9 +13,8 @@ import {
   type PgSettings,
   type PgStoreOptions,
   resolveSettings,
-  scrub,
 } from './pg-options.ts'
-import { openPglite } from './pg-pglite.ts'
+import { openPglite, pgliteDriver } from './pg-pglite.ts'
 import { loadSqlMigration, SQL_MIGRATION_EXTENSION } from './pg-sql-file.ts'
 
 /**
@@ -43,9 +44,50 @@ export function pgStore(options: PgStoreOptions): Adapter<PgClient> {
       hint: 'call open() before using the store (core does)',
     })
   }
+  const fence: Fence = { held: undefined }
   const pool: Queryable = { query: (text, params) => current().pool.query(text, params) }
-  const client = pgClientOf(pool)
-  const lease: PgLease = settings.lock === 'advisory' ? advisoryLease(settings, current) : tableLease(settings, current)
+  const lease: PgLease =
+    settings.lock === 'advisory' ? advisoryLease(settings, current, fence) : tableLease(settings, current, fence)
+  const ledger = pgLedger(settings, pool, tables, false, fence)
+
+  /**
+   * What a failed write is reported as: refused by the fence, LEASE_LOST naming the holder; a
+   * lost connection while holding a lease that was meanwhile taken over, LEASE_LOST too (a
+   * take-over ends the stale holder's sessions); any other lost connection, STORE_UNAVAILABLE.
+   */
+  const explain = async (what: string, error: unknown): Promise<unknown> => {
+    if (isFenceRefusal(error)) return fenceRefusal(settings, what, error)
+    // a migration that failed because the lease was taken over (see `guarded`) says so
+    const lost = lostLeaseIn(error, settings)
+    if (lost) return lost
+    if (settings.source === 'pglite' || !isConnectionError(error)) return error
+    const held = fence.held
+    if (held !== undefined) {
+      const now = await leaseNow(pool, settings, held).catch(() => undefined)
+      if (now && !now.current) return takenOver(settings, what, now.holder, error)
+    }
+    return connectionLost(settings, what, error)
+  }
+  const explained = async <T>(what: string, call: () => Promise<T>): Promise<T> => {
+    try {
+      return await call()
+    } catch (error) {
+      throw await explain(what, error)
+    }
+  }
+  // what migrations run outside a transaction: a lost connection is named as such
+  const client = pgClientOf({
+    query: <Row>(text: string, params?: readonly unknown[]) =>
+      explained('run a query', () => pool.query<Row>(text, params)),
+  })
+  // and in one: a take-over ends the stale runner's sessions, whose queries then fail
+  const guarded = (connection: Queryable): Queryable => ({
+    ...connection,
+    query: <Row>(text: string, params?: readonly unknown[]) =>
+      connection.query<Row>(text, params).catch(async (error: unknown) => {
+        throw await explain('run a query', error)
+      }),
+  })
 
   return {
     specVersion: 'v1',
@@ -79,7 +121,11 @@ export function pgStore(options: PgStoreOptions): Adapter<PgClient> {
 
     describe: () => settings.description,
     client: () => client,
-    ledger: pgLedger(settings, pool, tables, false),
+    ledger: {
+      read: () => explained('read the ledger', () => ledger.read()),
+      record: (entry) => explained(`record ${entry.id} in the ledger`, () => ledger.record(entry)),
+      remove: (id) => explained(`remove ${id} from the ledger`, () => ledger.remove(id)),
+    },
     acquire: (acquireOptions) => lease.acquire(acquireOptions),
     inspectLease: () => lease.inspect(),
     breakLease: () => lease.breakLease(),
@@ -87,8 +133,10 @@ export function pgStore(options: PgStoreOptions): Adapter<PgClient> {
     async transaction(fn) {
       // tables created in the transaction exist for the adapter only once it commits
       const local: TableState = { ...tables }
-      const result = await current().transaction((connection) =>
-        fn(pgClientOf(connection), pgLedger(settings, connection, local, true)),
+      const result = await explained(COMMIT, () =>
+        current().transaction((connection) =>
+          fn(pgClientOf(guarded(connection)), pgLedger(settings, connection, local, true, fence)),
+        ),
       )
       tables.ledger ||= local.ledger
       return result
@@ -97,63 +145,70 @@ export function pgStore(options: PgStoreOptions): Adapter<PgClient> {
     async transactionBatch(fns, batchOptions) {
       const local: TableState = { ...tables }
       const outcome = await current().batch(
-        fns.map((fn) => (connection) => fn(pgClientOf(connection), pgLedger(settings, connection, local, true))),
+        fns.map(
+          (fn) => (connection) =>
+            fn(pgClientOf(guarded(connection)), pgLedger(settings, connection, local, true, fence)),
+        ),
         batchOptions,
       )
       if (outcome.committed > 0) tables.ledger ||= local.ledger
+      if (outcome.failed) outcome.failed.error = await explain(COMMIT, outcome.failed.error)
       return outcome
     },
   }
 }
+
+/**
+ * A driver over the user's own pool, never ended by flux. A pool emits 'error' when one of its
+ * idle connections breaks, and the process ends if nobody listens: while the store is open,
+ * flux listens on a pool that has no listener of its own (and stops at close()).
+ */
+function userPool(pool: pg.Pool): Driver {
+  const driver = serverDriver(pool, false, undefined)
+  if (pool.listenerCount('error') > 0) return driver
+  const ignore = () => {}
+  pool.on('error', ignore)
+  return {
+    ...driver,
+    async close() {
+      pool.off('error', ignore)
+      await driver.close()
+    },
+  }
+}
+
+/** The `LEASE_LOST` error of this store that `error` or one of its causes is: a migration wraps it. */
+function lostLeaseIn(error: unknown, settings: PgSettings): FluxError | undefined {
+  for (let current = error; FluxError.is(current); current = current.cause) {
+    if (current.code === 'LEASE_LOST' && current.message.startsWith(`${settings.description}: `)) return current
+  }
+  return undefined
+}
+
+/** What a transaction failed to do when its ledger write was refused, or its connection lost. */
+const COMMIT = 'commit a migration with its ledger write'
 
 async function connect(
   options: PgStoreOptions,
   pgliteDir: PgStoreOptions['pglite'],
   settings: PgSettings,
 ): Promise<Driver> {
-  if (options.pool) return serverDriver(options.pool, false, undefined)
+  if (options.pool) return userPool(options.pool)
   if (options.url) {
     const config: pg.PoolConfig = {
       connectionString: options.url,
       keepAlive: true,
       connectionTimeoutMillis: /[?&]connect_timeout=/.test(options.url) ? undefined : DEFAULT_CONNECT_TIMEOUT_MS,
     }
-    const pool = new pg.Pool(config)
+    // named, so that a runner that takes the lease over from this one, frozen, can end them
+    const names = sessionNames()
+    const pool = new pg.Pool({ ...config, application_name: names.pool })
     // an idle connection that breaks is dropped by the pool; unheard, its error would end the process
     pool.on('error', () => {})
     // the pool is flux's own; with an advisory lease its sessions are real ones (no pooler in
     // transaction mode, where the lease needs lock 'table'), so they may keep prepared statements
-    return serverDriver(pool, true, { ...config, application_name: 'flux lease' }, settings.lock === 'advisory')
+    return serverDriver(pool, true, { ...config, application_name: names.lease }, settings.lock === 'advisory')
   }
   if (typeof pgliteDir !== 'string') return pgliteDriver(pgliteDir as PgliteInstance, false)
   return openPglite(pgliteDir, settings.description)
-}
-
-const REASONS: Record<string, [reason: string, hint: string]> = {
-  ECONNREFUSED: ['connection refused', 'check that PostgreSQL is running and listens on that host and port'],
-  ENOTFOUND: ['host not found', 'check the host name in the connection string'],
-  EAI_AGAIN: ['host not found', 'check the host name in the connection string, and DNS'],
-  ETIMEDOUT: ['timed out connecting', 'check that the server is reachable from here (firewall, VPN, port)'],
-  '28P01': ['bad password', 'check the password in the connection string (usually from the environment)'],
-  '28000': ['access refused', 'the server refused this user or address: check pg_hba.conf and the role'],
-  '3D000': ['unknown database', 'create the database, or fix its name in the connection string'],
-  '57P03': ['the server is starting up or shutting down', 'wait for the server to be ready, then run again'],
-  '53300': ['too many connections', 'close idle connections or raise max_connections'],
-  ERR_MODULE_NOT_FOUND: ['@electric-sql/pglite is not installed', 'install it: `npm install @electric-sql/pglite`'],
-}
-
-/** STORE_UNAVAILABLE saying what went wrong, with the target and never a password. */
-function unavailable(settings: PgSettings, error: unknown): FluxError {
-  const { code, message, errors } = error as { code?: string; message?: string; errors?: { message?: string }[] }
-  const timedOut = /timeout/i.test(message ?? '')
-  const [reason, hint] =
-    REASONS[code ?? ''] ??
-    (timedOut ? REASONS.ETIMEDOUT! : ['cannot connect', 'check the connection string and that the server is running'])
-  const detail = scrub(message || errors?.[0]?.message || String(code ?? error), settings.secrets)
-  const cause = Object.assign(new Error(detail), code === undefined ? {} : { code })
-  return new FluxError('STORE_UNAVAILABLE', `cannot open ${settings.description}: ${reason} (${detail})`, {
-    hint,
-    cause,
-    details: code === undefined ? undefined : { code },
-  })
 }

@@ -314,8 +314,10 @@ function blame(statements: Queued[], text: string, error: Error, completed: numb
     holder.position = at < start + length ? String(codePoints(text.slice(start, at)) + 1) : undefined
   }
   const statement = statements[index]!
-  if (!statement.onError) {
-    // a statement of flux's own (BEGIN, the ledger write, COMMIT): a position in it means nothing to a user
+  // a connection that failed is no statement's error, not even a migration's
+  const ofStatement = error instanceof pg.DatabaseError && error.severity !== 'FATAL' && error.severity !== 'PANIC'
+  if (!statement.onError || !ofStatement) {
+    // a statement of flux's own (BEGIN, the ledger write, COMMIT), or a lost connection: no position for a user
     holder.position = undefined
     return { error, statement, completed }
   }

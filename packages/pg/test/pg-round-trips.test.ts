@@ -23,9 +23,13 @@ class CountingClient extends pg.Client {
   }
 }
 
-/** What was sent since `from`, with the values of ledger writes (times, durations) elided. */
+/** What was sent since `from`, the fence check (whose lease token changes) as FENCE, `;` between statements as `; `. */
+const sentSince = (from: number) =>
+  sent.slice(from).map((text) => text.replace(/do \$fence\$.*?end \$fence\$/g, 'FENCE').replace(/ ; /g, '; '))
+
+/** {@link sentSince}, with the values of a ledger write (times, durations) elided. */
 const since = (from: number) =>
-  sent.slice(from).map((text) => text.replace(/(values \('app\/[^']*',).*(on conflict)/, '$1 … $2'))
+  sentSince(from).map((text) => text.replace(/(values \('app\/[^']*',).*(on conflict)/, '$1 … $2'))
 
 /** A query flux sends for itself (reading the ledger, the lease), by its start. */
 const starting = (prefix: string) => expect.stringMatching(new RegExp(`^${prefix.replace(/[(."]/g, '\\$&')}`))
@@ -106,10 +110,11 @@ describeWithServer('round trips', (url) => {
       starting(`insert into "${schema}"."flux_ledger_lock"`),
       // read again under the lease, plan again
       READ,
-      // the step: its two statements between BEGIN and the ledger row with COMMIT, in one query
-      `BEGIN; create table "${schema}".room (id int); insert into "${schema}".hotel values (1); ${ledgerWrite(schema, 'app/0002_rooms')}; COMMIT`,
+      // the step: its two statements between BEGIN and the ledger row, checked against the lease
+      // (the fence), with COMMIT, in one query
+      `BEGIN; create table "${schema}".room (id int); insert into "${schema}".hotel values (1); FENCE; ${ledgerWrite(schema, 'app/0002_rooms')}; COMMIT`,
       // release the lease
-      starting('with gone as'),
+      starting('with freed as'),
     ])
     const [row] = (
       await adminPool(url).query(
@@ -128,12 +133,14 @@ describeWithServer('round trips', (url) => {
       const report = await up('advisory', [first, second, ...many])
       expect(report.error).toBeUndefined()
       expect(report.steps).toHaveLength(40)
-      const scripts = sent.slice(from).filter((text) => text.startsWith('BEGIN;'))
+      const scripts = sentSince(from).filter((text) => text.startsWith('BEGIN;'))
       expect(scripts.map((text) => text.split('; COMMIT').length - 1)).toEqual([32, 8])
+      // each transaction checks the fence before its ledger write
+      expect(scripts.map((text) => text.split('FENCE; insert into').length - 1)).toEqual([32, 8])
       expect(scripts[0]).toMatch(
-        `BEGIN; insert into "${schema}".hotel values (100); insert into "${schema}"."flux_ledger" (id,`,
+        `BEGIN; insert into "${schema}".hotel values (100); FENCE; insert into "${schema}"."flux_ledger" (id,`,
       )
-      expect(scripts[0]).toContain(`COMMIT; BEGIN; insert into "${schema}".hotel values (101); insert into`)
+      expect(scripts[0]).toContain(`COMMIT; BEGIN; insert into "${schema}".hotel values (101); FENCE; insert into`)
     } finally {
       await adminPool(url).query(`delete from "${schema}".hotel where id >= 100`)
       await adminPool(url).query(`delete from "${schema}".flux_ledger where id like 'app/%_many'`)
@@ -157,8 +164,8 @@ describeWithServer('round trips', (url) => {
       READ,
       starting('with taken as'),
       READ,
-      `BEGIN; insert into "${schema}".hotel values (2); ${ledgerWrite(schema, 'app/0003_more')}; COMMIT`,
-      starting(`delete from "${schema}"."flux_ledger_lock"`),
+      `BEGIN; insert into "${schema}".hotel values (2); FENCE; ${ledgerWrite(schema, 'app/0003_more')}; COMMIT`,
+      starting(`update "${schema}"."flux_ledger_lock" set expires_at = '-infinity'`),
     ])
   })
 
@@ -179,7 +186,7 @@ describeWithServer('round trips', (url) => {
     expect(since(from).slice(4, -1)).toEqual([
       `BEGIN; select id from "${schema}".hotel order by id`,
       `insert into "${schema}".hotel values ($1)`,
-      `${ledgerWrite(schema, 'app/0004_reading')}; COMMIT`,
+      `FENCE; ${ledgerWrite(schema, 'app/0004_reading')}; COMMIT`,
     ])
     expect((await adminPool(url).query(`select id from "${schema}".hotel order by id`)).rows).toEqual([
       { id: 1 },
