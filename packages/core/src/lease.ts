@@ -14,6 +14,8 @@ export interface CreateLeaseOptions {
   /**
    * Extends the lease in the store. Resolves `false` (or rejects with `LEASE_LOST`) when the
    * lease is no longer ours; other rejections are retried until the lease would have expired.
+   * A `LEASE_LOST` rejection may say why in `details.reason` ("its session ended"), shown
+   * instead of "it was taken over".
    */
   renew: () => Promise<boolean>
   /** Removes the lease from the store, only if it is still ours. */
@@ -54,7 +56,8 @@ export function createLease(options: CreateLeaseOptions): Lease {
       ours = await options.renew()
     } catch (error) {
       if (FluxError.is(error) && error.code === 'LEASE_LOST') {
-        lose('it was taken over', error)
+        const reason = error.details?.reason
+        lose(typeof reason === 'string' ? reason : 'it was taken over', error)
         throw controller.signal.reason
       }
       if (Date.now() - lastRenewed >= options.ttlMs) {

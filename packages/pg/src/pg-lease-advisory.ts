@@ -163,8 +163,12 @@ where a.pid = $1 or (a.application_name = '${POOL_SESSION_PREFIX}' || h.tag and 
           }
         }
         // the session is gone, and its lock with it; or the lock or its row was taken from us
+        const ended = !session.alive
         await endSession(session)
-        return false
+        if (!ended) return false
+        throw new FluxError('LEASE_LOST', `${settings.description}: the lease session ended`, {
+          details: { reason: 'its session with the server ended, which freed the advisory lock' },
+        })
       },
       async release() {
         if (!session.alive) return
