@@ -85,7 +85,9 @@ export async function measure<Figures extends object>(
   try {
     await body(figures)
   } catch (error) {
-    failure = ((error as Error).message ?? String(error)).split('\n').find((line) => line.trim() !== '')
+    // the line that says what went wrong: a runner's output may start with where it was thrown
+    const lines = ((error as Error).message ?? String(error)).split('\n').filter((line) => line.trim() !== '')
+    failure = lines.find((line) => /error/i.test(line)) ?? lines[0]
     throw error
   } finally {
     write({ part, store, figures: figures as Record<string, unknown>, ...(failure ? { failure } : {}) })
