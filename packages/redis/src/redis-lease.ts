@@ -33,7 +33,7 @@ export function redisLease(context: RedisContext): RedisLease {
   const { keys } = context
   const run = async (action: string, script: Script, args: (string | number)[]) => {
     try {
-      return await runScript(context.connection(), script, [keys.lease, keys.epoch], args)
+      return await runScript(context.connection(), script, [keys.lease, keys.epoch, keys.taker], args)
     } catch (error) {
       throw redisError(context, action, error)
     }

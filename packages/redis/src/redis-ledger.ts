@@ -17,13 +17,13 @@ export function redisLedger(context: RedisContext): Ledger {
       reply = await runScript(
         context.connection(),
         script,
-        [keys.ledger, keys.order, keys.lease, keys.epoch],
+        [keys.ledger, keys.order, keys.lease, keys.epoch, keys.taker],
         [held?.value ?? '', held ? String(held.epoch) : '', ...args],
       )
     } catch (error) {
       throw redisError(context, action, error)
     }
-    // refused: the lease in place now (if any) and the epoch
+    // refused: the lease in place now, or else the latest taker's (none after a break), and the epoch
     if (Array.isArray(reply)) {
       const [current, epoch] = reply as [string | null, string | null]
       throw leaseTakenOver(context.description, action, current === null ? undefined : holderOf(current, null, epoch))

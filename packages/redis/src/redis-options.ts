@@ -1,7 +1,7 @@
 import { FluxError, messageOf } from '@flux/core'
 import type { Cluster, ClusterOptions, Redis } from 'ioredis'
 
-/** Default key prefix: flux's keys are `{flux}:ledger`, `{flux}:order`, `{flux}:lease` and `{flux}:epoch`. */
+/** Default key prefix: flux's keys are `{flux}:ledger`, `{flux}:order`, `{flux}:lease`, `{flux}:epoch` and `{flux}:taker`. */
 export const DEFAULT_PREFIX = 'flux'
 /** How long `open()` waits for a connection (and each reconnection) before giving up, in milliseconds. */
 export const DEFAULT_CONNECT_TIMEOUT_MS = 5_000
@@ -50,6 +50,11 @@ export interface RedisKeys {
    * lease (never expires). While the lease key exists, it is that lease's epoch.
    */
   readonly epoch: string
+  /**
+   * String: the lease value of the latest acquisition or take-over (no expiry; deleted by a break),
+   * so a runner refused after its taker has released can still be told who took over.
+   */
+  readonly taker: string
   /** `{<prefix>}:`, which every one of them starts with. */
   readonly namespace: string
 }
@@ -86,6 +91,7 @@ export function keysOf(prefix: string | undefined): RedisKeys {
     order: `${namespace}order`,
     lease: `${namespace}lease`,
     epoch: `${namespace}epoch`,
+    taker: `${namespace}taker`,
     namespace,
   }
 }

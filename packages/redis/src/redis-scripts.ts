@@ -9,14 +9,14 @@ export interface Script {
 
 const script = (lua: string): Script => ({ lua, sha: createHash('sha1').update(lua).digest('hex') })
 
-// KEYS: ledger, order, lease, epoch. ARGV[1], ARGV[2]: the writer's lease value and epoch, or '' without a lease.
+// KEYS: ledger, order, lease, epoch, taker. ARGV[1], ARGV[2]: the writer's lease value and epoch, or '' without a lease.
 // Another lease in place, or none and an epoch that moved on (taken and released since, or broken), means this
-// writer's lease was lost: it records nothing, and learns `{current lease value, epoch}` instead of 1.
+// writer's lease was lost: it records nothing, and learns `{lease value in place or else the latest taker's, epoch}` instead of 1.
 // Its own lease expired with nobody coming after it is still the current one.
 const CHECK_LEASE = `if ARGV[1] ~= '' then
   local held = redis.call('GET', KEYS[3])
   if held ~= ARGV[1] and (held or redis.call('GET', KEYS[4]) ~= ARGV[2]) then
-    return {held, redis.call('GET', KEYS[4])}
+    return {held or redis.call('GET', KEYS[5]), redis.call('GET', KEYS[4])}
   end
 end`
 
@@ -46,7 +46,7 @@ redis.call('HDEL', KEYS[1], ARGV[3])
 redis.call('ZREM', KEYS[2], ARGV[3])
 return 1`)
 
-// The lease scripts' KEYS: lease, epoch. Taking the lease and raising the epoch in one script keeps the
+// The lease scripts' KEYS: lease, epoch, taker. Taking the lease and raising the epoch in one script keeps the
 // epoch counter equal to the epoch of the lease in place.
 
 /**
@@ -55,6 +55,7 @@ return 1`)
  * epoch, in the same round trip: `{1, epoch}` or `{0, value, pttl, epoch}`.
  */
 export const ACQUIRE_LEASE = script(`if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+  redis.call('SET', KEYS[3], ARGV[1])
   return {1, redis.call('INCR', KEYS[2])}
 end
 return {0, redis.call('GET', KEYS[1]), redis.call('PTTL', KEYS[1]), redis.call('GET', KEYS[2])}`)
@@ -65,13 +66,14 @@ return {0, redis.call('GET', KEYS[1]), redis.call('PTTL', KEYS[1]), redis.call('
  */
 export const TAKE_OVER_LEASE = script(`if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+redis.call('SET', KEYS[3], ARGV[2])
 return redis.call('INCR', KEYS[2])`)
 
 /** Deletes whatever lease is in place and raises the epoch, which fences its holder: `{value, its epoch}`, or nil when free. */
 export const BREAK_LEASE = script(`local held = redis.call('GET', KEYS[1])
 if not held then return false end
 local epoch = redis.call('GET', KEYS[2])
-redis.call('DEL', KEYS[1])
+redis.call('DEL', KEYS[1], KEYS[3])
 redis.call('INCR', KEYS[2])
 return {held, epoch}`)
 

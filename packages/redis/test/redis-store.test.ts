@@ -236,7 +236,7 @@ for (const target of TARGETS) {
       await two.release()
     })
 
-    it('a holder whose lease expired with nobody after it still records; once another took the lease, even released, it cannot', async () => {
+    it('a holder whose lease expired with nobody after it still records; once another took the lease, even released, it cannot, and is told by whom', async () => {
       const prefix = randomName('expired')
       const [first, second] = [await open({ prefix }), await open({ prefix })]
       const old = await first.acquire({ store: 'cache', ttlMs: 200, waitMs: 0, holder: holder('slow') })
@@ -249,7 +249,14 @@ for (const target of TARGETS) {
       await next.release()
       const error = await failure(first.ledger.record(entry('app/stale')))
       expect(error.code).toBe('LEASE_LOST')
-      expect(error.message).toContain('taken over by another runner (it is free again now)')
+      // its taker released, and is still named
+      expect(error.message).toContain("this runner's lease was taken over by pid 424242 on flux-redis-next.invalid")
+      // after a break, nobody holds it: the lease is free
+      const victim = await second.acquire({ store: 'cache', ttlMs: 30_000, waitMs: 0, holder: holder('victim') })
+      await (await open({ prefix })).breakLease()
+      await victim.release()
+      const broken = await failure(first.ledger.record(entry('app/stale')))
+      expect(broken.message).toContain('taken over by another runner (it is free again now)')
       // an instance that holds no lease writes unconditionally (`flux mark`), even while another holds one
       const held = await second.acquire({ store: 'cache', ttlMs: 30_000, waitMs: 0, holder: holder('again') })
       const unleased = await open({ prefix })
