@@ -4,6 +4,7 @@
 // runs complete every migration exactly once.
 import type { ChildProcess } from 'node:child_process'
 import { writeFile } from 'node:fs/promises'
+import { tcpProxy } from '@flux/core/testing'
 import { expect, it } from 'vitest'
 import {
   describeStore,
@@ -17,7 +18,6 @@ import {
   waitForStart,
 } from './fault-project.ts'
 import { type CutFigures, measure, recordNotApplicable } from './figures.ts'
-import { startProxy } from './proxy.ts'
 import { FAULT_STORES } from './stores.ts'
 
 /** How long flux may take to give up on a store that went away. */
@@ -37,7 +37,7 @@ for (const store of FAULT_STORES) {
         store.name,
         { exit: null, namesStore: false, exact: false, once: false },
         async (figures) => {
-          const proxy = await startProxy(upstream)
+          const proxy = await tcpProxy(upstream)
           let runner: ChildProcess | undefined
           try {
             const [first, second, cut, ...rest] = migrationNames(5)
@@ -57,7 +57,7 @@ for (const store of FAULT_STORES) {
             runner = project.start(['up'])
             const done = finish(runner)
             await waitForStart(project, runner, done)
-            proxy.cut()
+            proxy.cut({ refuse: true })
             await writeFile(project.path('go.flag'), '')
             const deadline = setTimeout(() => runner?.kill('SIGKILL'), EXIT_DEADLINE_MS)
             const result = await done

@@ -5,12 +5,12 @@ import { dirname, join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
 import { migrate } from '@flux/core'
+import { type TcpProxy, tcpProxy } from '@flux/core/testing'
 import pg from 'pg'
 import { afterEach, expect, it } from 'vitest'
 import { pgStore } from '../src/index.ts'
 import { testProject } from './pg-project.ts'
 import { adminPool, describeWithServer, PASSWORD, randomSchema } from './pg-test-helpers.ts'
-import { type TcpProxy, tcpProxy } from './tcp-proxy.ts'
 
 // A connection to PostgreSQL that breaks (the server restarts, a proxy or a network cuts it)
 // ends a run with flux's own error naming the store, never a crash; what committed stays

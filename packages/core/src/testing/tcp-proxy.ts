@@ -1,8 +1,10 @@
 import { once } from 'node:events'
 import { type AddressInfo, createServer, connect as netConnect, type Socket } from 'node:net'
 
-/** A TCP proxy on 127.0.0.1 in front of a server, whose connections a test can cut. */
+/** A TCP proxy on 127.0.0.1 in front of a store's server, whose connections a test can cut. */
 export interface TcpProxy {
+  /** The proxy's port on 127.0.0.1, to point a store at instead of the server's. */
+  readonly port: number
   /** `url` with its host and port replaced by the proxy's. */
   url(url: string): string
   /**
@@ -10,14 +12,27 @@ export interface TcpProxy {
    * `refuse`: new connections are cut at once too, until `restore()`.
    */
   cut(options?: { refuse?: boolean }): void
+  /** Forwards new connections again. */
   restore(): void
-  /** Local ports of the proxy's connections to the server: `client_port` in `pg_stat_activity`. */
+  /** Local ports of the proxy's connections to the server (`client_port` in PostgreSQL's `pg_stat_activity`). */
   readonly upstreamPorts: ReadonlySet<number>
-  /** How many connections came through so far. */
+  /** How many connections were forwarded so far. */
   readonly accepted: number
   close(): Promise<void>
 }
 
+/**
+ * Starts a proxy to `target`, for tests of what an adapter (or flux as a whole) does when its
+ * connection breaks mid-run. Listens on 127.0.0.1 only.
+ *
+ * @example
+ * ```ts
+ * const proxy = await tcpProxy({ host: '127.0.0.1', port: 5432 })
+ * const store = pgStore({ url: proxy.url(process.env.DATABASE_URL!) })
+ * // … start a run, then:
+ * proxy.cut({ refuse: true })
+ * ```
+ */
 export async function tcpProxy(target: { host: string; port: number }): Promise<TcpProxy> {
   const sockets = new Set<Socket>()
   const upstreamPorts = new Set<number>()
@@ -48,6 +63,7 @@ export async function tcpProxy(target: { host: string; port: number }): Promise<
   await once(server, 'listening')
   const { port } = server.address() as AddressInfo
   return {
+    port,
     url(url) {
       const parsed = new URL(url)
       parsed.hostname = '127.0.0.1'
