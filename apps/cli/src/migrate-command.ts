@@ -1,4 +1,4 @@
-import { FluxError, type FluxEvent, migrate, type PlanStep } from '@flux/core'
+import { describeReason, FluxError, type FluxEvent, migrate, type PlanStep } from '@flux/core'
 import type { CommandInput } from './command.ts'
 import { formatDuration, formatHolder } from './format.ts'
 import type { Output } from './output.ts'
@@ -94,8 +94,9 @@ function createReporter(output: Output) {
         output.live(undefined)
         const { result } = event
         const time = output.paint.dim(`(${formatDuration(result.durationMs)})`)
-        if (result.status === 'failed') output.line(`${output.paint.red('✗ failed')}   ${result.id} ${time}`)
-        else output.line(`${output.paint.green(`✓ ${result.status.padEnd(8)}`)} ${result.id} ${time}`)
+        const why = whyOf(event.step)
+        if (result.status === 'failed') output.line(`${output.paint.red('✗ failed')}   ${result.id} ${time}${why}`)
+        else output.line(`${output.paint.green(`✓ ${result.status.padEnd(8)}`)} ${result.id} ${time}${why}`)
         break
       }
       case 'run-interrupted':
@@ -114,6 +115,13 @@ function createReporter(output: Output) {
       output.live(undefined)
     },
   }
+}
+
+/** Why a reverted step was in the plan, when it is worth saying: `  (depends on lib/001_x (after))`. */
+export function whyOf(step: PlanStep): string {
+  const reason = step.reason
+  if (!reason || reason.kind === 'steps' || reason.kind === 'base') return ''
+  return ` — ${describeReason(reason)}`
 }
 
 function verbOf(step: PlanStep): string {

@@ -1,5 +1,6 @@
 import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { fsStore } from '@flux/fs'
 import { describe, expect, it } from 'vitest'
 import { effects, emptyProject, flux, statusJson } from './helpers.ts'
 
@@ -212,5 +213,101 @@ describe('component bindings', () => {
     expect(edges).toHaveLength(4)
     expect(graph.stdout).toMatch(/subgraph c\d\["@travel\/images"\]/)
     expect(graph.stdout).toMatch(/subgraph c\d\["app"\]/)
+  })
+})
+
+describe('down in an application of three components on three stores', () => {
+  /** The ids each store's own ledger holds, read with the adapter, as the runner reads them. */
+  async function ledgers(dir: string): Promise<Record<string, string[]>> {
+    const result: Record<string, string[]> = {}
+    for (const name of ['photos', 'archive', 'files']) {
+      const store = fsStore({ root: join(dir, 'var', name) })
+      await store.open()
+      try {
+        result[name] = (await store.ledger.read()).map((entry) => entry.id).sort()
+      } finally {
+        await store.close()
+      }
+    }
+    return result
+  }
+
+  // @travel/images on photos, @travel/users on archive, the app on files; app/003_search above app/002_gallery
+  async function site(): Promise<string> {
+    const dir = await travelSite('npm')
+    const config = await readFile(join(dir, 'flux.config.ts'), 'utf8')
+    await writeFile(join(dir, 'flux.config.ts'), config.replace("meta: 'files'", "meta: 'archive'"))
+    await writeFile(
+      join(dir, 'migrations/003_search.ts'),
+      migration('app/003_search', 'files', "\n  parents: ['002_gallery'],"),
+    )
+    const up = await flux(['up'], dir)
+    expect(up.code, up.stderr).toBe(0)
+    expect(await ledgers(dir)).toEqual({
+      photos: ['@travel/images/001_layout', '@travel/images/002_thumbnails'],
+      archive: ['@travel/users/001_users'],
+      files: ['app/001_site', 'app/002_gallery', 'app/003_search'],
+    })
+    return dir
+  }
+
+  it('taking one component down one step leaves the other components applied', async () => {
+    const dir = await site()
+    const down = await flux(['down', 'app/002_gallery'], dir)
+    expect(down.code, down.stderr).toBe(0)
+    expect(down.stdout).toContain('app/003_search')
+    expect(down.stdout).toContain('1 reverted')
+    expect(await ledgers(dir)).toEqual({
+      photos: ['@travel/images/001_layout', '@travel/images/002_thumbnails'],
+      archive: ['@travel/users/001_users'],
+      files: ['app/001_site', 'app/002_gallery'],
+    })
+  })
+
+  it('a dependant in another component is reverted first and named with why', async () => {
+    const dir = await site()
+    const plan = JSON.parse((await flux(['plan', '--down', '@travel/images/001_layout', '--json'], dir)).stdout)
+    expect(plan.steps.map((step: { id: string; reason: unknown }) => [step.id, step.reason])).toEqual([
+      ['app/001_site', { kind: 'dependant', of: '@travel/users/001_users', via: 'after' }],
+      ['@travel/users/001_users', { kind: 'dependant', of: '@travel/images/002_thumbnails', via: 'after' }],
+      ['@travel/images/002_thumbnails', { kind: 'above', of: '@travel/images/001_layout' }],
+    ])
+    const down = await flux(['down', '@travel/images/001_layout'], dir)
+    expect(down.code, down.stderr).toBe(0)
+    expect(down.stdout).toContain('@travel/users/001_users')
+    expect(down.stdout).toContain('depends on @travel/images/002_thumbnails (after)')
+    const lines = down.stdout.split('\n')
+    const at = (id: string) => lines.findIndex((line) => line.includes(`reverted ${id}`))
+    expect(at('@travel/users/001_users')).toBeGreaterThanOrEqual(0)
+    expect(at('@travel/users/001_users')).toBeLessThan(at('@travel/images/002_thumbnails'))
+    // app/002_gallery and app/003_search depend only on 001_layout, which stays: both stay applied
+    expect(await ledgers(dir)).toEqual({
+      photos: ['@travel/images/001_layout'],
+      archive: [],
+      files: ['app/002_gallery', 'app/003_search'],
+    })
+  })
+
+  it('a target that is not applied, or more steps than are applied, is refused (exit 2) and nothing is reverted', async () => {
+    const dir = await site()
+    await flux(['down', 'app/002_gallery'], dir)
+    const notApplied = await flux(['down', 'app/003_search'], dir)
+    expect(notApplied.code).toBe(2)
+    expect(notApplied.stderr).toContain('app/003_search is not applied')
+    const tooMany = await flux(['down', '--steps', '9'], dir)
+    expect(tooMany.code).toBe(2)
+    expect(tooMany.stderr).toContain('only 5 migrations are applied')
+    expect((await ledgers(dir)).files).toEqual(['app/001_site', 'app/002_gallery'])
+  })
+
+  it('`<component>@base` takes one component down with its dependants, and nothing else', async () => {
+    const dir = await site()
+    const down = await flux(['down', '@travel/users@base'], dir)
+    expect(down.code, down.stderr).toBe(0)
+    expect(await ledgers(dir)).toEqual({
+      photos: ['@travel/images/001_layout', '@travel/images/002_thumbnails'],
+      archive: [],
+      files: ['app/002_gallery', 'app/003_search'],
+    })
   })
 })

@@ -29,11 +29,12 @@ function migrations(spec: Record<string, { parents?: string[]; after?: string[] 
 }
 
 const applied = (...ids: string[]): Record<string, LedgerEntry[]> => ({
-  db: ids.map((id) => ({
+  // applied in the order given, one second apart
+  db: ids.map((id, index) => ({
     id,
     checksum: `sha256:${id.split('/')[1]}`,
     status: 'applied',
-    appliedAt: '',
+    appliedAt: `2026-01-01T00:00:${String(index).padStart(2, '0')}.000Z`,
     durationMs: 0,
     runId: 'r',
     fluxVersion: '0',
@@ -121,10 +122,13 @@ describe('alembic branch scenarios', () => {
     expect(resolveTarget(merged.nodes, 'app@head').id).toBe('app/m')
     const order = plan(merged, applied('app/a', 'app/b', 'app/c1'))
     expect(order).toEqual(['app/d1', 'app/m'])
-    // downgrading below the merge point reverts the merge before either branch
-    expect(plan(merged, applied('app/a', 'app/b', 'app/c1', 'app/d1', 'app/m'), 'app/c1', 'down')).toEqual([
+    // downgrading to one side of the merge point reverts the merge only: the other side stays (alembic too)
+    expect(plan(merged, applied('app/a', 'app/b', 'app/c1', 'app/d1', 'app/m'), 'app/c1', 'down')).toEqual(['app/m'])
+    // below the branch point both sides go, the merge first
+    expect(plan(merged, applied('app/a', 'app/b', 'app/c1', 'app/d1', 'app/m'), 'app/b', 'down')).toEqual([
       'app/m',
       'app/d1',
+      'app/c1',
     ])
   })
 
@@ -153,9 +157,122 @@ describe('alembic branch scenarios', () => {
       ['db'],
     )
     expect(plan(crossed, applied('app/a'), 'app/d2')).toEqual(['app/c1', 'app/d1', 'app/d2'])
-    // reverting c1 reverts what depends on it across the branch
-    expect(plan(crossed, applied('app/a', 'app/c1', 'app/d1', 'app/d2'), 'app/a', 'down').slice(0, 1)).toEqual([
-      'app/d2',
+    // d2 lies above both c1 and d1: taking either down reverts d2 only, the other branch stays
+    const all = applied('app/a', 'app/c1', 'app/d1', 'app/d2')
+    expect(plan(crossed, all, 'app/c1', 'down')).toEqual(['app/d2'])
+    expect(plan(crossed, all, 'app/d1', 'down')).toEqual(['app/d2'])
+    expect(plan(crossed, all, 'app/a', 'down')).toEqual(['app/d2', 'app/d1', 'app/c1'])
+  })
+})
+
+function downPlan(
+  graph: ReturnType<typeof buildGraph>,
+  ledgers: Record<string, LedgerEntry[]>,
+  target?: string,
+  steps?: number,
+) {
+  return createPlan({
+    nodes: graph.nodes,
+    ledgers,
+    stores: { db: { kind: 'pg', transactions: true } },
+    direction: 'down',
+    target,
+    steps,
+    leased: ['db'],
+  }).steps.map((step) => [step.id, step.reason])
+}
+
+const codeOf = (run: () => unknown) => {
+  try {
+    run()
+  } catch (error) {
+    return [(error as { code: string }).code, (error as Error).message]
+  }
+  throw new Error('expected an error')
+}
+
+// two components: lib (l1 → l2 → l3) and app (a1 → a2), app/a1 after lib/l1, app/a2 after lib/l2
+const components = buildGraph(
+  migrations({
+    'lib/l1': {},
+    'lib/l2': { parents: ['l1'] },
+    'lib/l3': { parents: ['l2'] },
+    'app/a1': { after: ['lib/l1'] },
+    'app/a2': { parents: ['a1'], after: ['lib/l2'] },
+  }),
+  ['db'],
+)
+const everything = applied('lib/l1', 'lib/l2', 'app/a1', 'lib/l3', 'app/a2')
+
+describe('down reverts what lies above its target, and what depends on that', () => {
+  it('leaves the other branch alone', () => {
+    expect(plan(branched, applied('app/a', 'app/b', 'app/c1', 'app/c2', 'app/d1'), 'app/c1', 'down')).toEqual([
+      'app/c2',
+    ])
+    expect(plan(branched, applied('app/a', 'app/b', 'app/d1', 'app/c1', 'app/c2'), 'app/b', 'down')).toEqual([
+      'app/c2',
+      'app/c1',
+      'app/d1',
+    ])
+  })
+
+  it('reverts newest first by when each was applied, not by name', () => {
+    expect(plan(branched, applied('app/a', 'app/b', 'app/c1', 'app/d1', 'app/c2'), 'app/b', 'down')).toEqual([
+      'app/c2',
+      'app/d1',
+      'app/c1',
+    ])
+  })
+
+  it('leaves other components alone, except a dependant, which goes first and says why', () => {
+    // l3 lies above l2; nothing in app depends on l3
+    expect(downPlan(components, everything, 'lib/l2')).toEqual([['lib/l3', { kind: 'above', of: 'lib/l2' }]])
+    // l2 lies above l1, and app/a2 depends on l2 through `after`: a2 goes before l2
+    expect(downPlan(components, everything, 'lib/l1')).toEqual([
+      ['app/a2', { kind: 'dependant', of: 'lib/l2', via: 'after' }],
+      ['lib/l3', { kind: 'above', of: 'lib/l1' }],
+      ['lib/l2', { kind: 'above', of: 'lib/l1' }],
+    ])
+    // app/a1 depends on the target l1, which stays applied: a1 stays
+    expect(downPlan(components, everything, 'app/a1')).toEqual([['app/a2', { kind: 'above', of: 'app/a1' }]])
+  })
+
+  it('`<component>@base` takes one component down with its dependants', () => {
+    expect(downPlan(components, everything, 'app@base')).toEqual([
+      ['app/a2', { kind: 'component', of: 'app' }],
+      ['app/a1', { kind: 'component', of: 'app' }],
+    ])
+    expect(downPlan(components, everything, 'lib@base').map(([id]) => id)).toEqual([
+      'app/a2',
+      'lib/l3',
+      'app/a1',
+      'lib/l2',
+      'lib/l1',
+    ])
+    expect(codeOf(() => downPlan(components, everything, 'nope@base'))).toEqual([
+      'TARGET_INVALID',
+      'no component is named "nope"',
+    ])
+  })
+
+  it('a target that is not applied is an error, not "nothing to revert"', () => {
+    expect(codeOf(() => downPlan(components, applied('lib/l1'), 'lib/l2'))).toEqual([
+      'TARGET_INVALID',
+      'lib/l2 is not applied, so `down` cannot stop at it',
+    ])
+  })
+
+  it('--steps N reverts the N most recently applied, and refuses when fewer are applied', () => {
+    // two heads (c2, d1): --steps 1 takes the one applied last, whatever its name
+    const lastC = applied('app/a', 'app/b', 'app/d1', 'app/c1', 'app/c2')
+    const lastD = applied('app/a', 'app/b', 'app/c1', 'app/c2', 'app/d1')
+    expect(downPlan(branched, lastC, undefined, 1)).toEqual([['app/c2', { kind: 'steps' }]])
+    expect(downPlan(branched, lastD, undefined, 1)).toEqual([['app/d1', { kind: 'steps' }]])
+    // a migration is only reverted once nothing applied depends on it
+    expect(downPlan(components, everything, undefined, 3).map(([id]) => id)).toEqual(['app/a2', 'lib/l3', 'app/a1'])
+    expect(codeOf(() => downPlan(branched, applied('app/a', 'app/b'), undefined, 5))).toEqual([
+      'TARGET_INVALID',
+      'cannot go down 5 steps: only 2 migrations are applied',
     ])
   })
 })

@@ -71,6 +71,8 @@ export type {
   StoreInfo,
 } from './plan.ts'
 export { createPlan, resolveTarget, statusOf } from './plan.ts'
+export type { StepReason } from './plan-down.ts'
+export { describeReason } from './plan-down.ts'
 export type { LoadProjectOptions, Project } from './project.ts'
 export { findConfigFile, loadProject } from './project.ts'
 export type { MigrateOptions, RunReport } from './runner.ts'

@@ -138,6 +138,33 @@ describe('createPlan down', () => {
     expect(createPlan(input({ ledgers, direction: 'down', target: 'base' })).steps).toHaveLength(3)
   })
 
+  it('picks the most recently applied across stores, and names why each step is in the plan', () => {
+    // 003_c and a branch 002_x both on 001_a; 002_x applied last, in another store
+    const nodes = [...chain, node('002_x', { parents: ['app/001_a'] })]
+    const late = {
+      files: [entry('app/001_a'), entry('app/002_b'), entry('app/002_x', { appliedAt: '2026-11-21T10:00:00.000Z' })],
+      media: [entry('app/003_c', { appliedAt: '2026-11-21T09:30:00.000Z' })],
+    }
+    const one = createPlan(input({ nodes, ledgers: late, direction: 'down', steps: 1 }))
+    expect(one.steps.map((step) => step.id)).toEqual(['app/002_x'])
+    const plan = createPlan(input({ nodes, ledgers: late, direction: 'down', target: '002_b' }))
+    expect(JSON.parse(JSON.stringify(plan)).steps).toEqual([
+      expect.objectContaining({ id: 'app/003_c', reason: { kind: 'above', of: 'app/002_b' } }),
+    ])
+    expect(plan.stores).toEqual(['files', 'media'])
+  })
+
+  it('refuses a target that is not applied and more steps than are applied (exit 2, nothing planned)', () => {
+    for (const extra of [{ target: '003_c' }, { steps: 4 }]) {
+      try {
+        createPlan(input({ ledgers: { files: [entry('app/001_a'), entry('app/002_b')] }, direction: 'down', ...extra }))
+        expect.unreachable()
+      } catch (error) {
+        expect(FluxError.is(error) && [error.code, error.exitCode]).toEqual(['TARGET_INVALID', 2])
+      }
+    }
+  })
+
   it('refuses to revert a migration without down()', () => {
     const nodes = [node('001_a', { reversible: false })]
     const plan = createPlan(input({ nodes, ledgers: { files: [entry('app/001_a')] }, direction: 'down', steps: 1 }))

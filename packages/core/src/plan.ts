@@ -2,6 +2,7 @@ import type { LedgerEntry } from './adapter.ts'
 import { FluxError } from './errors.ts'
 import type { MigrationNode } from './graph.ts'
 import { singleHead } from './graph-tools.ts'
+import { chooseReverts, type StepReason } from './plan-down.ts'
 
 /** Where one migration stands. `retired` is reserved for migrations of retired stores. */
 export type MigrationStatus = 'applied' | 'pending' | 'dirty' | 'drift' | 'missing' | 'retired'
@@ -36,6 +37,8 @@ export interface PlanStep {
   action: StepAction
   /** The step and its ledger record commit in one transaction of the home store. */
   transaction: boolean
+  /** Down only: why the step is in the plan (a dependant of what is reverted goes first). */
+  reason?: StepReason
 }
 
 export type ProblemKind = 'dirty' | 'drift' | 'missing' | 'irreversible'
@@ -79,9 +82,12 @@ export interface PlanInput extends StatusOptions {
   ledgers: Readonly<Record<string, readonly LedgerEntry[]>>
   stores: Readonly<Record<string, StoreInfo>>
   direction: 'up' | 'down'
-  /** A migration id, a bare name where unique, or `base` (down: revert everything). */
+  /**
+   * A migration id, a bare name where unique, `<component>@head`, `heads` (up), or `base`,
+   * `<component>@base` (down). Down keeps the target applied and reverts its applied descendants.
+   */
   target?: string | undefined
-  /** Down only: revert this many applied migrations, newest first. */
+  /** Down only: revert this many applied migrations, the most recently applied first. */
   steps?: number | undefined
   /**
    * Stores whose ledgers were read while holding their lease: there a `running` entry is
@@ -226,24 +232,25 @@ function planUp(input: PlanInput, rowById: Map<string, StatusRow>, leased: Set<s
 }
 
 function planDown(input: PlanInput, rowById: Map<string, StatusRow>, problems: Problem[]): PlanStep[] {
-  const applied = input.nodes.filter((node) => {
-    const status = rowById.get(node.id)!.status
-    return status === 'applied' || status === 'drift' || (status === 'pending' && rowById.get(node.id)!.changed)
+  const applied = new Set(
+    input.nodes
+      .filter((node) => {
+        const row = rowById.get(node.id)!
+        return row.status === 'applied' || row.status === 'drift' || (row.status === 'pending' && row.changed)
+      })
+      .map((node) => node.id),
+  )
+  const byId = new Map(input.nodes.map((node) => [node.id, node]))
+  const chosen = chooseReverts({
+    nodes: input.nodes,
+    applied,
+    ledgers: input.ledgers,
+    target: input.target,
+    steps: input.steps,
+    resolve: (target) => resolveTarget(input.nodes, target),
   })
-  let chosen: MigrationNode[]
-  if (input.steps !== undefined) {
-    chosen = applied.slice(Math.max(0, applied.length - input.steps))
-  } else if (input.target === 'base') {
-    chosen = applied
-  } else if (input.target !== undefined) {
-    const keep = ancestorsOf(input.nodes, resolveTarget(input.nodes, input.target).id)
-    chosen = applied.filter((node) => !keep.has(node.id))
-  } else {
-    throw new FluxError('USAGE', 'say how far to go down: a target migration, `base`, or --steps N')
-  }
-  const steps = chosen.reverse().map((node) => toStep(node, 'revert', input.stores))
-  for (const step of steps) {
-    const node = input.nodes.find((candidate) => candidate.id === step.id)!
+  return chosen.map(({ id, reason }) => {
+    const node = byId.get(id)!
     if (!node.reversible) {
       problems.push({
         kind: 'irreversible',
@@ -253,8 +260,8 @@ function planDown(input: PlanInput, rowById: Map<string, StatusRow>, problems: P
         message: `${node.file} has no down(), so ${node.id} cannot be reverted`,
       })
     }
-  }
-  return steps
+    return { ...toStep(node, 'revert', input.stores), reason }
+  })
 }
 
 /** The node and everything it depends on, transitively. */

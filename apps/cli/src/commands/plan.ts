@@ -1,7 +1,7 @@
 import { type Plan, type Project, previewPlan, type SumProblem, sumMismatches } from '@flux/core'
 import type { CommandInput } from '../command.ts'
 import { stepVerb } from '../format.ts'
-import { parseSteps } from '../migrate-command.ts'
+import { parseSteps, whyOf } from '../migrate-command.ts'
 import type { Output } from '../output.ts'
 import { openProject } from '../project.ts'
 
@@ -35,7 +35,7 @@ export async function run({ values, positionals, configFile, output, json }: Com
       const uses = step.uses.length > 0 ? output.paint.dim(` uses ${step.uses.join(', ')}`) : ''
       const mode = output.paint.dim(step.transaction ? ' (in a transaction)' : '')
       output.line(
-        `${String(index + 1).padStart(3)}. ${stepVerb(step).padEnd(8)} ${step.id}  ${output.paint.dim(`→ ${step.store}`)}${uses}${mode}`,
+        `${String(index + 1).padStart(3)}. ${stepVerb(step).padEnd(8)} ${step.id}  ${output.paint.dim(`→ ${step.store}`)}${uses}${mode}${whyOf(step)}`,
       )
     }
     for (const problem of plan.problems) output.line(`${output.paint.red(problem.kind.padEnd(12))} ${problem.message}`)
