@@ -83,9 +83,10 @@ async function main(argv: string[]): Promise<number> {
   const command = await entry.load()
   let parsed: ReturnType<typeof parseArgs>
   try {
+    const options = { ...command.options, ...GLOBAL_OPTION_SPEC }
     parsed = parseArgs({
-      args: rest,
-      options: { ...command.options, ...GLOBAL_OPTION_SPEC },
+      args: relativeTargetsAsPositionals(rest, options),
+      options,
       allowPositionals: true,
       strict: true,
     })
@@ -105,6 +106,21 @@ async function main(argv: string[]): Promise<number> {
   }
   const { runCommand } = await import('./run-command.ts')
   return runCommand(name, command, parsed.values as Record<string, string | boolean | undefined>, parsed.positionals)
+}
+
+/**
+ * `flux down -1`: a relative target looks like a short option to parseArgs, so it goes after
+ * `--`, where arguments are positional (unless it is the value of a string option).
+ */
+function relativeTargetsAsPositionals(args: string[], options: Record<string, { type: string }>): string[] {
+  if (args.includes('--')) return args
+  const relative = (arg: string, index: number) => {
+    const previous = index > 0 ? args[index - 1]! : ''
+    return /^-\d+$/.test(arg) && !(previous.startsWith('--') && options[previous.slice(2)]?.type === 'string')
+  }
+  const moved = args.filter(relative)
+  if (moved.length === 0) return args
+  return [...args.filter((arg, index) => !relative(arg, index)), '--', ...moved]
 }
 
 const GLOBAL_OPTION_SPEC = {

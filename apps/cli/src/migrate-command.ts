@@ -5,6 +5,13 @@ import type { Output } from './output.ts'
 import { openProject } from './project.ts'
 import { printError } from './run-command.ts'
 
+/** The revision grammar, for the help of `up`, `down` and `plan` (see @flux/core's targets.ts). */
+export const TARGET_FORMS = `Targets: an id (app/20261121093000_add-photos), a bare name or a unique prefix
+(add-photos, app/2026112), heads, base, <component>@head, <component>@base, and relative
+steps, as in Alembic: +2 / -1 from the one current head, app@+1 / app@-1 from a component's,
+app/20261121093000_add-photos+1 / …-2 from a migration. An ambiguous target (a prefix of
+several ids, -1 over several heads, a step through a branch point) is refused (exit 2).`
+
 /** `flux up` and `flux down`: run the plan, draw what happens, print the report. */
 export async function runMigrate(
   input: CommandInput,

@@ -300,6 +300,26 @@ describe('down in an application of three components on three stores', () => {
     expect((await ledgers(dir)).files).toEqual(['app/001_site', 'app/002_gallery'])
   })
 
+  it('relative targets and prefixes: `-1` over several heads is refused, `<component>@-1` is not', async () => {
+    const dir = await site()
+    const ambiguous = await flux(['down', '-1'], dir)
+    expect(ambiguous.code).toBe(2)
+    expect(ambiguous.stderr).toContain('"-1" is ambiguous: several heads are applied (')
+    expect(ambiguous.stderr).toContain('@travel/images/002_thumbnails')
+    const plan = JSON.parse((await flux(['plan', '--down', '@travel/images@-1', '--json'], dir)).stdout)
+    expect(plan.steps.map((step: { id: string }) => step.id)).toEqual([
+      'app/001_site',
+      '@travel/users/001_users',
+      '@travel/images/002_thumbnails',
+    ])
+    const prefix = await flux(['down', 'app/002'], dir)
+    expect(prefix.code, prefix.stderr).toBe(0)
+    expect((await ledgers(dir)).files).toEqual(['app/001_site', 'app/002_gallery'])
+    const several = await flux(['down', 'app/00'], dir)
+    expect(several.code).toBe(2)
+    expect(several.stderr).toContain('target "app/00" is ambiguous: app/001_site, app/002_gallery, app/003_search')
+  })
+
   it('`<component>@base` takes one component down with its dependants, and nothing else', async () => {
     const dir = await site()
     const down = await flux(['down', '@travel/users@base'], dir)

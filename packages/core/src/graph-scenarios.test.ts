@@ -4,7 +4,8 @@ import { buildGraph } from './graph.ts'
 import { headsByComponent } from './graph-tools.ts'
 import type { LoadedMigration } from './load-migrations.ts'
 import { defineMigration } from './migration.ts'
-import { createPlan, resolveTarget } from './plan.ts'
+import { createPlan } from './plan.ts'
+import { resolveTarget } from './targets.ts'
 
 // The scenarios of Alembic's "Working with Branches" documentation, as flux graphs.
 function migrations(spec: Record<string, { parents?: string[]; after?: string[] }>): LoadedMigration[] {

@@ -70,7 +70,7 @@ export type {
   StepAction,
   StoreInfo,
 } from './plan.ts'
-export { createPlan, resolveTarget, statusOf } from './plan.ts'
+export { createPlan, statusOf } from './plan.ts'
 export type { StepReason } from './plan-down.ts'
 export { describeReason } from './plan-down.ts'
 export type { LoadProjectOptions, Project } from './project.ts'
@@ -79,4 +79,6 @@ export type { MigrateOptions, RunReport } from './runner.ts'
 export { FLUX_VERSION, migrate } from './runner.ts'
 export type { SumProblem } from './sum.ts'
 export { assertSumsMatch, checkSum, formatSum, SUM_FILE, sumMismatches, writeSum } from './sum.ts'
+export type { ResolvedTarget } from './targets.ts'
+export { resolveRevision, resolveTarget } from './targets.ts'
 export { writeFileAtomic } from './write-file-atomic.ts'

@@ -1,15 +1,17 @@
 import type { LedgerEntry } from './adapter.ts'
 import { FluxError } from './errors.ts'
 import type { MigrationNode } from './graph.ts'
+import type { ResolvedTarget } from './targets.ts'
 
 /**
  * Why a `down` step is in the plan. `above`: the migration lies above the target (reached
  * from it through `parents`); `dependant`: it depends, through `parents` or `after`, on
  * `of`, which is reverted too (or is the target), so it goes first; `component`: the
- * component `of` goes to its base; `base`: everything goes; `steps`: one of the last N.
+ * component `of` goes to its base; `base`: everything goes; `steps`: one of the last N;
+ * `relative`: a relative target (`-2`, `app@-1`) goes below this migration, a root.
  */
 export interface StepReason {
-  kind: 'above' | 'dependant' | 'component' | 'base' | 'steps'
+  kind: 'above' | 'dependant' | 'component' | 'base' | 'steps' | 'relative'
   /** The target, the migration depended on, or the component. */
   of?: string
   /** For `dependant`: the edge kind. */
@@ -24,7 +26,7 @@ export interface DownInput {
   ledgers: Readonly<Record<string, readonly LedgerEntry[]>>
   target?: string | undefined
   steps?: number | undefined
-  resolve: (target: string) => MigrationNode
+  resolve: (target: string) => ResolvedTarget
 }
 
 /**
@@ -49,50 +51,60 @@ export function chooseReverts(input: DownInput): { id: string; reason: StepReaso
     const order = revertOrder([...applied], input, byId, children)
     return order.slice(0, input.steps).map((id) => ({ id, reason: { kind: 'steps' } }))
   }
-  const target = input.target
-  if (target === undefined) {
+  if (input.target === undefined) {
     throw new FluxError('USAGE', 'say how far to go down: a target migration, `base`, or --steps N')
   }
-  if (target === 'base') {
+  const target = input.resolve(input.target)
+  if (target.kind === 'heads') {
+    throw new FluxError('TARGET_INVALID', '`heads` is a target for `up`', {
+      hint: 'go down to a migration, `<component>@base`, `base`, or by steps (`-1`, `<component>@-1`)',
+    })
+  }
+  if (target.kind === 'base') {
     for (const id of applied) reasons.set(id, { kind: 'base' })
-  } else if (target.endsWith('@base')) {
-    const component = target.slice(0, -'@base'.length)
-    if (!nodes.some((node) => node.component === component)) {
-      throw new FluxError('TARGET_INVALID', `no component is named "${component}"`, {
-        hint: 'run `flux heads` to see the components',
-      })
-    }
-    const seeds = nodes.filter((node) => node.component === component && applied.has(node.id)).map((node) => node.id)
-    for (const id of seeds) reasons.set(id, { kind: 'component', of: component })
-    addDependants(seeds, reasons, applied, byId, children)
+  } else if (target.kind === 'component-base') {
+    const seeds = nodes.filter((node) => node.component === target.component && applied.has(node.id))
+    for (const node of seeds) reasons.set(node.id, { kind: 'component', of: target.component })
+    addDependants(
+      seeds.map((node) => node.id),
+      reasons,
+      applied,
+      byId,
+      children,
+    )
   } else {
-    const node = input.resolve(target)
-    if (!applied.has(node.id)) {
-      throw new FluxError('TARGET_INVALID', `${node.id} is not applied, so \`down\` cannot stop at it`, {
-        migration: node.id,
+    if (!applied.has(target.id)) {
+      throw new FluxError('TARGET_INVALID', `${target.id} is not applied, so \`down\` cannot stop at it`, {
+        migration: target.id,
         hint: '`down <target>` keeps the target applied and reverts what lies above it; run `flux status` to see what is applied',
       })
     }
-    const above = new Set<string>()
-    const stack = [node.id]
-    while (stack.length > 0) {
-      const current = stack.pop()!
-      for (const child of children.get(current) ?? []) {
-        if (above.has(child) || !byId.get(child)!.parents.includes(current)) continue
-        above.add(child)
-        stack.push(child)
-      }
-    }
-    const seeds: string[] = []
-    for (const id of above) {
+    const seeds = target.kind === 'from' ? [target.id] : []
+    if (target.kind === 'from') reasons.set(target.id, { kind: 'relative' })
+    for (const id of above(target.id, byId, children)) {
       if (!applied.has(id)) continue
-      reasons.set(id, { kind: 'above', of: node.id })
+      reasons.set(id, { kind: 'above', of: target.id })
       seeds.push(id)
     }
     // the target stays applied: only what depends on a reverted migration follows
     addDependants(seeds, reasons, applied, byId, children)
   }
   return revertOrder([...reasons.keys()], input, byId, children).map((id) => ({ id, reason: reasons.get(id)! }))
+}
+
+/** What lies above a migration: its descendants through `parents`, in its component. */
+function above(id: string, byId: Map<string, MigrationNode>, children: Map<string, string[]>): Set<string> {
+  const found = new Set<string>()
+  const stack = [id]
+  while (stack.length > 0) {
+    const current = stack.pop()!
+    for (const child of children.get(current) ?? []) {
+      if (found.has(child) || !byId.get(child)!.parents.includes(current)) continue
+      found.add(child)
+      stack.push(child)
+    }
+  }
+  return found
 }
 
 /** Adds every applied migration that depends, transitively, on one of `from`, with the edge it depends through. */
@@ -181,5 +193,7 @@ export function describeReason(reason: StepReason): string {
       return 'everything goes to base'
     case 'steps':
       return 'among the last applied'
+    case 'relative':
+      return 'the relative target goes below it'
   }
 }

@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest'
 import type { LedgerEntry } from './adapter.ts'
 import { FluxError } from './errors.ts'
 import type { MigrationNode } from './graph.ts'
-import { createPlan, type PlanInput, resolveTarget, statusOf } from './plan.ts'
+import { createPlan, type PlanInput, statusOf } from './plan.ts'
+import { resolveTarget } from './targets.ts'
 
 function node(name: string, extra: Partial<MigrationNode> = {}): MigrationNode {
   return {

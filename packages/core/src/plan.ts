@@ -1,8 +1,7 @@
 import type { LedgerEntry } from './adapter.ts'
-import { FluxError } from './errors.ts'
 import type { MigrationNode } from './graph.ts'
-import { singleHead } from './graph-tools.ts'
 import { chooseReverts, type StepReason } from './plan-down.ts'
+import { resolveRevision } from './targets.ts'
 
 /** Where one migration stands. `retired` is reserved for migrations of retired stores. */
 export type MigrationStatus = 'applied' | 'pending' | 'dirty' | 'drift' | 'missing' | 'retired'
@@ -158,27 +157,6 @@ export function statusOf(
   return rows
 }
 
-/** Finds the migration a user's target names: an id, `<component>@head`, or a bare name where it is unique. */
-export function resolveTarget(nodes: readonly MigrationNode[], target: string): MigrationNode {
-  const exact = nodes.find((node) => node.id === target)
-  if (exact) return exact
-  if (target.endsWith('@head')) return singleHead(nodes, target.slice(0, -'@head'.length))
-  const byName = nodes.filter((node) => node.name === target || node.name.replace(/^\d+_/, '') === target)
-  if (byName.length === 1) return byName[0]!
-  if (byName.length > 1) {
-    throw new FluxError(
-      'TARGET_INVALID',
-      `target "${target}" is ambiguous: ${byName.map((node) => node.id).join(', ')}`,
-      {
-        hint: 'give the full migration id',
-      },
-    )
-  }
-  throw new FluxError('TARGET_INVALID', `no migration is named "${target}"`, {
-    hint: 'run `flux status` to see migration ids',
-  })
-}
-
 /** The plan that takes every store from its ledger to the target. Pure: no I/O, same input, same plan. */
 export function createPlan(input: PlanInput): Plan {
   const rows = statusOf(input.nodes, input.ledgers, input)
@@ -203,7 +181,13 @@ export function createPlan(input: PlanInput): Plan {
       )
     }
   }
-  const steps = input.direction === 'up' ? planUp(input, rowById, leased) : planDown(input, rowById, problems)
+  const applied = new Set(
+    rows
+      .filter((row) => row.status === 'applied' || row.status === 'drift' || (row.status === 'pending' && row.changed))
+      .filter((row) => byId.has(row.id))
+      .map((row) => row.id),
+  )
+  const steps = input.direction === 'up' ? planUp(input, rowById, leased, applied) : planDown(input, applied, problems)
   const stores = new Set<string>()
   for (const step of steps) {
     stores.add(step.store)
@@ -212,11 +196,18 @@ export function createPlan(input: PlanInput): Plan {
   return { direction: input.direction, target: input.target ?? null, steps, problems, stores: [...stores].sort() }
 }
 
-function planUp(input: PlanInput, rowById: Map<string, StatusRow>, leased: Set<string>): PlanStep[] {
+function planUp(
+  input: PlanInput,
+  rowById: Map<string, StatusRow>,
+  leased: Set<string>,
+  applied: ReadonlySet<string>,
+): PlanStep[] {
   let wanted: Set<string> | undefined
-  if (input.target !== undefined && input.target !== 'heads') {
-    const target = resolveTarget(input.nodes, input.target)
-    wanted = ancestorsOf(input.nodes, target.id)
+  if (input.target !== undefined) {
+    const target = resolveRevision(input.nodes, input.target, applied)
+    // base, <component>@base, or a step below a root: nothing to apply (Alembic's `upgrade base`)
+    if (target.kind === 'migration') wanted = ancestorsOf(input.nodes, target.id)
+    else if (target.kind !== 'heads') wanted = new Set()
   }
   const steps: PlanStep[] = []
   for (const node of input.nodes) {
@@ -231,15 +222,7 @@ function planUp(input: PlanInput, rowById: Map<string, StatusRow>, leased: Set<s
   return steps
 }
 
-function planDown(input: PlanInput, rowById: Map<string, StatusRow>, problems: Problem[]): PlanStep[] {
-  const applied = new Set(
-    input.nodes
-      .filter((node) => {
-        const row = rowById.get(node.id)!
-        return row.status === 'applied' || row.status === 'drift' || (row.status === 'pending' && row.changed)
-      })
-      .map((node) => node.id),
-  )
+function planDown(input: PlanInput, applied: ReadonlySet<string>, problems: Problem[]): PlanStep[] {
   const byId = new Map(input.nodes.map((node) => [node.id, node]))
   const chosen = chooseReverts({
     nodes: input.nodes,
@@ -247,7 +230,7 @@ function planDown(input: PlanInput, rowById: Map<string, StatusRow>, problems: P
     ledgers: input.ledgers,
     target: input.target,
     steps: input.steps,
-    resolve: (target) => resolveTarget(input.nodes, target),
+    resolve: (target) => resolveRevision(input.nodes, target, applied),
   })
   return chosen.map(({ id, reason }) => {
     const node = byId.get(id)!

@@ -1,16 +1,17 @@
 import { FluxError } from '@flux/core'
 import type { CommandInput } from '../command.ts'
-import { parseSteps, runMigrate } from '../migrate-command.ts'
+import { parseSteps, runMigrate, TARGET_FORMS } from '../migrate-command.ts'
 
 export const usage = 'flux down <target> | --steps <n> [--json]'
 export const description = `Reverts applied migrations with their down(), the most recently applied first.
 <target> stays applied and what lies above it is reverted (its applied descendants), never
 another branch or component, except migrations that depend on a reverted one (through
 \`parents\` or \`after\`): they go first, and each step says why it is there.
-Targets: a migration id (or its bare name where unique), \`<component>@base\` (that component
-and its dependants), \`base\` (everything). A target that is not applied is an error (exit 2).
+\`<component>@base\` reverts that component and its dependants, \`base\` everything.
+A target that is not applied is an error (exit 2).
 --steps <n> reverts the last <n> applied (exit 2 when fewer are applied).
-Like \`up\`, it refuses to run (exit 3) while a migrations folder does not match its flux.sum.`
+Like \`up\`, it refuses to run (exit 3) while a migrations folder does not match its flux.sum.
+${TARGET_FORMS}`
 export const maxPositionals = 1
 export const options = {
   steps: { type: 'string', value: 'n', description: 'revert the last n applied migrations' },
@@ -18,6 +19,7 @@ export const options = {
 export const examples = [
   'flux down --steps 1',
   'flux down app/20261121093000_add-photos',
+  'flux down app@-1',
   'flux down @travel/images@base',
   'flux down base',
 ]

@@ -1,7 +1,7 @@
 import { type Plan, type Project, previewPlan, type SumProblem, sumMismatches } from '@flux/core'
 import type { CommandInput } from '../command.ts'
 import { stepVerb } from '../format.ts'
-import { parseSteps, whyOf } from '../migrate-command.ts'
+import { parseSteps, TARGET_FORMS, whyOf } from '../migrate-command.ts'
 import type { Output } from '../output.ts'
 import { openProject } from '../project.ts'
 
@@ -10,14 +10,21 @@ export const description = `Shows the steps \`flux up\` (or with --down, \`flux 
 the store of each and the problems that would stop it. Changes nothing and takes no lease.
 With --sql, prints the SQL the steps would run, for review (migrations that compute their
 changes at run time are listed as not renderable). Exits 3 when the plan has integrity problems,
-or a migrations folder does not match its flux.sum (\`up\` and \`down\` refuse to run then).`
+or a migrations folder does not match its flux.sum (\`up\` and \`down\` refuse to run then).
+${TARGET_FORMS}`
 export const maxPositionals = 1
 export const options = {
   down: { type: 'boolean', description: 'plan `flux down` instead of `flux up`' },
   steps: { type: 'string', value: 'n', description: 'with --down: the last n applied migrations' },
   sql: { type: 'boolean', description: 'print the SQL each step would run' },
 } as const
-export const examples = ['flux plan', 'flux plan --sql > review.sql', 'flux plan --json', 'flux plan --down --steps 1']
+export const examples = [
+  'flux plan',
+  'flux plan --sql > review.sql',
+  'flux plan --json',
+  'flux plan --down --steps 1',
+  'flux plan --down app@-1',
+]
 
 export async function run({ values, positionals, configFile, output, json }: CommandInput): Promise<number> {
   const project = await openProject(configFile)

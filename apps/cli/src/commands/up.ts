@@ -1,15 +1,16 @@
 import type { CommandInput } from '../command.ts'
-import { runMigrate } from '../migrate-command.ts'
+import { runMigrate, TARGET_FORMS } from '../migrate-command.ts'
 
 export const usage = 'flux up [target] [--json]'
 export const description = `Applies pending migrations in every store, in graph order: all of them, or only
-<target> (a migration id, or its bare name where unique) and what it depends on.
+<target> and what it depends on.
 Each store is leased while it is migrated, so concurrent runs wait rather than collide.
 A dirty, drifted or missing migration stops it before anything runs (exit 3), and so
-does a migrations folder that no longer matches its flux.sum (\`flux sum\` accepts a change).`
+does a migrations folder that no longer matches its flux.sum (\`flux sum\` accepts a change).
+${TARGET_FORMS}`
 export const maxPositionals = 1
 export const options = {} as const
-export const examples = ['flux up', 'flux up app/20261121093000_add-photos', 'flux up --json']
+export const examples = ['flux up', 'flux up app/20261121093000_add-photos', 'flux up app@+1', 'flux up heads --json']
 
 export function run(input: CommandInput): Promise<number> {
   return runMigrate(input, { direction: 'up', target: input.positionals[0], steps: undefined })
