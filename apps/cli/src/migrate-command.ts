@@ -9,6 +9,7 @@ import { printError } from './run-command.ts'
 export const TARGET_FORMS = `Targets: an id (app/20261121093000_add-photos), a bare name or a unique prefix
 (add-photos, app/2026112), heads, base, <component>@head, <component>@base, and relative
 steps, as in Alembic: +2 / -1 from the one current head, app@+1 / app@-1 from a component's,
+base+2 / app@base+1 from base,
 app/20261121093000_add-photos+1 / …-2 from a migration. An ambiguous target (a prefix of
 several ids, -1 over several heads, a step through a branch point) is refused (exit 2).`
 

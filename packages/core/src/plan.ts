@@ -1,4 +1,5 @@
 import type { LedgerEntry } from './adapter.ts'
+import { FluxError } from './errors.ts'
 import type { MigrationNode } from './graph.ts'
 import { chooseReverts, type StepReason } from './plan-down.ts'
 import { resolveRevision } from './targets.ts'
@@ -204,6 +205,15 @@ function planUp(
 ): PlanStep[] {
   let wanted: Set<string> | undefined
   if (input.target !== undefined) {
+    if (/^([^/]*@)?-\d+$/.test(input.target)) {
+      throw new FluxError(
+        'TARGET_INVALID',
+        `"${input.target}" goes down from the current head: it is a target for \`down\``,
+        {
+          hint: `run \`flux down ${input.target}\``,
+        },
+      )
+    }
     const target = resolveRevision(input.nodes, input.target, applied)
     // base, <component>@base, or a step below a root: nothing to apply (Alembic's `upgrade base`)
     if (target.kind === 'migration') wanted = ancestorsOf(input.nodes, target.id)

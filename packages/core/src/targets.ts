@@ -15,6 +15,7 @@ import { singleHead } from './graph-tools.ts'
  * | `app@head` | the one head of a component |
  * | `app@base` | before the component's first migration (down: the component and its dependants) |
  * | `+2`, `-1` | from the one current head, two migrations up, one down |
+ * | `base+2`, `app@base+1` | from base: the second migration, the component's first |
  * | `app@+1`, `app@-2` | from the component's current head |
  * | `<id>+1`, `<id>-2` | from a migration, along `parents` |
  *
@@ -85,15 +86,18 @@ function relativeTarget(
   origin: string,
   steps: number,
 ): ResolvedTarget {
-  const component = origin.endsWith('@') ? origin.slice(0, -1) : undefined
+  // `base+2`, `app@base+2`: counted from base, whatever is applied
+  const fromBase = origin === 'base' || origin.endsWith('@base')
+  const bare = fromBase ? origin.slice(0, -'base'.length) : origin
+  const component = bare.endsWith('@') ? bare.slice(0, -1) : undefined
   if (component !== undefined && !nodes.some((node) => node.component === component)) {
     throw unknownComponent(component)
   }
-  if (origin !== '' && component === undefined) {
+  if (bare !== '' && component === undefined) {
     return walk(nodes, resolveTarget(nodes, origin), steps, target)
   }
   const scope = nodes.filter((node) => component === undefined || node.component === component)
-  const heads = currentHeads(scope, applied)
+  const heads = fromBase ? [] : currentHeads(scope, applied)
   const where = component === undefined ? '' : ` of ${component}`
   const name = component === undefined ? '<component>@' : `${component}@`
   if (heads.length > 1) {
