@@ -320,6 +320,21 @@ describe('down in an application of three components on three stores', () => {
     expect(several.stderr).toContain('target "app/00" is ambiguous: app/001_site, app/002_gallery, app/003_search')
   })
 
+  it('history takes a range, as alembic history -r', async () => {
+    const dir = await site()
+    const history = await flux(['history', '@travel/images/002_thumbnails:', '--json'], dir)
+    expect(history.code, history.stderr).toBe(0)
+    expect(JSON.parse(history.stdout).migrations.map((row: { id: string }) => row.id)).toEqual([
+      '@travel/images/002_thumbnails',
+      '@travel/users/001_users',
+      'app/001_site',
+    ])
+    const upTo = await flux(['history', ':app/002_gallery'], dir)
+    expect(upTo.stdout).toContain('@travel/images/001_layout')
+    expect(upTo.stdout).not.toContain('app/003_search')
+    expect((await flux(['history', 'app/003_search:app/002_gallery'], dir)).code).toBe(2)
+  })
+
   it('`<component>@base` takes one component down with its dependants, and nothing else', async () => {
     const dir = await site()
     const down = await flux(['down', '@travel/users@base'], dir)

@@ -3,7 +3,7 @@ import type { LedgerEntry } from './adapter.ts'
 import { FluxError } from './errors.ts'
 import type { MigrationNode } from './graph.ts'
 import { createPlan } from './plan.ts'
-import { resolveTarget } from './targets.ts'
+import { resolveTarget, revisionRange } from './targets.ts'
 
 function node(id: string, parents: string[] = [], after: string[] = []): MigrationNode {
   const [component, name] = id.split('/') as [string, string]
@@ -162,5 +162,23 @@ describe('heads and base', () => {
     expect(steps('up', 'base')).toEqual([])
     expect(steps('up', 'app@base')).toEqual([])
     expect(refusal(() => steps('down', 'heads', ['app/001_a']))).toBe('`heads` is a target for `up`')
+  })
+})
+
+describe('history ranges', () => {
+  const all = new Set(nodes.map((node) => node.id))
+  const range = (text: string) => [...revisionRange(nodes, text, all)].sort()
+
+  it('`a:b` from a to b, both included; `:b` from base; `a:` to the heads', () => {
+    expect(range('app/002_b:app/003_c')).toEqual(['app/002_b', 'app/003_c'])
+    expect(range(':002_b')).toEqual(['app/001_a', 'app/002_b'])
+    expect(range('003_c:')).toEqual(['app/003_c', 'app/004_d'])
+    expect(range('lib@base:')).toEqual(['lib/001_l', 'lib/002_m'])
+    expect(range('app@-2:app@-1')).toEqual(['app/002_b', 'app/003_c'])
+  })
+
+  it('refuses an end that is not an ancestor of the other, and what is not a range', () => {
+    expect(refusal(() => range('003_c:002_b'))).toBe('"003_c:002_b": app/003_c is not an ancestor of app/002_b')
+    expect(refusal(() => range('a:b:c'))).toBe('"a:b:c" is not a range')
   })
 })

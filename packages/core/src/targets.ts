@@ -185,3 +185,66 @@ function unknownComponent(component: string): FluxError {
     hint: 'run `flux heads` to see the components',
   })
 }
+
+/**
+ * The migrations of a history range, as Alembic's `history -r`: `a:b` (descendants of a that
+ * are ancestors of b, both included), `:b` (from base), `a:` (to the heads). Each end is any
+ * target of the grammar; `base` and `heads` leave that end open.
+ */
+export function revisionRange(
+  nodes: readonly MigrationNode[],
+  range: string,
+  applied: ReadonlySet<string>,
+): Set<string> {
+  const colon = range.indexOf(':')
+  if (colon < 0 || range.indexOf(':', colon + 1) >= 0) {
+    throw new FluxError('TARGET_INVALID', `"${range}" is not a range`, { hint: 'write `a:b`, `:b` or `a:`' })
+  }
+  const end = (text: string, open: string): ResolvedTarget =>
+    text === '' ? { kind: open === 'base' ? 'base' : 'heads' } : resolveRevision(nodes, text, applied)
+  const lower = end(range.slice(0, colon), 'base')
+  const upper = end(range.slice(colon + 1), 'heads')
+  let included = new Set(nodes.map((node) => node.id))
+  if (lower.kind === 'migration' || lower.kind === 'from') included = closure(nodes, [lower.id], 'down')
+  else if (lower.kind === 'component-base') {
+    const component = lower.component
+    included = closure(
+      nodes,
+      nodes.filter((node) => node.component === component).map((node) => node.id),
+      'down',
+    )
+  }
+  if (upper.kind === 'migration' || upper.kind === 'from') {
+    const below = closure(nodes, [upper.id], 'up')
+    if ((lower.kind === 'migration' || lower.kind === 'from') && !below.has(lower.id)) {
+      throw new FluxError('TARGET_INVALID', `"${range}": ${lower.id} is not an ancestor of ${upper.id}`, {
+        hint: 'put the older migration first: `older:newer`',
+      })
+    }
+    included = new Set([...included].filter((id) => below.has(id)))
+  } else if (upper.kind !== 'heads') {
+    included = new Set()
+  }
+  return included
+}
+
+/** The nodes and what they lead to: `down` to their descendants (what depends on them), `up` to their ancestors. */
+function closure(nodes: readonly MigrationNode[], from: string[], direction: 'up' | 'down'): Set<string> {
+  const next = new Map<string, string[]>()
+  for (const node of nodes) {
+    for (const dependency of [...node.parents, ...node.after]) {
+      const [key, value] = direction === 'up' ? [node.id, dependency] : [dependency, node.id]
+      if (!next.has(key)) next.set(key, [])
+      next.get(key)!.push(value)
+    }
+  }
+  const seen = new Set<string>()
+  const stack = [...from]
+  while (stack.length > 0) {
+    const current = stack.pop()!
+    if (seen.has(current)) continue
+    seen.add(current)
+    stack.push(...(next.get(current) ?? []))
+  }
+  return seen
+}
