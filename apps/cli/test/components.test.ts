@@ -335,6 +335,23 @@ describe('down in an application of three components on three stores', () => {
     expect((await flux(['history', 'app/003_search:app/002_gallery'], dir)).code).toBe(2)
   })
 
+  it('flux new --head --after writes the parent and a dependency on another component', async () => {
+    const dir = await site()
+    const refused = await flux(['new', 'covers', '--store', 'files'], dir)
+    expect(refused.code).toBe(2)
+    expect(refused.stderr).toContain('app has 2 heads (app/001_site, app/003_search)')
+    const created = await flux(
+      ['new', 'covers', '--store', 'files', '--head', '003_search', '--after', '@travel/images/001_layout'],
+      dir,
+    )
+    expect(created.code, created.stderr).toBe(0)
+    const file = created.stdout.match(/created (\S+covers\.ts)/)![1]!
+    const text = await readFile(join(dir, file), 'utf8')
+    expect(text).toContain("parents: ['003_search'],")
+    expect(text).toContain("after: ['@travel/images/001_layout'],")
+    expect((await statusJson(dir)).find((row) => row.id.endsWith('_covers'))?.status).toBe('pending')
+  })
+
   it('`<component>@base` takes one component down with its dependants, and nothing else', async () => {
     const dir = await site()
     const down = await flux(['down', '@travel/users@base'], dir)

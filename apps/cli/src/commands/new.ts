@@ -1,19 +1,29 @@
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join, relative, sep } from 'node:path'
-import { FluxError, headsByComponent, writeSum } from '@flux/core'
+import { FluxError, headsByComponent, type MigrationNode, resolveTarget, writeSum } from '@flux/core'
 import type { CommandInput } from '../command.ts'
 import { migrationFileName } from '../migration-file.ts'
 import { openProject } from '../project.ts'
 
-export const usage = 'flux new <name> [--store <store>]'
+export const usage = 'flux new <name> [--store <store>] [--head <id>] [--after <ids>]'
 export const description = `Writes migrations/<UTC timestamp>_<name>.ts for the given store, with the current
-head(s) of the migrations folder as its parents, and updates flux.sum. Creates the
-migrations folder the config names if it does not exist yet.`
+head of the migrations folder as its parent, and updates flux.sum. Creates the
+migrations folder the config names if it does not exist yet.
+With several heads it refuses and names them: join them with \`flux merge\`, or say which
+to build on with --head (which also starts a branch from a migration that is not a head).
+--after adds dependencies on other components' migrations (comma-separated targets).`
 export const maxPositionals = 1
 export const options = {
   store: { type: 'string', value: 'store', description: 'the store it changes (needed when the config has several)' },
+  head: { type: 'string', value: 'id', description: 'the parent: a head, or a migration to branch from' },
+  after: { type: 'string', value: 'ids', description: "other components' migrations it runs after" },
 } as const
-export const examples = ['flux new add-photos', 'flux new backfill-thumbnails --store photos']
+export const examples = [
+  'flux new add-photos',
+  'flux new backfill-thumbnails --store photos',
+  'flux new hotfix --head app/20261121093000_add-photos',
+  'flux new gallery --after @travel/images/001_layout',
+]
 
 /** Type of `ctx.store` per kind of store, for the template. */
 const CLIENT_TYPES: Record<string, { from: string; type: string }> = {
@@ -44,11 +54,15 @@ export async function run({ positionals, values, configFile, output }: CommandIn
     )
   }
   const component = project.components[0]!
-  const heads = headsByComponent(project.graph.nodes).get(component.name) ?? []
+  const nodes = project.graph.nodes
+  const heads = parentsOf(nodes, component.name, values.head)
+  const after = typeof values.after === 'string' ? afterOf(nodes, component.name, values.after) : []
   const name = migrationFileName(slug, project.graph.nodes)
   const file = join(component.dir, `${name}.ts`)
   const client = CLIENT_TYPES[project.adapters[store]!.kind]
-  const parents = heads.length > 0 ? `\n  parents: [${heads.map((head) => `'${head.name}'`).join(', ')}],` : ''
+  const parents =
+    (heads.length > 0 ? `\n  parents: [${heads.map((head) => `'${head.name}'`).join(', ')}],` : '') +
+    (after.length > 0 ? `\n  after: [${after.map((id) => `'${id}'`).join(', ')}],` : '')
   if (await mkdir(component.dir, { recursive: true }))
     output.line(`created ${relative(process.cwd(), component.dir)}${sep}`)
   await writeFile(
@@ -70,4 +84,42 @@ export default defineMigration${client ? `<${client.type}>` : ''}({
   await writeSum(component.dir, project.loaders.keys())
   output.line(`created ${relative(process.cwd(), file)}`)
   return 0
+}
+
+/** The new migration's parent: the one head, or `--head`; several heads without `--head` are refused. */
+function parentsOf(nodes: readonly MigrationNode[], component: string, head: string | boolean | undefined) {
+  const own = nodes.filter((node) => node.component === component)
+  if (typeof head === 'string') {
+    return [resolveTarget(own, head)]
+  }
+  const heads = headsByComponent(nodes).get(component) ?? []
+  if (heads.length > 1) {
+    const ids = heads.map((node) => node.id).sort()
+    throw new FluxError(
+      'USAGE',
+      `${component} has ${heads.length} heads (${ids.join(', ')}): say which the new migration builds on`,
+      {
+        hint: `join them first with \`flux merge\`, or pass \`--head <id>\` (e.g. \`--head ${ids[0]}\`)`,
+        details: { heads: ids },
+      },
+    )
+  }
+  return heads
+}
+
+/** `--after a,b`: migrations of other components, as full ids. */
+function afterOf(nodes: readonly MigrationNode[], component: string, list: string): string[] {
+  return list
+    .split(',')
+    .map((item) => item.trim())
+    .filter(Boolean)
+    .map((item) => {
+      const node = resolveTarget(nodes, item)
+      if (node.component === component) {
+        throw new FluxError('USAGE', `--after ${item}: ${node.id} is in the same component`, {
+          hint: 'a migration of the same component is a parent: use --head',
+        })
+      }
+      return node.id
+    })
 }
