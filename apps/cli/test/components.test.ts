@@ -272,7 +272,14 @@ describe('down in an application of three components on three stores', () => {
       ['@travel/users/001_users', { kind: 'dependant', of: '@travel/images/002_thumbnails', via: 'after' }],
       ['@travel/images/002_thumbnails', { kind: 'above', of: '@travel/images/001_layout' }],
     ])
-    const down = await flux(['down', '@travel/images/001_layout'], dir)
+    const refused = await flux(['down', '@travel/images/001_layout'], dir)
+    expect(refused.code).toBe(2)
+    expect(refused.stderr).toContain(
+      'app/001_site is in another component (app): depends on @travel/users/001_users (after)',
+    )
+    expect(refused.stderr).toContain('pass --yes')
+    expect((await ledgers(dir)).archive).toEqual(['@travel/users/001_users'])
+    const down = await flux(['down', '@travel/images/001_layout', '--yes'], dir)
     expect(down.code, down.stderr).toBe(0)
     expect(down.stdout).toContain('@travel/users/001_users')
     expect(down.stdout).toContain('depends on @travel/images/002_thumbnails (after)')
@@ -354,7 +361,7 @@ describe('down in an application of three components on three stores', () => {
 
   it('`<component>@base` takes one component down with its dependants, and nothing else', async () => {
     const dir = await site()
-    const down = await flux(['down', '@travel/users@base'], dir)
+    const down = await flux(['down', '@travel/users@base', '--yes'], dir)
     expect(down.code, down.stderr).toBe(0)
     expect(await ledgers(dir)).toEqual({
       photos: ['@travel/images/001_layout', '@travel/images/002_thumbnails'],
