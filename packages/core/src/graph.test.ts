@@ -28,6 +28,35 @@ function errorOf(run: () => unknown): FluxError {
   throw new Error('expected a FluxError')
 }
 
+describe('bare names in after', () => {
+  it("name another component's migration by its file name, or its name without the timestamp, where unique", () => {
+    const graph = buildGraph(
+      [
+        migration('lib', '20260101000000_init'),
+        migration('app', '001_a', { after: ['20260101000000_init'] }),
+        migration('app', '002_b', { after: ['init'] }),
+      ],
+      ['files'],
+    )
+    expect(graph.byId.get('app/001_a')!.after).toEqual(['lib/20260101000000_init'])
+    expect(graph.byId.get('app/002_b')!.after).toEqual(['lib/20260101000000_init'])
+    expect(graph.nodes.map((node) => node.id)).toEqual(['lib/20260101000000_init', 'app/001_a', 'app/002_b'])
+  })
+
+  it('refuses a bare name that several components share, naming them', () => {
+    const error = errorOf(() =>
+      buildGraph(
+        [migration('lib', '001_init'), migration('media', '001_init'), migration('app', '001_a', { after: ['init'] })],
+        ['files'],
+      ),
+    )
+    expect([error.code, error.message]).toEqual([
+      'GRAPH_INVALID',
+      'migrations/001_a.ts: `after` name "init" is ambiguous: lib/001_init, media/001_init',
+    ])
+  })
+})
+
 describe('buildGraph', () => {
   it('chains files of a component in file order when no parents are written', () => {
     const graph = buildGraph(

@@ -95,7 +95,7 @@ export function buildGraph(
   // a disabled component's migrations do not run, so edges to them count as satisfied
   const disabled = (id: string) => disabledComponents.some((component) => id.startsWith(`${component}/`))
   for (const node of byId.values()) {
-    node.after = node.after.filter((id) => !disabled(id))
+    node.after = node.after.filter((id) => !disabled(id)).map((id) => (byId.has(id) ? id : bareAfter(node, id, byId)))
     for (const dependency of [...node.parents, ...node.after]) {
       if (!byId.has(dependency)) {
         const kind = node.parents.includes(dependency) ? 'parent' : '`after` migration'
@@ -188,6 +188,22 @@ function toNode(
     repeatable: repeatable as MigrationNode['repeatable'],
     reversible: typeof definition.down === 'function',
   }
+}
+
+/** An `after` entry given as a bare name (`20260101000000_init`, or `init`): the one migration of another component so named. */
+function bareAfter(node: MigrationNode, name: string, byId: Map<string, MigrationNode>): string {
+  if (name.includes('/')) return name
+  const named = [...byId.values()].filter(
+    (other) => other.component !== node.component && (other.name === name || other.name.replace(/^\d+_/, '') === name),
+  )
+  if (named.length > 1) {
+    throw new FluxError(
+      'GRAPH_INVALID',
+      `${node.file}: \`after\` name "${name}" is ambiguous: ${named.map((other) => other.id).join(', ')}`,
+      { migration: node.id, file: node.file, hint: 'write the full id, `<component>/<name>`' },
+    )
+  }
+  return named[0]?.id ?? name
 }
 
 function stringList(value: unknown, key: string, bad: (key: string, expected: string) => never): string[] {
