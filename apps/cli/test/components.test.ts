@@ -359,6 +359,19 @@ describe('down in an application of three components on three stores', () => {
     expect((await statusJson(dir)).find((row) => row.id.endsWith('_covers'))?.status).toBe('pending')
   })
 
+  it('graph --down marks what down <target> would revert, and reverts nothing', async () => {
+    const dir = await site()
+    const graph = await flux(['graph', '--down', '@travel/images/001_layout'], dir)
+    expect(graph.code, graph.stderr).toBe(0)
+    const marked = graph.stdout.split('\n').filter((line) => line.includes('down reverts'))
+    expect(marked.map((line) => line.match(/\["([^<]+)</)![1]).sort()).toEqual([
+      '001_site',
+      '001_users',
+      '002_thumbnails',
+    ])
+    expect((await ledgers(dir)).archive).toEqual(['@travel/users/001_users'])
+  })
+
   it('`<component>@base` takes one component down with its dependants, and nothing else', async () => {
     const dir = await site()
     const down = await flux(['down', '@travel/users@base', '--yes'], dir)

@@ -1,18 +1,23 @@
-import { FluxError, readStatus, toDot, toMermaid } from '@flux/core'
+import { FluxError, previewPlan, readStatus, toDot, toMermaid } from '@flux/core'
 import type { CommandInput } from '../command.ts'
 import { openProject } from '../project.ts'
 
-export const usage = 'flux graph [--format mermaid|dot] [--status]'
+export const usage = 'flux graph [--format mermaid|dot] [--status] [--down <target>]'
 export const description = `Prints the migration graph of every component and store: one box per migration
 (its name and store), an arrow per parent, a dashed arrow per \`after\`. Mermaid renders
 where pull requests do; dot is for Graphviz. --status adds each migration's status (reads
-the ledgers).`
+the ledgers). --down <target> marks what \`flux down <target>\` would revert.`
 export const maxPositionals = 0
 export const options = {
   format: { type: 'string', value: 'mermaid|dot', description: 'output format (default: mermaid)' },
   status: { type: 'boolean', description: "show each migration's status in its box" },
+  down: { type: 'string', value: 'target', description: 'mark the migrations `flux down <target>` would revert' },
 } as const
-export const examples = ['flux graph > graph.mmd', 'flux graph --format dot | dot -Tsvg > graph.svg']
+export const examples = [
+  'flux graph > graph.mmd',
+  'flux graph --format dot | dot -Tsvg > graph.svg',
+  'flux graph --down @travel/images@base',
+]
 
 export async function run({ values, configFile }: CommandInput): Promise<number> {
   const format = typeof values.format === 'string' ? values.format : 'mermaid'
@@ -22,6 +27,13 @@ export async function run({ values, configFile }: CommandInput): Promise<number>
   const project = await openProject(configFile)
   const statuses = new Map<string, string>()
   if (values.status === true) for (const row of (await readStatus(project)).migrations) statuses.set(row.id, row.status)
+  if (typeof values.down === 'string') {
+    const plan = await previewPlan(project, { direction: 'down', target: values.down })
+    for (const step of plan.steps) {
+      const status = statuses.get(step.id)
+      statuses.set(step.id, `${status ? `${status}, ` : ''}down reverts`)
+    }
+  }
   process.stdout.write(format === 'dot' ? toDot(project.graph, statuses) : toMermaid(project.graph, statuses))
   return 0
 }
