@@ -21,9 +21,11 @@ export function downRisks(project: Project, plan: Plan): string[] {
       const why = step.reason ? `: ${describeReason(step.reason)}` : ''
       risks.push(`${step.id} is in another component (${step.component})${why}`)
     }
-    const down = project.graph.definitions.get(step.id)?.sql?.down ?? []
-    const statement = down.find((text) => DESTRUCTIVE.test(text))
-    if (statement) risks.push(`${step.id} destroys data: ${DESTRUCTIVE.exec(statement)![0].toLowerCase()}`)
+    const definition = project.graph.definitions.get(step.id)
+    const declared = definition?.destroysData
+    const statement = (definition?.sql?.down ?? []).find((text) => DESTRUCTIVE.test(text))
+    if (declared) risks.push(`${step.id} destroys data${typeof declared === 'string' ? `: ${declared}` : ''}`)
+    else if (statement) risks.push(`${step.id} destroys data: ${DESTRUCTIVE.exec(statement)![0].toLowerCase()}`)
   }
   return risks
 }

@@ -1,7 +1,7 @@
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { emptyProject, flux, statusJson } from './helpers.ts'
+import { emptyProject, flux, project, statusJson } from './helpers.ts'
 
 // an embedded PostgreSQL (PGlite) store with a .sql migration whose down drops a table
 async function sqlProject(): Promise<string> {
@@ -31,6 +31,27 @@ export default defineConfig({
 }
 
 describe('safe down', () => {
+  it('asks before a TypeScript migration whose down() declares that it destroys data', async () => {
+    const dir = await project({
+      '001_photos.ts': `import { defineMigration } from '@flux/core'
+export default defineMigration({
+  store: 'files',
+  destroysData: 'deletes every photo',
+  async up({ store }) { await store.put('photos/a.jpg', 'jpeg') },
+  async down({ store }) { await store.delete('photos/a.jpg') },
+})
+`,
+    })
+    expect((await flux(['up'], dir)).code).toBe(0)
+    const refused = await flux(['down', 'base'], dir)
+    expect(refused.code).toBe(2)
+    expect(refused.stderr).toContain('app/001_photos destroys data: deletes every photo')
+    expect((await statusJson(dir)).map((row) => row.status)).toEqual(['applied'])
+    const yes = await flux(['down', 'base', '--yes'], dir)
+    expect(yes.code, yes.stderr).toBe(0)
+    expect((await statusJson(dir)).map((row) => row.status)).toEqual(['pending'])
+  })
+
   it('off a terminal, refuses a down whose .sql destroys data unless --yes', async () => {
     const dir = await sqlProject()
     // dropping an index destroys no data: no question asked

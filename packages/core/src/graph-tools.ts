@@ -46,9 +46,12 @@ export function toMermaid(graph: Graph, statuses: ReadonlyMap<string, string> = 
     }
     lines.push('  end')
   }
+  const stores = usedStores(graph)
+  for (const [index, store] of stores.entries()) lines.push(`  s${index}[("${mermaidText(store)}")]`)
   for (const node of graph.nodes) {
     for (const parent of node.parents) lines.push(`  ${ids.get(parent)} --> ${ids.get(node.id)}`)
     for (const after of node.after) lines.push(`  ${ids.get(after)} -.-> ${ids.get(node.id)}`)
+    for (const store of node.uses) lines.push(`  ${ids.get(node.id)} -. uses .-> s${stores.indexOf(store)}`)
   }
   return `${lines.join('\n')}\n`
 }
@@ -66,12 +69,21 @@ export function toDot(graph: Graph, statuses: ReadonlyMap<string, string> = new 
     }
     lines.push('  }')
   }
+  for (const store of usedStores(graph))
+    lines.push(`  ${dotText(`store:${store}`)} [label=${dotText(store)}, shape=cylinder];`)
   for (const node of graph.nodes) {
     for (const parent of node.parents) lines.push(`  ${dotText(parent)} -> ${dotText(node.id)};`)
     for (const after of node.after) lines.push(`  ${dotText(after)} -> ${dotText(node.id)} [style=dashed];`)
+    for (const store of node.uses)
+      lines.push(`  ${dotText(node.id)} -> ${dotText(`store:${store}`)} [style=dotted, label="uses"];`)
   }
   lines.push('}')
   return `${lines.join('\n')}\n`
+}
+
+/** Stores some migration `uses` (besides its home store), drawn as nodes of their own. */
+function usedStores(graph: Graph): string[] {
+  return [...new Set(graph.nodes.flatMap((node) => node.uses))].sort()
 }
 
 function componentsOf(graph: Graph): string[] {

@@ -44,6 +44,7 @@ const DEFINITION_KEYS = new Set([
   'after',
   'transaction',
   'repeatable',
+  'destroysData',
   'up',
   'down',
   'verify',
@@ -160,6 +161,13 @@ function toNode(
     bad('verify', 'a function, or left out')
   if (definition.transaction !== undefined && typeof definition.transaction !== 'boolean')
     bad('transaction', 'true or false')
+  const destroysData = definition.destroysData
+  if (
+    destroysData !== undefined &&
+    typeof destroysData !== 'boolean' &&
+    (typeof destroysData !== 'string' || destroysData.trim() === '')
+  )
+    bad('destroysData', 'true, false, or a sentence saying what down() destroys')
   const repeatable = definition.repeatable ?? false
   if (repeatable !== true && repeatable !== false && repeatable !== 'always')
     bad('repeatable', "true, false or 'always'")

@@ -50,6 +50,13 @@ export interface MigrationDefinition<Client = any, Clients extends Record<string
   /** `true`: re-run whenever the file changes; `'always'`: on every `up`. Default `false`. */
   repeatable?: boolean | 'always'
   /**
+   * Its `down` destroys data (drops a collection, deletes files): `true`, or what it destroys
+   * (`'deletes every photo'`). `flux down` lists it and asks before running it (exits 2 off a
+   * terminal unless `--yes`). `.sql` down sections are checked for `drop table`, `drop column`
+   * and `truncate` without it. Default `false`.
+   */
+  destroysData?: boolean | string
+  /**
    * The statements `up` and `down` run, where they are known before running (`.sql` files),
    * so `flux plan --sql` can show them for review. Migrations that compute their changes at
    * run time leave it out.

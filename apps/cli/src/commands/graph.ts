@@ -4,7 +4,8 @@ import { openProject } from '../project.ts'
 
 export const usage = 'flux graph [--format mermaid|dot] [--status] [--down <target>]'
 export const description = `Prints the migration graph of every component and store: one box per migration
-(its name and store), an arrow per parent, a dashed arrow per \`after\`. Mermaid renders
+(its name and store), an arrow per parent, a dashed arrow per \`after\`, and a dotted "uses" arrow
+to each other store a migration \`uses\`, drawn as a node of its own. Mermaid renders
 where pull requests do; dot is for Graphviz. --status adds each migration's status (reads
 the ledgers). --down <target> marks what \`flux down <target>\` would revert.`
 export const maxPositionals = 0
