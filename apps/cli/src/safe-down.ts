@@ -47,7 +47,8 @@ export async function confirmDown(project: Project, plan: Plan, output: Output, 
   }
   const prompt = createInterface({ input: process.stdin, output: process.stderr })
   try {
-    const answer = await prompt.question(`revert ${plan.steps.length} migrations? [y/N] `)
+    const count = plan.steps.length
+    const answer = await prompt.question(`revert ${count} migration${count === 1 ? '' : 's'}? [y/N] `)
     return /^y(es)?$/i.test(answer.trim())
   } finally {
     prompt.close()
