@@ -1,14 +1,14 @@
 import { randomUUID } from 'node:crypto'
 import type { LedgerEntry } from './adapter.ts'
 import { FluxError } from './errors.ts'
-import type { MigrationNode } from './graph.ts'
+import type { MigrationNode } from './graph/graph.ts'
+import { resolveTarget } from './graph/targets.ts'
 import { withLeases } from './lease-set.ts'
 import type { MigrationContext } from './migration.ts'
 import { ancestorsOf, type StatusRow, statusOf } from './plan.ts'
 import type { Project } from './project.ts'
 import { FLUX_VERSION } from './runner.ts'
 import { closeStores, inStore, openStores, readLedgers } from './stores.ts'
-import { resolveTarget } from './targets.ts'
 
 export interface MarkResult {
   /** Ids whose ledger entry was written or removed, in order. */

@@ -2,14 +2,14 @@ import { randomUUID } from 'node:crypto'
 import { relative } from 'node:path'
 import type { LeaseHolder, LedgerEntry } from './adapter.ts'
 import { FluxError } from './errors.ts'
-import { headsByComponent } from './graph-tools.ts'
+import { headsByComponent } from './graph/graph-tools.ts'
+import { resolveTarget } from './graph/targets.ts'
 import { withLeases } from './lease-set.ts'
 import { createPlan, type Plan, type StatusRow, statusOf } from './plan.ts'
 import { type Project, storeInfoOf } from './project.ts'
 import { FLUX_VERSION } from './runner.ts'
 import { closeStores, inStore, openStores, readLedgers } from './stores.ts'
 import { checkSum, type SumProblem } from './sum.ts'
-import { resolveTarget } from './targets.ts'
 
 export interface StoreStatus {
   name: string

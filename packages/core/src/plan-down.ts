@@ -1,7 +1,7 @@
 import type { LedgerEntry } from './adapter.ts'
 import { FluxError } from './errors.ts'
-import type { MigrationNode } from './graph.ts'
-import type { ResolvedTarget } from './targets.ts'
+import type { MigrationNode } from './graph/graph.ts'
+import type { ResolvedTarget } from './graph/targets.ts'
 
 /**
  * Why a `down` step is in the plan. `above`: the migration lies above the target (reached

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest'
 import type { LedgerEntry } from './adapter.ts'
 import { FluxError } from './errors.ts'
-import type { MigrationNode } from './graph.ts'
+import type { MigrationNode } from './graph/graph.ts'
+import { resolveTarget } from './graph/targets.ts'
 import { createPlan, type PlanInput, statusOf } from './plan.ts'
-import { resolveTarget } from './targets.ts'
 
 function node(name: string, extra: Partial<MigrationNode> = {}): MigrationNode {
   return {

@@ -1,8 +1,8 @@
 import type { LedgerEntry } from './adapter.ts'
 import { FluxError } from './errors.ts'
-import type { MigrationNode } from './graph.ts'
+import type { MigrationNode } from './graph/graph.ts'
+import { resolveRevision } from './graph/targets.ts'
 import { chooseReverts, type StepReason } from './plan-down.ts'
-import { resolveRevision } from './targets.ts'
 
 /** Where one migration stands. `retired` is reserved for migrations of retired stores. */
 export type MigrationStatus = 'applied' | 'pending' | 'dirty' | 'drift' | 'missing' | 'retired'

@@ -1,4 +1,4 @@
-import { FluxError } from './errors.ts'
+import { FluxError } from '../errors.ts'
 import type { MigrationNode } from './graph.ts'
 import { singleHead } from './graph-tools.ts'
 

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest'
-import type { LedgerEntry } from './adapter.ts'
+import type { LedgerEntry } from '../adapter.ts'
+import type { LoadedMigration } from '../load-migrations.ts'
+import { defineMigration } from '../migration.ts'
+import { createPlan } from '../plan.ts'
 import { buildGraph } from './graph.ts'
 import { headsByComponent } from './graph-tools.ts'
-import type { LoadedMigration } from './load-migrations.ts'
-import { defineMigration } from './migration.ts'
-import { createPlan } from './plan.ts'
 import { resolveTarget } from './targets.ts'
 
 // The scenarios of Alembic's "Working with Branches" documentation, as flux graphs.

@@ -1,6 +1,6 @@
-import { FluxError } from './errors.ts'
-import type { Component, LoadedMigration } from './load-migrations.ts'
-import type { MigrationDefinition } from './migration.ts'
+import { FluxError } from '../errors.ts'
+import type { Component, LoadedMigration } from '../load-migrations.ts'
+import type { MigrationDefinition } from '../migration.ts'
 
 /**
  * A migration as the planner sees it: plain, JSON-serializable data. `dependencies` holds

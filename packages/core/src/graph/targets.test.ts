@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest'
-import type { LedgerEntry } from './adapter.ts'
-import { FluxError } from './errors.ts'
+import type { LedgerEntry } from '../adapter.ts'
+import { FluxError } from '../errors.ts'
+import { createPlan } from '../plan.ts'
 import type { MigrationNode } from './graph.ts'
-import { createPlan } from './plan.ts'
 import { resolveTarget, revisionRange } from './targets.ts'
 
 function node(id: string, parents: string[] = [], after: string[] = []): MigrationNode {

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest'
-import type { LedgerEntry } from './adapter.ts'
-import { FluxError } from './errors.ts'
+import type { LedgerEntry } from '../adapter.ts'
+import { FluxError } from '../errors.ts'
+import type { LoadedMigration } from '../load-migrations.ts'
+import { defineMigration } from '../migration.ts'
+import { createPlan } from '../plan.ts'
 import { buildGraph } from './graph.ts'
-import type { LoadedMigration } from './load-migrations.ts'
-import { defineMigration } from './migration.ts'
-import { createPlan } from './plan.ts'
 import { resolveTarget } from './targets.ts'
 
 // Alembic's revision-traversal cases (tests/test_version_traversal.py, tests/test_revision.py),

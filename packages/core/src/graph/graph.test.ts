@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest'
-import { FluxError } from './errors.ts'
+import { FluxError } from '../errors.ts'
+import type { LoadedMigration } from '../load-migrations.ts'
+import { defineMigration } from '../migration.ts'
 import { buildGraph } from './graph.ts'
-import type { LoadedMigration } from './load-migrations.ts'
-import { defineMigration } from './migration.ts'
 
 const up = async () => {}
 

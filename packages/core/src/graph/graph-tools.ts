@@ -1,4 +1,4 @@
-import { FluxError } from './errors.ts'
+import { FluxError } from '../errors.ts'
 import type { Graph, MigrationNode } from './graph.ts'
 
 /**
