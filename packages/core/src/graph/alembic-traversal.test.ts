@@ -1,8 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import type { LedgerEntry } from '../adapter.ts'
+import { appliedInOrder, type EdgeSpec, specMigrations } from '../../test/graph-fixtures.ts'
 import { FluxError } from '../errors.ts'
-import type { LoadedMigration } from '../load-migrations.ts'
-import { defineMigration } from '../migration.ts'
 import { createPlan } from '../plan.ts'
 import { buildGraph } from './graph.ts'
 import { resolveTarget } from './targets.ts'
@@ -11,42 +9,14 @@ import { resolveTarget } from './targets.ts'
 // as flux graphs. Alembic's "current heads" become the ledger: the migrations listed are applied,
 // in that order. Where flux differs from Alembic on purpose, the case says why.
 
-type Spec = Record<string, { parents?: string[]; after?: string[] }>
-
-function graphOf(spec: Spec) {
-  const migrations: LoadedMigration[] = Object.entries(spec).map(([id, edges]) => {
-    const [component, name] = id.split('/') as [string, string]
-    return {
-      id,
-      component,
-      name,
-      file: `/p/${id}.ts`,
-      displayFile: `${id}.ts`,
-      checksum: `sha256:${id}`,
-      definition: defineMigration({
-        store: 'db',
-        parents: edges.parents ?? [],
-        ...(edges.after ? { after: edges.after } : {}),
-        up: async () => {},
-        down: async () => {},
-      }),
-    }
-  })
-  return buildGraph(migrations, ['db']).nodes
+function graphOf(spec: EdgeSpec) {
+  return buildGraph(specMigrations(spec), ['db']).nodes
 }
 
 type Nodes = ReturnType<typeof graphOf>
 
 function plan(nodes: Nodes, direction: 'up' | 'down', target: string | undefined, applied: string[], steps?: number) {
-  const ledger: LedgerEntry[] = applied.map((id, index) => ({
-    id,
-    checksum: `sha256:${id}`,
-    status: 'applied',
-    appliedAt: `2026-01-01T00:00:${String(index).padStart(2, '0')}.000Z`,
-    durationMs: 0,
-    runId: 'r',
-    fluxVersion: '0',
-  }))
+  const ledger = appliedInOrder(applied)
   return createPlan({
     nodes,
     ledgers: { db: ledger },

@@ -1,46 +1,14 @@
 import { describe, expect, it } from 'vitest'
+import { appliedInOrder, specMigrations } from '../../test/graph-fixtures.ts'
 import type { LedgerEntry } from '../adapter.ts'
-import type { LoadedMigration } from '../load-migrations.ts'
-import { defineMigration } from '../migration.ts'
 import { createPlan } from '../plan.ts'
 import { buildGraph } from './graph.ts'
 import { headsByComponent } from './graph-tools.ts'
 import { resolveTarget } from './targets.ts'
 
 // The scenarios of Alembic's "Working with Branches" documentation, as flux graphs.
-function migrations(spec: Record<string, { parents?: string[]; after?: string[] }>): LoadedMigration[] {
-  return Object.entries(spec).map(([id, edges]) => {
-    const [component, name] = id.split('/') as [string, string]
-    return {
-      id,
-      component,
-      name,
-      file: `/p/${id}.ts`,
-      displayFile: `${id}.ts`,
-      checksum: `sha256:${name}`,
-      definition: defineMigration({
-        store: 'db',
-        parents: edges.parents ?? [],
-        up: async () => {},
-        down: async () => {},
-        ...(edges.after ? { after: edges.after } : {}),
-      }),
-    }
-  })
-}
-
-const applied = (...ids: string[]): Record<string, LedgerEntry[]> => ({
-  // applied in the order given, one second apart
-  db: ids.map((id, index) => ({
-    id,
-    checksum: `sha256:${id.split('/')[1]}`,
-    status: 'applied',
-    appliedAt: `2026-01-01T00:00:${String(index).padStart(2, '0')}.000Z`,
-    durationMs: 0,
-    runId: 'r',
-    fluxVersion: '0',
-  })),
-})
+// applied in the order given, one second apart
+const applied = (...ids: string[]): Record<string, LedgerEntry[]> => ({ db: appliedInOrder(ids) })
 
 function plan(
   graph: ReturnType<typeof buildGraph>,
@@ -69,7 +37,7 @@ const errorOf = (run: () => unknown) => {
 
 // a → b → {c1, d1} : a branch point after b, two heads
 const branched = buildGraph(
-  migrations({
+  specMigrations({
     'app/a': {},
     'app/b': { parents: ['a'] },
     'app/c1': { parents: ['b'] },
@@ -106,7 +74,7 @@ describe('alembic branch scenarios', () => {
 
   it('a merge migration joins the heads: one head again, and it runs after both branches', () => {
     const merged = buildGraph(
-      migrations({
+      specMigrations({
         'app/a': {},
         'app/b': { parents: ['a'] },
         'app/c1': { parents: ['b'] },
@@ -135,7 +103,7 @@ describe('alembic branch scenarios', () => {
 
   it('two independent bases are two roots; each can be upgraded alone', () => {
     const bases = buildGraph(
-      migrations({ 'app/x1': {}, 'app/x2': { parents: ['x1'] }, 'app/y1': {}, 'app/y2': { parents: ['y1'] } }),
+      specMigrations({ 'app/x1': {}, 'app/x2': { parents: ['x1'] }, 'app/y1': {}, 'app/y2': { parents: ['y1'] } }),
       ['db'],
     )
     expect(
@@ -149,7 +117,7 @@ describe('alembic branch scenarios', () => {
 
   it('a dependency across branches (alembic depends_on) orders without merging', () => {
     const crossed = buildGraph(
-      migrations({
+      specMigrations({
         'app/a': {},
         'app/c1': { parents: ['a'] },
         'app/d1': { parents: ['a'] },
@@ -194,7 +162,7 @@ const codeOf = (run: () => unknown) => {
 
 // two components: lib (l1 → l2 → l3) and app (a1 → a2), app/a1 after lib/l1, app/a2 after lib/l2
 const components = buildGraph(
-  migrations({
+  specMigrations({
     'lib/l1': {},
     'lib/l2': { parents: ['l1'] },
     'lib/l3': { parents: ['l2'] },

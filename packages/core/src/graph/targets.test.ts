@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest'
+import { appliedInOrder } from '../../test/graph-fixtures.ts'
 import type { LedgerEntry } from '../adapter.ts'
 import { FluxError } from '../errors.ts'
 import { createPlan } from '../plan.ts'
@@ -34,17 +35,7 @@ const nodes = [
   node('lib/002_m', ['001_l']),
 ]
 
-const ledger = (...ids: string[]): Record<string, LedgerEntry[]> => ({
-  db: ids.map((id, index) => ({
-    id,
-    checksum: `sha256:${id}`,
-    status: 'applied',
-    appliedAt: `2026-01-01T00:00:${String(index).padStart(2, '0')}.000Z`,
-    durationMs: 0,
-    runId: 'r',
-    fluxVersion: '0',
-  })),
-})
+const ledger = (...ids: string[]): Record<string, LedgerEntry[]> => ({ db: appliedInOrder(ids) })
 
 function steps(direction: 'up' | 'down', target: string, applied: string[] = [], graph = nodes): string[] {
   return createPlan({
