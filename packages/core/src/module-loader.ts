@@ -41,17 +41,48 @@ export function installFluxResolutionFallback(fallbackParent: string): void {
 }
 
 /**
+ * Makes a project's own TypeScript files (config, migrations, the local modules they import)
+ * load as ES modules whatever the `"type"` of their package.json. Node reads a `.ts` file in a
+ * `"type": "commonjs"` package — npm's default, `npm init -y` — as CommonJS, where the
+ * `import` of every config and migration is a syntax error. Files under `node_modules` keep
+ * their package's own format. Needs `module.registerHooks` (Node ≥ 22.15); on older Nodes
+ * {@link importModule} falls back to jiti for those files.
+ */
+function installTypeScriptAsModules(): boolean {
+  const registerHooks = (module as { registerHooks?: typeof import('node:module').registerHooks }).registerHooks
+  if (typeof registerHooks !== 'function') return false
+  if (!moduleHooksInstalled) {
+    moduleHooksInstalled = true
+    registerHooks({
+      resolve(specifier, context, nextResolve) {
+        const resolved = nextResolve(specifier, context)
+        return resolved.format === 'commonjs-typescript' &&
+          !resolved.url.endsWith('.cts') &&
+          !resolved.url.includes('/node_modules/')
+          ? { ...resolved, format: 'module-typescript' }
+          : resolved
+      },
+    })
+  }
+  return true
+}
+
+let moduleHooksInstalled = false
+
+/**
  * Imports with Node's own type stripping where it is available, and with jiti (a loader
- * that compiles TypeScript on the fly) where it is not: Node < 22.18, or TypeScript inside
- * `node_modules`, which Node refuses to strip.
+ * that compiles TypeScript on the fly) where it is not: Node < 22.18, TypeScript inside
+ * `node_modules`, which Node refuses to strip, or TypeScript in a CommonJS package on a Node
+ * without module hooks.
  */
 export const importModule: ModuleImporter = async (file) => {
   const url = pathToFileURL(file).href
-  if (!TS_FILE.test(file) || hasNativeTypeStripping()) {
+  const typescript = TS_FILE.test(file)
+  if (!typescript || (hasNativeTypeStripping() && installTypeScriptAsModules())) {
     try {
       return (await import(url)) as Record<string, unknown>
     } catch (error) {
-      if (!NATIVE_TS_FAILURES.has((error as NodeJS.ErrnoException).code ?? '')) throw error
+      if (!typescript || !NATIVE_TS_FAILURES.has((error as NodeJS.ErrnoException).code ?? '')) throw error
     }
   }
   const { createJiti } = await import('jiti')
