@@ -19,6 +19,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandMod
     load: () => import('./commands/verify.ts'),
   },
   sum: { summary: 'write flux.sum for the migrations folder', load: () => import('./commands/sum.ts') },
+  accept: {
+    summary: 'accept an intentional edit of applied migrations',
+    load: () => import('./commands/accept.ts'),
+  },
   resolve: { summary: 'record what really happened to a dirty migration', load: () => import('./commands/resolve.ts') },
   unlock: { summary: "free a store's lease held by a runner that is gone", load: () => import('./commands/unlock.ts') },
   heads: { summary: 'list the heads of every component', load: () => import('./commands/heads.ts') },

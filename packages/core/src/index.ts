@@ -59,8 +59,8 @@ export type { MigrationContext, MigrationDefinition, Progress } from './migratio
 export { defineMigration, isMigrationDefinition } from './migration.ts'
 export type { ModuleImporter } from './module-loader.ts'
 export { importModule, installFluxResolutionFallback } from './module-loader.ts'
-export type { ProjectStatus, StoreStatus, VerifyReport } from './operations.ts'
-export { previewPlan, readStatus, resolveDirty, unlock, verify } from './operations.ts'
+export type { AcceptedChange, AcceptResult, ProjectStatus, StoreStatus, VerifyReport } from './operations.ts'
+export { acceptChanges, previewPlan, readStatus, resolveDirty, unlock, verify } from './operations.ts'
 export type {
   MigrationStatus,
   Plan,
@@ -80,5 +80,14 @@ export { findConfigFile, loadProject } from './project.ts'
 export type { MigrateOptions, RunReport } from './runner.ts'
 export { FLUX_VERSION, migrate } from './runner.ts'
 export type { SumProblem } from './sum.ts'
-export { assertSumsMatch, checkSum, formatSum, SUM_FILE, sumMismatches, writeSum } from './sum.ts'
+export {
+  assertSumsMatch,
+  checkSum,
+  formatSum,
+  isInstalledPackageDir,
+  SUM_FILE,
+  sumMismatches,
+  updateSum,
+  writeSum,
+} from './sum.ts'
 export { writeFileAtomic } from './write-file-atomic.ts'

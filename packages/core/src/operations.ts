@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import { relative } from 'node:path'
+import { basename, relative } from 'node:path'
 import type { LeaseHolder, LedgerEntry } from './adapter.ts'
 import { FluxError } from './errors.ts'
 import { headsByComponent } from './graph/graph-tools.ts'
@@ -9,7 +9,7 @@ import { createPlan, type Plan, type StatusRow, statusOf } from './plan.ts'
 import { type Project, storeInfoOf } from './project.ts'
 import { FLUX_VERSION } from './runner.ts'
 import { closeStores, inStore, openStores, readLedgers } from './stores.ts'
-import { checkSum, type SumProblem } from './sum.ts'
+import { checkSum, isInstalledPackageDir, type SumProblem, updateSum } from './sum.ts'
 
 export interface StoreStatus {
   name: string
@@ -142,6 +142,98 @@ export async function resolveDirty(
       return resolved
     })
   }, [node.store])
+}
+
+export interface AcceptedChange {
+  id: string
+  store: string
+  /** The migration file, relative to the working directory. */
+  file: string
+  /** Checksum recorded in the store's ledger before. */
+  from: string
+  /** Checksum of the file now, recorded instead. */
+  to: string
+}
+
+export interface AcceptResult {
+  /** Applied migrations whose file changed: their ledger entry now records the file's checksum. */
+  accepted: AcceptedChange[]
+  /** Named migrations whose file had not changed since they were applied. */
+  unchanged: string[]
+  /** `flux.sum` files updated, relative to the working directory. */
+  sums: string[]
+  /** Folders of installed packages (in `node_modules`), whose `flux.sum` flux does not write. */
+  skippedSums: string[]
+}
+
+/**
+ * Accepts an intentional edit of applied migrations (`flux accept`; Flyway's `repair`,
+ * Liquibase's `clear-checksums`): for each named migration whose file changed since it was
+ * applied, records the file's checksum in its store's ledger and updates its line in the
+ * folder's `flux.sum`. Nothing runs. Takes the leases of the stores concerned and reads their
+ * ledgers under them; refuses (`USAGE`) a migration that is not applied, or dirty, before
+ * changing anything.
+ */
+export async function acceptChanges(project: Project, targets: readonly string[]): Promise<AcceptResult> {
+  const byId = new Map(
+    targets.map((target) => resolveTarget(project.graph.nodes, target)).map((node) => [node.id, node]),
+  )
+  const nodes = [...byId.values()]
+  const stores = [...new Set(nodes.map((node) => node.store))].sort()
+  return withStores(
+    project,
+    () =>
+      withLeases(project, stores, randomUUID(), async () => {
+        const ledgers = await readLedgers(project.adapters, stores)
+        const changed: { node: (typeof nodes)[number]; entry: LedgerEntry }[] = []
+        const unchanged: string[] = []
+        for (const node of nodes) {
+          const entry = ledgers[node.store]!.find((candidate) => candidate.id === node.id)
+          if (entry?.status !== 'applied') {
+            throw new FluxError(
+              'USAGE',
+              `${node.id} is ${entry ? 'dirty' : 'not applied'} in store "${node.store}": there is no applied checksum to accept`,
+              {
+                migration: node.id,
+                hint: entry
+                  ? '`flux resolve` it first; a dirty migration takes its checksum when it is resolved'
+                  : 'edit a pending migration freely, then run `flux sum`; `flux up` records its checksum',
+              },
+            )
+          }
+          if (entry.checksum === node.checksum) unchanged.push(node.id)
+          else changed.push({ node, entry })
+        }
+        const result: AcceptResult = { accepted: [], unchanged, sums: [], skippedSums: [] }
+        const byFolder = new Map<string, string[]>()
+        for (const { node } of changed) {
+          const dir = project.components.find((component) => component.name === node.component)!.dir
+          const file = project.migrations.find((migration) => migration.id === node.id)!.file
+          byFolder.set(dir, [...(byFolder.get(dir) ?? []), basename(file)])
+        }
+        // the sum first: after a failure below, `flux accept` again finds the ledger still to update
+        for (const [dir, fileNames] of byFolder) {
+          const folder = relative(process.cwd(), dir) || '.'
+          if (await isInstalledPackageDir(dir)) result.skippedSums.push(folder)
+          else result.sums.push(relative(process.cwd(), await updateSum(dir, fileNames, project.loaders.keys())))
+        }
+        for (const { node, entry } of changed) {
+          const adapter = project.adapters[node.store]!
+          // only the checksum: when and by which run it was applied stays as it was
+          const record: LedgerEntry = { ...entry, checksum: node.checksum }
+          await inStore(node.store, adapter, 'update its ledger', () => adapter.ledger.record(record))
+          result.accepted.push({
+            id: node.id,
+            store: node.store,
+            file: node.file,
+            from: entry.checksum,
+            to: node.checksum,
+          })
+        }
+        return result
+      }),
+    stores,
+  )
 }
 
 /** Frees a store's lease whoever holds it (a runner that died on another host). Returns who held it. */

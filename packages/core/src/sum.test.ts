@@ -1,9 +1,17 @@
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { FluxError } from './errors.ts'
-import { assertSumsMatch, checkSum, SUM_FILE, sumMismatches, writeSum } from './sum.ts'
+import {
+  assertSumsMatch,
+  checkSum,
+  isInstalledPackageDir,
+  SUM_FILE,
+  sumMismatches,
+  updateSum,
+  writeSum,
+} from './sum.ts'
 
 let dir: string
 beforeEach(async () => {
@@ -94,5 +102,57 @@ describe('the check before `up` and `down`', () => {
       'migrations folder ./ does not match its flux.sum: 003_c.ts is not in flux.sum; 004_d.ts is not in flux.sum; 005_e.ts is not in flux.sum; 1 more (`flux verify` lists them)',
     )
     expect(error.details?.problems).toHaveLength(4)
+  })
+})
+
+describe('updating the lines of some files (`flux accept`)', () => {
+  it('takes the named file as it is now and leaves every other line as recorded', async () => {
+    await writeSum(dir)
+    await writeFile(join(dir, '001_a.ts'), 'export default 10\n')
+    await writeFile(join(dir, '002_b.ts'), 'export default 20\n')
+    await updateSum(dir, ['001_a.ts'])
+    expect((await checkSum(dir, 'm')).map((problem) => problem.message)).toEqual([
+      'm/002_b.ts changed since m/flux.sum was written',
+    ])
+    await updateSum(dir, ['002_b.ts'])
+    expect(await checkSum(dir, 'm')).toEqual([])
+  })
+
+  it('writes the whole sum in a folder that has none, and refuses one with conflict markers', async () => {
+    await updateSum(dir, ['001_a.ts'])
+    expect(await checkSum(dir, 'm')).toEqual([])
+    const text = await readFile(join(dir, SUM_FILE), 'utf8')
+    await writeFile(join(dir, SUM_FILE), `<<<<<<< HEAD\n${text}=======\n${text}>>>>>>> branch\n`)
+    await expect(updateSum(dir, ['001_a.ts'])).rejects.toMatchObject({
+      code: 'SUM_MISMATCH',
+      message: expect.stringContaining('has merge conflict markers'),
+    })
+  })
+})
+
+describe('folders of installed packages', () => {
+  it('are those whose real path goes through node_modules: a linked workspace package is not one', async () => {
+    const installed = join(dir, 'node_modules', '@travel', 'images', 'migrations')
+    const workspace = join(dir, 'packages', 'images', 'migrations')
+    await mkdir(installed, { recursive: true })
+    await mkdir(workspace, { recursive: true })
+    await symlink(join(dir, 'packages', 'images'), join(dir, 'node_modules', 'images-linked'))
+    expect(await isInstalledPackageDir(installed)).toBe(true)
+    expect(await isInstalledPackageDir(join(installed, 'not-yet'))).toBe(true)
+    expect(await isInstalledPackageDir(join(dir, 'node_modules', 'images-linked', 'migrations'))).toBe(false)
+    expect(await isInstalledPackageDir(workspace)).toBe(false)
+  })
+
+  it('never get a flux.sum written', async () => {
+    const installed = join(dir, 'node_modules', 'images', 'migrations')
+    await mkdir(installed, { recursive: true })
+    await writeFile(join(installed, '001_a.ts'), 'export default 1\n')
+    for (const write of [() => writeSum(installed), () => updateSum(installed, ['001_a.ts'])]) {
+      await expect(write()).rejects.toMatchObject({
+        code: 'USAGE',
+        message: expect.stringContaining('is inside node_modules: flux does not write flux.sum there'),
+      })
+    }
+    await expect(readFile(join(installed, SUM_FILE))).rejects.toMatchObject({ code: 'ENOENT' })
   })
 })

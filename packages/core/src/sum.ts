@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
-import { access, readFile } from 'node:fs/promises'
-import { join, relative, sep } from 'node:path'
+import { access, readFile, realpath } from 'node:fs/promises'
+import { dirname, join, relative, sep } from 'node:path'
 import { FluxError } from './errors.ts'
 import { type Component, checksumOf, listMigrationFiles } from './load-migrations.ts'
 import { writeFileAtomic } from './write-file-atomic.ts'
@@ -37,11 +37,88 @@ export async function checksumsOf(
   )
 }
 
-/** Writes the folder's `flux.sum` from its files (`extensions`: those of loaders besides TS and JS); returns its path. */
+/**
+ * Writes the folder's `flux.sum` from its files (`extensions`: those of loaders besides TS and
+ * JS); returns its path. Refuses a folder of an installed package (see {@link isInstalledPackageDir}).
+ */
 export async function writeSum(dir: string, extensions: Iterable<string> = []): Promise<string> {
+  await refuseInstalledPackage(dir)
   const path = join(dir, SUM_FILE)
   await writeFileAtomic(path, formatSum(await checksumsOf(dir, extensions)))
   return path
+}
+
+/**
+ * Brings the lines of `fileNames` in the folder's `flux.sum` up to date with the files, and
+ * its total with them, leaving every other line as it was recorded: accepting the edit of
+ * one migration (`flux accept`) accepts nothing else. Writes the whole sum when the folder
+ * has none yet. Returns its path.
+ */
+export async function updateSum(
+  dir: string,
+  fileNames: readonly string[],
+  extensions: Iterable<string> = [],
+): Promise<string> {
+  await refuseInstalledPackage(dir)
+  const path = join(dir, SUM_FILE)
+  let text: string
+  try {
+    text = await readFile(path, 'utf8')
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error
+    return writeSum(dir, extensions)
+  }
+  const lines = text
+    .replace(/\r\n/g, '\n')
+    .split('\n')
+    .filter((line) => line !== '')
+  if (lines.some((line) => /^(<<<<<<<|=======|>>>>>>>)/.test(line))) {
+    throw new FluxError('SUM_MISMATCH', `${path} has merge conflict markers: two branches added migrations`, {
+      file: path,
+      hint: "resolve the conflict (keep both sides' migrations), then run `flux sum`",
+    })
+  }
+  const recorded = new Map<string, string>()
+  for (const line of lines.slice(1)) {
+    const [fileName, checksum] = line.split(' ')
+    if (fileName && checksum) recorded.set(fileName, checksum)
+  }
+  const current = new Map((await checksumsOf(dir, extensions)).map((file) => [file.fileName, file.checksum]))
+  for (const fileName of fileNames) {
+    const checksum = current.get(fileName)
+    if (checksum === undefined) recorded.delete(fileName)
+    else recorded.set(fileName, checksum)
+  }
+  await writeFileAtomic(path, formatSum([...recorded].map(([fileName, checksum]) => ({ fileName, checksum }))))
+  return path
+}
+
+/**
+ * Whether `dir` belongs to an installed package: its real path (symlinks followed, so a
+ * workspace package linked into `node_modules` is not one) goes through a `node_modules`
+ * folder. Its `flux.sum` ships with the package: flux never writes it. A folder that does
+ * not exist yet is judged by its nearest existing parent.
+ */
+export async function isInstalledPackageDir(dir: string): Promise<boolean> {
+  let path = dir
+  for (;;) {
+    try {
+      return (await realpath(path)).split(/[\\/]/).includes('node_modules')
+    } catch (error) {
+      const parent = dirname(path)
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT' || parent === path) throw error
+      path = parent
+    }
+  }
+}
+
+async function refuseInstalledPackage(dir: string): Promise<void> {
+  if (!(await isInstalledPackageDir(dir))) return
+  const folder = relative(process.cwd(), dir) || '.'
+  throw new FluxError('USAGE', `${folder} is inside node_modules: flux does not write ${SUM_FILE} there`, {
+    file: join(dir, SUM_FILE),
+    hint: "an installed package's flux.sum ships with the package; change its migrations in its own repository",
+  })
 }
 
 /**

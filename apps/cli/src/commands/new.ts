@@ -5,29 +5,64 @@ import type { CommandInput } from '../command.ts'
 import { migrationFileName } from '../migration-file.ts'
 import { openProject } from '../project.ts'
 
-export const usage = 'flux new <name> [--store <store>] [--head <id>] [--after <ids>]'
-export const description = `Writes migrations/<UTC timestamp>_<name>.ts for the given store, with the current
-head of the migrations folder as its parent, and updates flux.sum. Creates the
-migrations folder the config names if it does not exist yet.
+export const usage = 'flux new <name> [--store <store>] [--sql] [--head <id>] [--after <ids>]'
+export const description = `Writes migrations/<UTC timestamp>_<name>.ts for the given store, typed for its adapter
+(the client a migration receives, with an example call), with the current head of the
+migrations folder as its parent, and updates flux.sum. Creates the migrations folder the
+config names if it does not exist yet. --sql writes an SQL migration (.sql) instead, for pg stores.
 With several heads it refuses and names them: join them with \`flux merge\`, or say which
 to build on with --head (which also starts a branch from a migration that is not a head).
 --after adds dependencies on other components' migrations (comma-separated targets).`
 export const maxPositionals = 1
 export const options = {
   store: { type: 'string', value: 'store', description: 'the store it changes (needed when the config has several)' },
+  sql: { type: 'boolean', description: 'write an SQL migration (pg stores): <timestamp>_<name>.sql' },
   head: { type: 'string', value: 'id', description: 'the parent: a head, or a migration to branch from' },
   after: { type: 'string', value: 'ids', description: "other components' migrations it runs after" },
 } as const
 export const examples = [
   'flux new add-photos',
   'flux new backfill-thumbnails --store photos',
+  'flux new add-hotels --store catalog --sql',
   'flux new hotfix --head app/20261121093000_add-photos',
   'flux new gallery --after @travel/images/001_layout',
 ]
 
-/** Type of `ctx.store` per kind of store, for the template. */
-const CLIENT_TYPES: Record<string, { from: string; type: string }> = {
-  fs: { from: '@flux/fs', type: 'FsClient' },
+/**
+ * Per kind of store: the type of `ctx.store`, from the adapter's package, and one real call of
+ * it for up() and one that undoes it for down(), shown commented out in the template.
+ */
+const CLIENT_TYPES: Record<string, { from: string; type: string; up: string; down: string }> = {
+  fs: {
+    from: '@flux/fs',
+    type: 'FsClient',
+    up: "await store.put('hello.txt', 'hello\\n')",
+    down: "await store.delete('hello.txt')",
+  },
+  pg: {
+    from: '@flux/pg',
+    type: 'PgClient',
+    up: "await store.query('create table example (id int primary key, name text not null)')",
+    down: "await store.query('drop table example')",
+  },
+  mongo: {
+    from: '@flux/mongo',
+    type: 'MongoStoreClient',
+    up: "await store.ensureIndexes('example', [{ key: { name: 1 }, unique: true }])",
+    down: "await store.db.collection('example').dropIndex('name_1')",
+  },
+  redis: {
+    from: '@flux/redis',
+    type: 'RedisClient',
+    up: "await store.redis.set('example', 'hello')",
+    down: "await store.redis.del('example')",
+  },
+  s3: {
+    from: '@flux/s3',
+    type: 'S3Client',
+    up: "await store.put('hello.txt', 'hello\\n')",
+    down: "await store.delete('hello.txt')",
+  },
 }
 
 export async function run({ positionals, values, configFile, output }: CommandInput): Promise<number> {
@@ -57,33 +92,83 @@ export async function run({ positionals, values, configFile, output }: CommandIn
   const nodes = project.graph.nodes
   const heads = parentsOf(nodes, component.name, values.head)
   const after = typeof values.after === 'string' ? afterOf(nodes, component.name, values.after) : []
+  const kind = project.adapters[store]!.kind
+  const sql = values.sql === true
+  if (sql && kind !== 'pg') {
+    throw new FluxError(
+      'USAGE',
+      `--sql writes an SQL migration, which only a pg store runs: store "${store}" is ${kind}`,
+      {
+        hint: `drop --sql to write a TypeScript migration for "${store}"${pgStores(project.adapters)}`,
+      },
+    )
+  }
   const name = migrationFileName(slug, project.graph.nodes)
-  const file = join(component.dir, `${name}.ts`)
-  const client = CLIENT_TYPES[project.adapters[store]!.kind]
+  const file = join(component.dir, `${name}.${sql ? 'sql' : 'ts'}`)
+  if (await mkdir(component.dir, { recursive: true }))
+    output.line(`created ${relative(process.cwd(), component.dir)}${sep}`)
+  const source = sql
+    ? sqlTemplate(store, sqlParents(project.graph.nodes, component.name, name, heads), after)
+    : typedTemplate(store, kind, heads, after)
+  await writeFile(file, source, { flag: 'wx' })
+  await writeSum(component.dir, project.loaders.keys())
+  output.line(`created ${relative(process.cwd(), file)}`)
+  return 0
+}
+
+function typedTemplate(store: string, kind: string, heads: readonly MigrationNode[], after: readonly string[]): string {
+  const client = CLIENT_TYPES[kind]
   const parents =
     (heads.length > 0 ? `\n  parents: [${heads.map((head) => `'${head.name}'`).join(', ')}],` : '') +
     (after.length > 0 ? `\n  after: [${after.map((id) => `'${id}'`).join(', ')}],` : '')
-  if (await mkdir(component.dir, { recursive: true }))
-    output.line(`created ${relative(process.cwd(), component.dir)}${sep}`)
-  await writeFile(
-    file,
-    `import { defineMigration } from '@flux/core'
+  return `import { defineMigration } from '@flux/core'
 ${client ? `import type { ${client.type} } from '${client.from}'\n` : ''}
 export default defineMigration${client ? `<${client.type}>` : ''}({
   store: '${store}',${parents}
   async up({ store }) {
-    // change the store here
+    // change the store here${client ? `, e.g.\n    // ${client.up}` : ''}
   },
   async down({ store }) {
-    // undo up() here
+    // undo up() here${client ? `, e.g.\n    // ${client.down}` : ''}
   },
 })
-`,
-    { flag: 'wx' },
-  )
-  await writeSum(component.dir, project.loaders.keys())
-  output.line(`created ${relative(process.cwd(), file)}`)
-  return 0
+`
+}
+
+/** An SQL migration, with the header `loadSqlMigration` of @flux/pg parses. */
+function sqlTemplate(store: string, parents: readonly string[] | undefined, after: readonly string[]): string {
+  return `-- flux:store ${store}
+${parents ? `-- flux:parents ${parents.join(' ')}\n` : ''}${after.length > 0 ? `-- flux:after ${after.join(' ')}\n` : ''}-- flux:up
+-- create table example (id int primary key, name text not null);
+
+-- flux:down
+-- drop table example;
+`
+}
+
+/**
+ * The `-- flux:parents` of a new SQL file: `undefined` where the default (the previous file of
+ * the folder) is already right, which keeps the header short.
+ */
+function sqlParents(
+  nodes: readonly MigrationNode[],
+  component: string,
+  name: string,
+  heads: readonly MigrationNode[],
+): string[] | undefined {
+  const before = nodes
+    .filter((node) => node.component === component && node.name < name)
+    .map((node) => node.name)
+    .sort()
+  const previous = before[before.length - 1]
+  const names = heads.map((head) => head.name)
+  const isDefault = previous === undefined ? names.length === 0 : names.length === 1 && names[0] === previous
+  return isDefault ? undefined : names
+}
+
+function pgStores(adapters: Record<string, { kind: string }>): string {
+  const names = Object.keys(adapters).filter((name) => adapters[name]!.kind === 'pg')
+  return names.length > 0 ? `, or pass --store ${names.join(' or ')} for an SQL one` : ''
 }
 
 /** The new migration's parent: the one head, or `--head`; several heads without `--head` are refused. */

@@ -42,7 +42,9 @@ export async function run({ configFile, output, json }: CommandInput): Promise<n
     const hint = first
       ? first.status === 'dirty'
         ? '`flux resolve <id> --applied | --rolled-back` once you know what happened'
-        : 'restore the applied migration files; put changes in new migrations'
+        : first.status === 'drift'
+          ? `restore the file and put the change in a new migration, or, if the edit is intended, \`flux accept ${first.id}\``
+          : 'restore the applied migration files; put changes in new migrations'
       : report.sums.length > 0
         ? 'run `flux sum` if the change to the folder is intended'
         : `join the heads with \`flux merge ${report.branches[0]?.component}\`, or allow branches for it in the config`
