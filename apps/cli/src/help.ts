@@ -24,3 +24,34 @@ export function renderHelp(command: CommandModule): string {
     '',
   ].join('\n')
 }
+
+/** The candidate closest to a mistyped `word` (`staus` → `status`), if one is close enough to be meant. */
+export function closest(word: string, candidates: Iterable<string>): string | undefined {
+  let best: string | undefined
+  let bestDistance = Number.POSITIVE_INFINITY
+  for (const candidate of candidates) {
+    const distance = editDistance(word.toLowerCase(), candidate.toLowerCase())
+    if (distance < bestDistance) {
+      best = candidate
+      bestDistance = distance
+    }
+  }
+  // a third of the word may be wrong: `jsn` → `json`, `staus` → `status`, but not `x` → `up`
+  const prefix = best !== undefined && best.startsWith(word) && word.length >= 2
+  return best !== undefined && (prefix || bestDistance <= Math.max(1, Math.floor(word.length / 3))) ? best : undefined
+}
+
+/** Levenshtein distance, with a swap of two neighbours counting as one edit (`stauts`). */
+export function editDistance(a: string, b: string): number {
+  const rows = Array.from({ length: a.length + 1 }, (_, i) => [i, ...new Array<number>(b.length).fill(0)])
+  for (let j = 1; j <= b.length; j++) rows[0]![j] = j
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1
+      let value = Math.min(rows[i - 1]![j]! + 1, rows[i]![j - 1]! + 1, rows[i - 1]![j - 1]! + cost)
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) value = Math.min(value, rows[i - 2]![j - 2]! + 1)
+      rows[i]![j] = value
+    }
+  }
+  return rows[a.length]![b.length]!
+}

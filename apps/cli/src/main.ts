@@ -2,7 +2,7 @@
 // nothing else; each command and the adapters load only when that command runs.
 import { parseArgs } from 'node:util'
 import type { CommandModule } from './command.ts'
-import { GLOBAL_OPTIONS, renderHelp } from './help.ts'
+import { closest, GLOBAL_OPTIONS, renderHelp } from './help.ts'
 
 const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandModule> }> = {
   init: { summary: 'create flux.config.ts and a migrations folder', load: () => import('./commands/init.ts') },
@@ -81,22 +81,25 @@ async function main(argv: string[]): Promise<number> {
   }
   const entry = COMMANDS[name]
   if (!entry) {
-    process.stderr.write(`error: unknown command "${name}"\n  hint: run \`flux --help\` to see the commands\n`)
-    return 2
+    const meant = name.startsWith('-') ? undefined : closest(name, Object.keys(COMMANDS))
+    return usageError(
+      name.startsWith('-')
+        ? `${name} comes before a command`
+        : `unknown command "${name}"${meant ? `; did you mean "${meant}"?` : ''}`,
+      name.startsWith('-') ? 'write the command first: flux <command> [options]' : 'run `flux --help` to see the commands',
+    )
   }
   const command = await entry.load()
+  const options = { ...command.options, ...GLOBAL_OPTION_SPEC }
+  const args = relativeTargetsAsPositionals(rest, options)
+  const problem = argumentProblem(name, args, options)
+  if (problem) return usageError(problem, `run \`flux ${name} --help\` to see its options`)
   let parsed: ReturnType<typeof parseArgs>
   try {
-    const options = { ...command.options, ...GLOBAL_OPTION_SPEC }
-    parsed = parseArgs({
-      args: relativeTargetsAsPositionals(rest, options),
-      options,
-      allowPositionals: true,
-      strict: true,
-    })
-  } catch (error) {
-    process.stderr.write(`error: ${(error as Error).message}\n  hint: run \`flux ${name} --help\`\n`)
-    return 2
+    parsed = parseArgs({ args, options, allowPositionals: true, strict: true })
+  } catch {
+    // argumentProblem() finds what strict parsing refuses; this is a safety net
+    return usageError(`flux ${name} could not read its options: ${rest.join(' ')}`, `run \`flux ${name} --help\``)
   }
   if (parsed.values.help) {
     process.stdout.write(renderHelp(command))
@@ -127,8 +130,46 @@ function relativeTargetsAsPositionals(args: string[], options: Record<string, { 
   return [...args.filter((arg, index) => !relative(arg, index)), '--', ...moved]
 }
 
+function usageError(message: string, hint: string): number {
+  process.stderr.write(`error: ${message}\n  hint: ${hint}\n`)
+  return 2
+}
+
+/**
+ * What is wrong with a command's options, in flux's words (Node's `parseArgs` messages speak
+ * of its own API): an unknown option, with the closest known one; a string option without
+ * its value; a value given to an option that takes none.
+ */
+function argumentProblem(
+  name: string,
+  args: string[],
+  options: Record<string, { type: string; value?: string }>,
+): string | undefined {
+  const { tokens } = parseArgs({ args, options, allowPositionals: true, strict: false, tokens: true })
+  for (const token of tokens) {
+    if (token.kind !== 'option') continue
+    const spec = options[token.name]
+    if (!spec) {
+      // a one-letter option is too short to guess from
+      const long = Object.keys(options).map((option) => `--${option}`)
+      const meant = token.rawName.startsWith('--') ? closest(token.rawName, long) : undefined
+      return `unknown option ${token.rawName} for flux ${name}${meant ? `; did you mean ${meant}?` : ''}`
+    }
+    const flag = `--${token.name}`
+    if (spec.type === 'string') {
+      if (token.value === undefined) return `option ${flag} of flux ${name} needs a value: ${flag} <${spec.value ?? 'value'}>`
+      if (!token.inlineValue && token.value.startsWith('-') && !/^-\d+$/.test(token.value)) {
+        return `option ${flag} of flux ${name} needs a value, but is followed by ${token.value}`
+      }
+    } else if (token.value !== undefined) {
+      return `option ${flag} of flux ${name} takes no value (got ${flag}=${token.value})`
+    }
+  }
+  return undefined
+}
+
 const GLOBAL_OPTION_SPEC = {
-  config: { type: 'string' },
+  config: { type: 'string', value: 'file' },
   json: { type: 'boolean' },
   debug: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
