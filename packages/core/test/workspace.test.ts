@@ -1,4 +1,5 @@
-import { readdirSync, readFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
@@ -16,8 +17,41 @@ describe.each(packages)('packages/%s', (name) => {
     expect(pkg.name).toBe(`@flux/${name}`)
     expect(pkg.type).toBe('module')
     expect(pkg.sideEffects).toBe(false)
-    expect(pkg.files).toEqual(['dist'])
     expect(Object.keys(pkg.exports)).toEqual(expect.arrayContaining(['.', './package.json']))
+  })
+
+  it('publishes its dist, README.md and LICENSE, publicly, and says which Node it needs', () => {
+    expect(pkg.files).toEqual(['dist', 'README.md', 'LICENSE'])
+    expect(existsSync(join(packagesDir, name, 'README.md'))).toBe(true)
+    expect(read(`${name}/LICENSE`)).toBe(read('../LICENSE'))
+    expect(pkg.publishConfig).toEqual({ access: 'public' })
+    expect(pkg.engines.node).toMatch(/^>=22\.12/)
+    expect(pkg.types).toBe(pkg.exports['.'].types)
+  })
+
+  // a user's project compiles against the declarations: a package they import must come with
+  // this one, and its types too (TS7016 in the user's project otherwise)
+  it('depends on every package its declarations import, and on their types', () => {
+    const declared = { ...pkg.dependencies, ...pkg.peerDependencies }
+    const require = createRequire(join(packagesDir, name, 'package.json'))
+    for (const file of declarations(join(packagesDir, name, 'dist'))) {
+      for (const [, specifier] of readFileSync(file, 'utf8').matchAll(
+        /^(?:import|export)\b[^'\n]*from '([^'.][^']*)'/gm,
+      )) {
+        if (specifier!.startsWith('node:')) continue
+        const dependency = specifier!
+          .split('/')
+          .slice(0, specifier!.startsWith('@') ? 2 : 1)
+          .join('/')
+        if (dependency === pkg.name) continue
+        expect(declared, `${file} imports ${dependency}`).toHaveProperty([dependency])
+        const own = JSON.parse(readFileSync(require.resolve(`${dependency}/package.json`), 'utf8'))
+        if (!own.types && !own.typings && !JSON.stringify(own.exports ?? {}).includes('"types"')) {
+          const types = `@types/${dependency.replace(/^@(.*)\/(.*)$/, '$1__$2')}`
+          expect(declared, `${dependency} ships no types: ${types} must be a dependency`).toHaveProperty([types])
+        }
+      }
+    }
   })
 
   if (name === 'core') {
@@ -38,3 +72,9 @@ describe.each(packages)('packages/%s', (name) => {
     expect(read(`${name}/test/conformance.test.ts`)).toContain('describeAdapterConformance(')
   })
 })
+
+function declarations(dir: string): string[] {
+  return readdirSync(dir, { recursive: true, encoding: 'utf8' })
+    .filter((file) => file.endsWith('.d.ts'))
+    .map((file) => join(dir, file))
+}

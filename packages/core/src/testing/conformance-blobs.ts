@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto'
 import { Readable } from 'node:stream'
-import { expect } from 'vitest'
 import type { Adapter, BlobStore } from '../adapter.ts'
 import { type ConformanceTest, expectFluxError, STORE_NAME, testHolder } from './conformance-harness.ts'
 import { ledgerEntry } from './conformance-ledger.ts'
+import { expect } from './vitest.ts'
 
 /** Keys every blob store refuses: escaping the namespace, absolute, empty, or with empty, `.` or `..` segments. */
 export const INVALID_BLOB_KEYS = ['../x', '/etc/passwd', 'a/../../x', '', 'a//b', './a', 'a/./b', 'a/..', 'a/', '..']

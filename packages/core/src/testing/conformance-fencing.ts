@@ -1,9 +1,9 @@
-import { expect } from 'vitest'
 import type { Adapter, Lease, LeaseHolder, LedgerEntry } from '../adapter.ts'
 import type { FluxError } from '../errors.ts'
 import { type ConformanceTest, expectFluxError, STORE_NAME, testHolder } from './conformance-harness.ts'
 import { ledgerEntry } from './conformance-ledger.ts'
 import { suspendLeaseForTesting } from './suspend.ts'
+import { expect } from './vitest.ts'
 
 /** Short enough for a take-over to come in about a second. */
 const SHORT_TTL_MS = 600

@@ -1,5 +1,4 @@
 import { setTimeout as sleep } from 'node:timers/promises'
-import { expect, it } from 'vitest'
 import {
   type Adapter,
   batchesTransactions,
@@ -10,6 +9,7 @@ import {
 } from '../adapter.ts'
 import { FluxError, type FluxErrorCode } from '../errors.ts'
 import type { ConformanceOptions, ConformanceStore } from './conformance-options.ts'
+import { expect, it } from './vitest.ts'
 
 /** What one conformance test gets: its own store namespace, and adapters over it. */
 export interface Harness {

@@ -1,5 +1,4 @@
 import { setTimeout as sleep } from 'node:timers/promises'
-import { expect } from 'vitest'
 import type { Adapter, LeaseHolder } from '../adapter.ts'
 import { FluxError } from '../errors.ts'
 import {
@@ -12,6 +11,7 @@ import {
 } from './conformance-harness.ts'
 import { ledgerEntry } from './conformance-ledger.ts'
 import { suspendLeaseForTesting } from './suspend.ts'
+import { expect } from './vitest.ts'
 
 /** Long enough that no lease expires during a test that is not about expiry. */
 const LONG_TTL_MS = 30_000

@@ -1,6 +1,6 @@
-import { expect } from 'vitest'
 import type { LedgerEntry } from '../adapter.ts'
 import type { ConformanceTest } from './conformance-harness.ts'
+import { expect } from './vitest.ts'
 
 /** A complete ledger entry; `overrides` replace its members. */
 export function ledgerEntry(id: string, overrides: Partial<LedgerEntry> = {}): LedgerEntry {

@@ -1,9 +1,9 @@
-import { expect } from 'vitest'
 import { type BlobStore, capabilitiesOf } from '../adapter.ts'
 import type { FluxError } from '../errors.ts'
 import type { ConformanceTest } from './conformance-harness.ts'
 import { expectFluxError, STORE_NAME, testHolder } from './conformance-harness.ts'
 import type { ConformanceOptions } from './conformance-options.ts'
+import { expect } from './vitest.ts'
 
 /** Fails naming where a secret shows up in `text` (without printing the secret). */
 export function expectNoSecret(secrets: string[], where: string, text: string | undefined): void {

@@ -1,7 +1,7 @@
-import { expect } from 'vitest'
 import type { Adapter, Ledger } from '../adapter.ts'
 import type { ConformanceTest } from './conformance-harness.ts'
 import { ledgerEntry } from './conformance-ledger.ts'
+import { expect } from './vitest.ts'
 
 function batchOf(adapter: Adapter) {
   const batch = adapter.transactionBatch

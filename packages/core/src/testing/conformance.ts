@@ -1,4 +1,3 @@
-import { describe } from 'vitest'
 import { blobTests } from './conformance-blobs.ts'
 import { fencingTests } from './conformance-fencing.ts'
 import { conformanceTest } from './conformance-harness.ts'
@@ -7,6 +6,7 @@ import { ledgerTests } from './conformance-ledger.ts'
 import type { ConformanceOptions } from './conformance-options.ts'
 import { redactionTests } from './conformance-redaction.ts'
 import { transactionTests } from './conformance-transactions.ts'
+import { describe } from './vitest.ts'
 
 /**
  * The conformance suite every adapter runs against its real server, from a test file of a

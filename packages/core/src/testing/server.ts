@@ -1,4 +1,4 @@
-import { describe, it } from 'vitest'
+import { describe, it } from './vitest.ts'
 
 /**
  * A `describe()` for tests that need a server whose address is in the environment variable
