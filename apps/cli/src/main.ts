@@ -143,10 +143,10 @@ function usageError(message: string, hint: string): number {
 function argumentProblem(
   name: string,
   args: string[],
-  options: Record<string, { type: string; value?: string }>,
+  options: Record<string, { type: 'string' | 'boolean'; value?: string }>,
 ): string | undefined {
   const { tokens } = parseArgs({ args, options, allowPositionals: true, strict: false, tokens: true })
-  for (const token of tokens) {
+  for (const token of tokens ?? []) {
     if (token.kind !== 'option') continue
     const spec = options[token.name]
     if (!spec) {

@@ -43,4 +43,18 @@ describe('validateConfig', () => {
     expect(messageOf({ stores: {}, lease: { ttlMs: -1 } })).toContain('`lease.ttlMs` must be a number of milliseconds')
     expect(messageOf({ stores: { files: { ...store, specVersion: 'v9' } } })).toContain('contract v1')
   })
+
+  it('refuses a config without stores, showing a store line', () => {
+    for (const config of [{ stores: {} }, { stores: {}, retired: ['old'] }]) {
+      try {
+        validateConfig(config, 'flux.config.ts')
+        expect.unreachable('an empty `stores` was accepted')
+      } catch (error) {
+        if (!FluxError.is(error)) throw error
+        expect(error.code).toBe('CONFIG_INVALID')
+        expect(error.message).toBe('flux.config.ts: `stores` is empty; flux needs at least one store to migrate')
+        expect(error.hint).toContain("stores: { files: fsStore({ root: './var/files' }) }")
+      }
+    }
+  })
 })

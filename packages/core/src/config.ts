@@ -157,6 +157,13 @@ export function validateConfig(value: unknown, file: string): ValidConfig {
   if (config.allowBranches !== undefined && typeof config.allowBranches !== 'boolean') {
     fail('allowBranches', 'true or false', config.allowBranches)
   }
+  if (Object.keys(stores as object).length === 0) {
+    throw new FluxError('CONFIG_INVALID', `${file}: \`stores\` is empty; flux needs at least one store to migrate`, {
+      file,
+      hint: "add a store, e.g. stores: { files: fsStore({ root: './var/files' }) } (import { fsStore } from '@flux/fs')",
+      details: { key: 'stores' },
+    })
+  }
   return {
     components: components as Record<string, ComponentConfig>,
     retired: retired as string[],

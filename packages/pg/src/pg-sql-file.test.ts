@@ -15,6 +15,25 @@ function invalid(text: string): FluxError {
 }
 
 describe('loadSqlMigration', () => {
+  it("reads the README's example, a remark after a directive's value included", () => {
+    const definition = loadSqlMigration(
+      FILE,
+      `-- flux:store catalog
+-- flux:parents 20261101090000_hotels   -- the table it indexes
+-- flux:transaction off          (CREATE INDEX CONCURRENTLY cannot run in a transaction)
+-- flux:up
+create index concurrently hotel_name on hotel (name);
+-- flux:down   (the index only)
+drop index concurrently hotel_name;
+`,
+    )
+    expect(definition).toMatchObject({ store: 'catalog', parents: ['20261101090000_hotels'], transaction: false })
+    expect(sqlOf(definition)!.down!.map((statement) => statement.text)).toEqual(['drop index concurrently hotel_name'])
+    expect(invalid('-- flux:store catalog\n-- flux:transaction maybe (why not)\n-- flux:up').message).toBe(
+      `${FILE}:2: \`-- flux:transaction\` is one of on, off, true, false`,
+    )
+  })
+
   it('reads the header into a migration definition, and keeps the statements of both sections', () => {
     const definition = loadSqlMigration(
       FILE,

@@ -19,7 +19,8 @@ type HeaderName = (typeof HEADER)[number]
 /**
  * Reads an SQL migration: header comments carry the metadata, `-- flux:up` and
  * `-- flux:down` start the two sections. Statements run one by one through `ctx.store`,
- * and an SQL error is reported as `<file>:<line>: <message>`.
+ * and an SQL error is reported as `<file>:<line>: <message>`. A remark may follow a
+ * directive's value, in parentheses or after `--`.
  *
  * @example
  * ```sql
@@ -45,7 +46,8 @@ export function loadSqlMigration(file: string, text: string): MigrationDefinitio
     if (error instanceof SqlSyntaxError) throw invalid(error.line, error.message, error.hint)
     throw error
   }
-  const { statements, directives } = scanned
+  const { statements } = scanned
+  const directives = scanned.directives.map(withoutRemark)
   const header = new Map<HeaderName, SqlDirective>()
   let up: SqlDirective | undefined
   let down: SqlDirective | undefined
@@ -112,6 +114,16 @@ export function loadSqlMigration(file: string, text: string): MigrationDefinitio
     }
     return value
   }
+}
+
+/**
+ * A directive's value without a remark after it, `(…)` or `-- …` past a space:
+ * `-- flux:transaction off   (CREATE INDEX CONCURRENTLY cannot run in a transaction)` is `off`.
+ * No value of a directive holds a space followed by `(` or `--`, so the remark is unambiguous.
+ */
+function withoutRemark(directive: SqlDirective): SqlDirective {
+  const value = directive.value.replace(/(^|\s+)(\(.*\)|--.*)$/, '')
+  return value === directive.value ? directive : { ...directive, value }
 }
 
 /** The statements of a migration loaded by {@link loadSqlMigration}; `undefined` for any other. */
