@@ -2,8 +2,13 @@ import type { LeaseHolder } from './adapter.ts'
 import type { FluxError } from './errors.ts'
 import type { Plan, PlanStep } from './plan.ts'
 
-/** How one step ended. A run across stores cannot roll back as a whole: this is its record. */
-export type StepStatus = 'applied' | 'reverted' | 'failed' | 'skipped'
+/**
+ * How one step ended. A run across stores cannot roll back as a whole: this is its record.
+ * `skipped`: not started (an earlier step failed, or the run was cancelled before it).
+ * `cancelled`: the run was cancelled (SIGINT, SIGTERM) while it ran in a transaction, and the
+ * migration stopped on `ctx.signal`: its transaction rolled back, nothing of it is kept.
+ */
+export type StepStatus = 'applied' | 'reverted' | 'failed' | 'skipped' | 'cancelled'
 
 export interface StepResult {
   id: string
@@ -19,6 +24,11 @@ export interface StepResult {
 export type FluxEvent =
   | { type: 'plan-ready'; plan: Plan }
   | { type: 'lease-wait'; store: string; holder: LeaseHolder | undefined }
+  /**
+   * The lease was held by a runner of this host whose process is gone (SIGKILL, a crash):
+   * taken over at once rather than after its ttl. Followed by `lease-acquired`.
+   */
+  | { type: 'lease-takeover'; store: string; holder: LeaseHolder }
   | { type: 'lease-acquired'; store: string }
   | { type: 'lease-released'; store: string }
   /**

@@ -1,7 +1,7 @@
 import { hostname } from 'node:os'
 import type { Lease } from './adapter.ts'
 import type { FluxEventListener } from './events.ts'
-import { DEFAULT_LEASE_TTL_MS, DEFAULT_LEASE_WAIT_MS } from './lease.ts'
+import { DEFAULT_LEASE_TTL_MS, DEFAULT_LEASE_WAIT_MS, noticeGoneHolders } from './lease.ts'
 import type { Project } from './project.ts'
 import { inStore } from './stores.ts'
 
@@ -21,17 +21,20 @@ export async function acquireLeases(
   try {
     for (const name of [...names].sort()) {
       const adapter = project.adapters[name]!
-      const lease = await inStore(name, adapter, 'take its lease', () =>
-        adapter.acquire({
-          store: name,
-          ttlMs: project.lease.ttlMs ?? DEFAULT_LEASE_TTL_MS,
-          waitMs: project.lease.waitMs ?? DEFAULT_LEASE_WAIT_MS,
-          holder,
-          onWait: (current) => emit({ type: 'lease-wait', store: name, holder: current }),
-          ...(options.signal ? { signal: options.signal } : {}),
-        }),
+      const { value: lease, gone } = await inStore(name, adapter, 'take its lease', () =>
+        noticeGoneHolders(() =>
+          adapter.acquire({
+            store: name,
+            ttlMs: project.lease.ttlMs ?? DEFAULT_LEASE_TTL_MS,
+            waitMs: project.lease.waitMs ?? DEFAULT_LEASE_WAIT_MS,
+            holder,
+            onWait: (current) => emit({ type: 'lease-wait', store: name, holder: current }),
+            ...(options.signal ? { signal: options.signal } : {}),
+          }),
+        ),
       )
       leases.set(name, lease)
+      if (gone) emit({ type: 'lease-takeover', store: name, holder: gone })
       emit({ type: 'lease-acquired', store: name })
     }
   } catch (error) {

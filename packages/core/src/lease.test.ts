@@ -4,7 +4,7 @@ import { hostname } from 'node:os'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import type { Lease, LeaseHolder } from './adapter.ts'
 import { FluxError } from './errors.ts'
-import { createLease, describeHolder, isHolderGone, pollForLease } from './lease.ts'
+import { createLease, describeHolder, isHolderGone, noticeGoneHolders, pollForLease } from './lease.ts'
 import { suspendLeaseForTesting } from './testing/index.ts'
 
 const holder: LeaseHolder = {
@@ -189,15 +189,94 @@ describe('isHolderGone', () => {
     const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 30_000)'], { stdio: 'ignore' })
     try {
       expect(isHolderGone(local(child.pid!))).toBe(false)
-      expect(isHolderGone(local(process.pid))).toBe(false)
+      expect(isHolderGone({ ...local(process.pid), since: new Date().toISOString() })).toBe(false)
     } finally {
       child.kill()
       await once(child, 'exit')
     }
   })
 
+  it('is true for this pid when the lease is older than this process (a pid reused, as pid 1 in a container)', () => {
+    const before = new Date(Date.now() - process.uptime() * 1000 - 60_000).toISOString()
+    expect(isHolderGone({ ...local(process.pid), since: before })).toBe(true)
+    expect(isHolderGone({ ...local(process.pid), since: 'unknown' })).toBe(false)
+  })
+
+  it.runIf(process.platform === 'linux')(
+    'is true for a process that exited and that nobody reaped (a zombie)',
+    async () => {
+      // the shell execs sleep, whose child `true` exits unreaped while sleep runs
+      const parent = spawn('sh', ['-c', 'true & exec sleep 30'], { stdio: 'ignore' })
+      try {
+        const { readFileSync } = await import('node:fs')
+        const children = () => readFileSync(`/proc/${parent.pid}/task/${parent.pid}/children`, 'utf8').trim()
+        const deadline = Date.now() + 5_000
+        while (children() === '' && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10))
+        const zombie = Number(children().split(' ')[0])
+        while (!readFileSync(`/proc/${zombie}/stat`, 'utf8').includes(') Z') && Date.now() < deadline) {
+          await new Promise((resolve) => setTimeout(resolve, 10))
+        }
+        expect(isHolderGone(local(zombie))).toBe(true)
+      } finally {
+        parent.kill()
+        await once(parent, 'exit')
+      }
+    },
+  )
+
   it('is false for a holder on another host, whatever its pid', () => {
     expect(isHolderGone({ ...holder, host: `not-${hostname()}`, pid: 2 ** 22 + 1 })).toBe(false)
+  })
+})
+
+describe('noticeGoneHolders', () => {
+  const local = (pid: number): LeaseHolder => ({ ...holder, host: hostname(), pid })
+
+  it('says whose lease an acquisition took over because its holder was gone, through the polls', async () => {
+    const child = spawn(process.execPath, ['-e', ''], { stdio: 'ignore' })
+    await once(child, 'exit')
+    const dead = local(child.pid!)
+    let polls = 0
+    const { value, gone } = await noticeGoneHolders(() =>
+      pollForLease({
+        store: 'photos',
+        ttlMs: 1_000,
+        waitMs: 5_000,
+        holder,
+        intervalMs: 1,
+        attempt: async () => {
+          polls += 1
+          // an adapter's attempt: a dead holder's lease is taken at once, on the second poll
+          await new Promise((resolve) => setTimeout(resolve, 1))
+          if (polls === 1) return { holder: local(process.pid) }
+          return isHolderGone(dead) ? { lease: 'taken' as unknown as Lease } : { holder: dead }
+        },
+      }),
+    )
+    expect(value).toBe('taken')
+    expect(gone).toEqual(dead)
+  })
+
+  it('says nothing when the lease was free, even if an earlier poll judged a holder gone', async () => {
+    const child = spawn(process.execPath, ['-e', ''], { stdio: 'ignore' })
+    await once(child, 'exit')
+    let polls = 0
+    const result = await noticeGoneHolders(() =>
+      pollForLease({
+        store: 'photos',
+        ttlMs: 1_000,
+        waitMs: 5_000,
+        holder,
+        intervalMs: 1,
+        attempt: async () => {
+          polls += 1
+          // judged gone, but another runner was quicker: this poll did not take it over
+          if (polls === 1) return isHolderGone(local(child.pid!)) ? { holder: local(process.pid) } : { holder }
+          return { lease: 'taken' as unknown as Lease }
+        },
+      }),
+    )
+    expect(result).toEqual({ value: 'taken' })
   })
 })
 

@@ -1,3 +1,5 @@
+import { AsyncLocalStorage } from 'node:async_hooks'
+import { readFileSync } from 'node:fs'
 import { hostname } from 'node:os'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { AcquireOptions, Lease, LeaseHolder } from './adapter.ts'
@@ -104,18 +106,70 @@ export function createLease(options: CreateLeaseOptions): Lease {
 
 /**
  * Whether the process that holds a lease is known to be gone: it ran on this host and its
- * pid no longer exists. Adapters use it to take over a dead runner's lease at once instead
- * of waiting for it to expire. Holders on other hosts are never judged gone.
+ * pid no longer exists (or is a zombie nobody reaped), or it is this process's pid but the
+ * lease is older than this process (a pid reused, as by pid 1 in a container). Adapters use
+ * it to take over a dead runner's lease at once instead of waiting for it to expire.
+ * Holders on other hosts are never judged gone. A holder judged gone while
+ * {@link noticeGoneHolders} watches is reported to it.
  */
 export function isHolderGone(holder: LeaseHolder): boolean {
+  const gone = holderGone(holder)
+  const watcher = goneHolders().getStore()
+  if (gone && watcher) watcher.holder = holder
+  return gone
+}
+
+function holderGone(holder: LeaseHolder): boolean {
   if (holder.host !== hostname()) return false
-  if (holder.pid === process.pid) return false
+  if (holder.pid === process.pid) {
+    // this process began after the lease was taken: the holder was another process with our pid
+    const startedAt = Date.now() - process.uptime() * 1000
+    return Date.parse(holder.since) < startedAt - 1000
+  }
   try {
     process.kill(holder.pid, 0)
-    return false
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'ESRCH'
   }
+  return isZombie(holder.pid)
+}
+
+/** A process that exited and that its parent has not reaped yet still answers kill(pid, 0). */
+function isZombie(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z'
+  } catch {
+    // no procfs (macOS, Windows), or it exited meanwhile: kill() said it was there
+    return false
+  }
+}
+
+interface GoneWatcher {
+  holder?: LeaseHolder | undefined
+}
+
+/**
+ * What {@link isHolderGone} judged during an acquisition, carried through its async calls.
+ * Kept on globalThis: an adapter may load another copy of core, and must report to this one.
+ */
+function goneHolders(): AsyncLocalStorage<GoneWatcher> {
+  const key = Symbol.for('flux.lease.gone-holders')
+  const global = globalThis as { [key]?: AsyncLocalStorage<GoneWatcher> }
+  global[key] ??= new AsyncLocalStorage<GoneWatcher>()
+  return global[key]
+}
+
+/**
+ * Runs `acquire` (an adapter's `acquire()`) and says whose lease it took over because its
+ * holder was gone ({@link isHolderGone}), so the runner can tell the user: every adapter
+ * judges dead holders with that function, and this watches it without a change to their
+ * contract. Only the last attempt of {@link pollForLease} counts.
+ */
+export async function noticeGoneHolders<T>(acquire: () => Promise<T>): Promise<{ value: T; gone?: LeaseHolder }> {
+  const watcher: GoneWatcher = {}
+  const value = await goneHolders().run(watcher, acquire)
+  return watcher.holder ? { value, gone: watcher.holder } : { value }
 }
 
 /** Describes a holder for humans: `pid 4242 on web-1 since 2026-… (run r-…, epoch 7)`. */
@@ -161,6 +215,8 @@ export async function pollForLease(options: PollForLeaseOptions): Promise<Lease>
         store: options.store,
       })
     }
+    const watcher = goneHolders().getStore()
+    if (watcher) watcher.holder = undefined
     const result = await options.attempt()
     if ('lease' in result) return result.lease
     if (Date.now() >= deadline) {

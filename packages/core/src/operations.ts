@@ -4,12 +4,13 @@ import type { LeaseHolder, LedgerEntry } from './adapter.ts'
 import { FluxError } from './errors.ts'
 import { headsByComponent } from './graph/graph-tools.ts'
 import { resolveTarget } from './graph/targets.ts'
+import { isHolderGone } from './lease.ts'
 import { withLeases } from './lease-set.ts'
 import { createPlan, type Plan, type StatusRow, statusOf } from './plan.ts'
 import { type Project, storeInfoOf } from './project.ts'
 import { FLUX_VERSION } from './runner.ts'
 import { closeStores, inStore, openStores, readLedgers } from './stores.ts'
-import { checkSum, isInstalledPackageDir, type SumProblem, updateSum } from './sum.ts'
+import { checkSum, hasSum, isInstalledPackageDir, type SumProblem, updateSum } from './sum.ts'
 
 export interface StoreStatus {
   name: string
@@ -17,6 +18,10 @@ export interface StoreStatus {
   target: string
   /** Who holds the store's lease right now, if anyone: a dirty migration there may still be running. */
   leasedBy?: LeaseHolder
+  /** `leasedBy` ran on this host and its process is gone: the next run takes its lease over at once. */
+  holderGone?: boolean
+  /** Why the store could not be reached (`readStatus` with `partial`); its migrations are `unknown`. */
+  error?: { code: string; message: string; hint?: string }
 }
 
 export interface ProjectStatus {
@@ -24,25 +29,99 @@ export interface ProjectStatus {
   stores: StoreStatus[]
 }
 
-/** Where every migration stands in every store. Takes no lease: it only reads. */
-export async function readStatus(project: Project): Promise<ProjectStatus> {
-  return withStores(project, async (names) => {
-    const ledgers = await readLedgers(project.adapters, names)
-    const migrations = statusOf(project.graph.nodes, ledgers, project)
-    const dirtyStores = new Set(migrations.filter((row) => row.status === 'dirty').map((row) => row.store))
-    const stores = await Promise.all(
-      names.map(async (name): Promise<StoreStatus> => {
-        const adapter = project.adapters[name]!
-        const status: StoreStatus = { name, kind: adapter.kind, target: adapter.describe() }
-        if (dirtyStores.has(name)) {
-          const holder = await inStore(name, adapter, 'read its lease', () => adapter.inspectLease())
-          if (holder) status.leasedBy = holder
-        }
-        return status
-      }),
-    )
-    return { migrations, stores }
+/** How long `readStatus({ partial: true })` waits for a store to open before it calls it unreachable. */
+export const STATUS_OPEN_TIMEOUT_MS = 5_000
+
+/**
+ * Where every migration stands in every store. Takes no lease: it only reads. A store that
+ * cannot be opened or read fails the whole call, unless `partial` (`flux status`): then it is
+ * given up after {@link STATUS_OPEN_TIMEOUT_MS}, has an `error`, and its migrations are `unknown`.
+ */
+export async function readStatus(project: Project, options: { partial?: boolean } = {}): Promise<ProjectStatus> {
+  if (!options.partial) return withStores(project, (names) => statusOfStores(project, names, undefined))
+  const names = Object.keys(project.adapters).sort()
+  const opened = await Promise.allSettled(
+    names.map((name) => {
+      const adapter = project.adapters[name]!
+      return inStore(name, adapter, 'open it', () => withinStatusTimeout(adapter.open()), 'STORE_UNAVAILABLE')
+    }),
+  )
+  const failures = new Map<string, FluxError>()
+  opened.forEach((result, index) => {
+    if (result.status === 'rejected') failures.set(names[index]!, result.reason as FluxError)
   })
+  try {
+    return await statusOfStores(project, names, failures)
+  } finally {
+    // those that failed or are still connecting too: their clients must not keep the process alive
+    await closeStores(project.adapters, names)
+  }
+}
+
+/** The status of the opened stores; with `failures` (partial), a store that fails to be read is added to it instead of thrown. */
+async function statusOfStores(
+  project: Project,
+  names: string[],
+  failures: Map<string, FluxError> | undefined,
+): Promise<ProjectStatus> {
+  const ledgers: Record<string, LedgerEntry[]> = {}
+  const tolerate = async (name: string, call: () => Promise<void>) => {
+    try {
+      await call()
+    } catch (error) {
+      if (!failures) throw error
+      failures.set(name, error as FluxError)
+    }
+  }
+  await Promise.all(
+    names
+      .filter((name) => !failures?.has(name))
+      .map((name) =>
+        tolerate(name, async () => {
+          ledgers[name] = (await readLedgers(project.adapters, [name]))[name]!
+        }),
+      ),
+  )
+  const migrations = statusOf(project.graph.nodes, ledgers, {
+    retired: project.retired,
+    ignoredComponents: project.ignoredComponents,
+    unreachable: names.filter((name) => failures?.has(name)),
+  })
+  const dirtyStores = new Set(migrations.filter((row) => row.status === 'dirty').map((row) => row.store))
+  const stores = names.map((name): StoreStatus => {
+    const adapter = project.adapters[name]!
+    return { name, kind: adapter.kind, target: adapter.describe() }
+  })
+  await Promise.all(
+    stores
+      .filter((status) => dirtyStores.has(status.name))
+      .map((status) =>
+        tolerate(status.name, async () => {
+          const adapter = project.adapters[status.name]!
+          const holder = await inStore(status.name, adapter, 'read its lease', () => adapter.inspectLease())
+          if (holder) status.leasedBy = holder
+          if (holder && isHolderGone(holder)) status.holderGone = true
+        }),
+      ),
+  )
+  for (const status of stores) {
+    const failure = failures?.get(status.name)
+    if (failure)
+      status.error = { code: failure.code, message: failure.message, ...(failure.hint ? { hint: failure.hint } : {}) }
+  }
+  return { migrations, stores }
+}
+
+/** A store's `open()`, given up after {@link STATUS_OPEN_TIMEOUT_MS}. */
+function withinStatusTimeout(opening: Promise<void>): Promise<void> {
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`it did not answer within ${STATUS_OPEN_TIMEOUT_MS / 1000} s`)),
+      STATUS_OPEN_TIMEOUT_MS,
+    )
+  })
+  return Promise.race([opening, timeout]).finally(() => clearTimeout(timer))
 }
 
 /**
@@ -84,9 +163,11 @@ export async function verify(project: Project): Promise<VerifyReport> {
   const migrations = status.migrations.filter((row) => ['drift', 'missing', 'dirty'].includes(row.status))
   const sums = (
     await Promise.all(
-      project.components.map((component) =>
-        checkSum(component.dir, relative(process.cwd(), component.dir) || '.', project.loaders.keys()),
-      ),
+      project.components.map(async (component) => {
+        // a package that ships no flux.sum cannot be given one (`flux sum` skips node_modules)
+        if (!(await hasSum(component.dir)) && (await isInstalledPackageDir(component.dir))) return []
+        return checkSum(component.dir, relative(process.cwd(), component.dir) || '.', project.loaders.keys())
+      }),
     )
   ).flat()
   const allowed = new Set(

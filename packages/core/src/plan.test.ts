@@ -199,4 +199,13 @@ describe('targets and status', () => {
       ['app/old', 'missing'],
     ])
   })
+
+  it('shows the migrations of a store it could not read as unknown, and the others as they are', () => {
+    const rows = statusOf(chain, { files: [entry('app/001_a')] }, { unreachable: ['media'] })
+    expect(rows.map((row) => [row.id, row.status])).toEqual([
+      ['app/001_a', 'applied'],
+      ['app/002_b', 'pending'],
+      ['app/003_c', 'unknown'],
+    ])
+  })
 })

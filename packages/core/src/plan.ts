@@ -4,8 +4,11 @@ import type { MigrationNode } from './graph/graph.ts'
 import { resolveRevision } from './graph/targets.ts'
 import { chooseReverts, type StepReason } from './plan-down.ts'
 
-/** Where one migration stands. `retired` is reserved for migrations of retired stores. */
-export type MigrationStatus = 'applied' | 'pending' | 'dirty' | 'drift' | 'missing' | 'retired'
+/**
+ * Where one migration stands. `retired` is reserved for migrations of retired stores;
+ * `unknown` for migrations of a store that `status` could not reach (never in a plan).
+ */
+export type MigrationStatus = 'applied' | 'pending' | 'dirty' | 'drift' | 'missing' | 'retired' | 'unknown'
 
 export interface StatusRow {
   id: string
@@ -73,6 +76,8 @@ export interface StatusOptions {
   retired?: readonly string[]
   /** Disabled components: their ledger entries are neither shown nor `missing`. */
   ignoredComponents?: readonly string[]
+  /** Stores whose ledger could not be read (`flux status` goes on without them): their migrations are `unknown`. */
+  unreachable?: readonly string[]
 }
 
 export interface PlanInput extends StatusOptions {
@@ -104,6 +109,7 @@ export function statusOf(
   options: StatusOptions = {},
 ): StatusRow[] {
   const retired = new Set(options.retired)
+  const unreachable = new Set(options.unreachable)
   const ignored = (id: string) => (options.ignoredComponents ?? []).some((component) => id.startsWith(`${component}/`))
   const entries = new Map<string, LedgerEntry>()
   for (const store of Object.keys(ledgers)) {
@@ -123,6 +129,10 @@ export function statusOf(
     }
     if (retired.has(node.store) || node.uses.some((name) => retired.has(name))) {
       row.status = 'retired'
+      return row
+    }
+    if (unreachable.has(node.store)) {
+      row.status = 'unknown'
       return row
     }
     if (!entry) return row

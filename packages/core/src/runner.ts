@@ -97,6 +97,10 @@ async function runSteps(
 ): Promise<RunReport> {
   const report: RunReport = { runId, direction: plan.direction, target: plan.target, plan, steps: [] }
   const lost = [...leases.values()].map((lease) => lease.lost)
+  // A cancel (SIGINT, SIGTERM) reaches only migrations in a transaction, whose stopping rolls
+  // back; elsewhere stopping midway would leave part of a migration in the store, so the one
+  // in flight finishes (a second signal quits at once). A lost lease reaches every migration.
+  const leaseLost = AbortSignal.any(lost)
   const signal = AbortSignal.any(options.signal ? [options.signal, ...lost] : lost)
   // each step's entry before the run, found in constant time (the first where ids repeat)
   const entries = new Map<string, LedgerEntry>()
@@ -113,7 +117,7 @@ async function runSteps(
     step,
     runId,
     previous: entries.get(`${step.store}\0${step.id}`),
-    signal,
+    signal: step.transaction ? signal : leaseLost,
     emit,
     fluxVersion: FLUX_VERSION,
   })
@@ -142,6 +146,11 @@ async function runSteps(
     if (outcome.failure === INTERRUPTED) {
       // stopped by a signal or a lost lease before the step began: it is not run, as when between steps
       progress.end(outcome.committed)
+    } else if (outcome.failure && isCancel(outcome.failure, batch[outcome.committed]!, options.signal)) {
+      // stopped on ctx.signal in its transaction: rolled back, not a failure of the migration
+      progress.end(outcome.committed, outcome.failure, 'cancelled')
+      report.error = stopReason(options.signal, leases)
+      emit({ type: 'run-interrupted', reason: report.error! })
     } else {
       progress.end(outcome.committed, outcome.failure)
       if (outcome.failure) report.error = outcome.failure
@@ -165,7 +174,7 @@ function batchProgress(batch: PlanStep[], first: number, total: number, report: 
     started = offset
     emit({ type: 'step-start', step: batch[offset]!, index: first + offset, total })
   }
-  const end = (committed: number, failure?: FluxError) => {
+  const end = (committed: number, failure?: FluxError, failed: 'failed' | 'cancelled' = 'failed') => {
     // a store may tell of commits late, after the batch ended: they were reported then
     if (committed < reported || (committed === reported && !failure && started === committed)) return
     const now = performance.now()
@@ -173,15 +182,15 @@ function batchProgress(batch: PlanStep[], first: number, total: number, report: 
     since = now
     for (; reported < committed + (failure ? 1 : 0); reported++) {
       const member = batch[reported]!
-      const failed = reported === committed
+      const isFailed = reported === committed
       const result: StepResult = {
         id: member.id,
         store: member.store,
         action: member.action,
-        status: failed ? 'failed' : member.action === 'revert' ? 'reverted' : 'applied',
+        status: isFailed ? failed : member.action === 'revert' ? 'reverted' : 'applied',
         durationMs,
       }
-      if (failed) result.error = { code: failure!.code, message: failure!.message }
+      if (isFailed && failed === 'failed') result.error = { code: failure!.code, message: failure!.message }
       begin(reported)
       report.steps.push(result)
       emit({ type: 'step-end', step: member, result })
@@ -271,6 +280,20 @@ function asStepError(step: PlanStep, error: unknown): FluxError {
   return FluxError.is(error)
     ? error
     : new FluxError('STORE_ERROR', `${step.id}: ${messageOf(error)}`, { migration: step.id, cause: error })
+}
+
+/**
+ * A step in a transaction that ended because the run was cancelled: its error is (or was
+ * caused by) the cancel's reason, or an abort, while the cancel signal is aborted.
+ */
+function isCancel(error: FluxError, step: PlanStep, signal: AbortSignal | undefined): boolean {
+  if (!step.transaction || !signal?.aborted) return false
+  for (let current: unknown = error; current !== undefined; current = (current as Error | undefined)?.cause) {
+    if (current === signal.reason) return true
+    if (!(current instanceof Error)) return false
+    if (current.name === 'AbortError' || (FluxError.is(current) && current.code === 'INTERRUPTED')) return true
+  }
+  return false
 }
 
 function stopReason(signal: AbortSignal | undefined, leases: Map<string, Lease>): FluxError | undefined {
