@@ -239,6 +239,11 @@ async function mismatchesByFolder(
   return checked.filter((folder) => folder.problems.length > 0)
 }
 
+/** Whether the folder has a `flux.sum`. */
+export function hasSum(dir: string): Promise<boolean> {
+  return exists(join(dir, SUM_FILE))
+}
+
 async function exists(file: string): Promise<boolean> {
   try {
     await access(file)
