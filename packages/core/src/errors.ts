@@ -49,6 +49,8 @@ export interface FluxErrorOptions {
   migration?: string
   /** File concerned (config, migration, flux.sum). */
   file?: string
+  /** Where in a file the error happened, `file:line:column` (relative to the project), when known. */
+  location?: string
   /** More structured detail, JSON-serializable, for `--json`. */
   details?: Record<string, unknown>
   cause?: unknown
@@ -65,6 +67,7 @@ export class FluxError extends Error {
   readonly store: string | undefined
   readonly migration: string | undefined
   readonly file: string | undefined
+  readonly location: string | undefined
   readonly details: Record<string, unknown> | undefined
 
   constructor(code: FluxErrorCode, message: string, options: FluxErrorOptions = {}) {
@@ -75,6 +78,7 @@ export class FluxError extends Error {
     this.store = options.store
     this.migration = options.migration
     this.file = options.file
+    this.location = options.location
     this.details = options.details
     Object.defineProperty(this, MARKER, { value: true })
   }
@@ -95,6 +99,7 @@ export class FluxError extends Error {
       store: this.store,
       migration: this.migration,
       file: this.file,
+      location: this.location,
       details: this.details,
       cause: this.cause instanceof Error ? this.cause.message : undefined,
     }

@@ -4,6 +4,7 @@ import { readdir } from 'node:fs/promises'
 import { dirname, extname, join, relative, resolve, sep } from 'node:path'
 import type { MigrationFileLoader } from './adapter.ts'
 import { FluxError, messageOf } from './errors.ts'
+import { locationOf, missingModuleError, missingModuleOf } from './load-errors.ts'
 import { isMigrationDefinition, type MigrationDefinition } from './migration.ts'
 import type { ModuleImporter } from './module-loader.ts'
 
@@ -104,7 +105,8 @@ export async function loadMigrations(
       const imports = files.map(async ({ fileName }, index) => {
         if (loaders.has(extname(fileName))) return
         const base = entry(index)
-        const definition = (await importMigration(base.file, base.displayFile, importer)).default
+        const definition = (await importMigration(base.file, base.displayFile, importer, projectOf(component, cwd), cwd))
+          .default
         if (!isMigrationDefinition(definition) && !looksLikeDefinition(definition)) {
           throw new FluxError(
             'MIGRATION_INVALID',
@@ -198,16 +200,33 @@ function loadWith(loader: MigrationFileLoader, displayFile: string, text: string
   }
 }
 
-async function importMigration(file: string, displayFile: string, importer: ModuleImporter) {
+async function importMigration(
+  file: string,
+  displayFile: string,
+  importer: ModuleImporter,
+  project: string,
+  cwd: string,
+) {
   try {
     return await importer(file)
   } catch (error) {
+    const missing = missingModuleOf(error)
+    if (missing) {
+      const { message, hint, location } = missingModuleError(missing, file, displayFile, cwd, cwd)
+      throw new FluxError('MIGRATION_INVALID', message, { file: displayFile, hint, location, cause: error })
+    }
     throw new FluxError('MIGRATION_INVALID', `${displayFile} could not be loaded: ${firstLine(messageOf(error))}`, {
       file: displayFile,
+      location: locationOf(error, project, cwd, file),
       hint: 'fix the file (run with --debug for the full error); nothing was applied',
       cause: error,
     })
   }
+}
+
+/** The folder whose files count as the migration's own for an error's location: the project, or the component package. */
+function projectOf(component: Component, cwd: string): string {
+  return component.package ? component.dir : cwd
 }
 
 function looksLikeDefinition(value: unknown): boolean {

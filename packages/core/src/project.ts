@@ -1,11 +1,12 @@
 import { access } from 'node:fs/promises'
-import { dirname, isAbsolute, join, relative, resolve } from 'node:path'
+import { dirname, extname, isAbsolute, join, relative, resolve } from 'node:path'
 import type { Adapter, LedgerEntry, MigrationFileLoader } from './adapter.ts'
 import { capabilitiesOf } from './adapter.ts'
 import { requireFolders } from './component-folders.ts'
+import { configLoadError, type UnsetVariable, watchingEnvironment } from './config-errors.ts'
 import { CONFIG_FILE_NAMES, type LeaseConfig, type ValidConfig, validateConfig } from './config.ts'
 import { discoverComponents } from './discover.ts'
-import { FluxError, messageOf } from './errors.ts'
+import { FluxError } from './errors.ts'
 import { buildGraph, type Graph } from './graph/graph.ts'
 import { type Component, type LoadedMigration, loadMigrations, type MigrationFileLoaders } from './load-migrations.ts'
 import { importModule, type ModuleImporter } from './module-loader.ts'
@@ -95,15 +96,11 @@ export async function loadProject(options: LoadProjectOptions = {}): Promise<Pro
   const configFile = await findConfigFile(cwd, options.configFile)
   const displayConfig = relative(cwd, configFile) || configFile
   let module: Record<string, unknown>
+  const unset: UnsetVariable[] = []
   try {
-    module = await importer(configFile)
+    module = await watchingEnvironment(() => importer(configFile), unset)
   } catch (error) {
-    if (FluxError.is(error)) throw error
-    throw new FluxError('CONFIG_INVALID', `${displayConfig} could not be loaded: ${messageOf(error).split('\n')[0]}`, {
-      file: displayConfig,
-      hint: 'fix the config file (run with --debug for the full error); nothing was changed',
-      cause: error,
-    })
+    throw configLoadError(error, { configFile, displayConfig, root: dirname(configFile), cwd, unset })
   }
   const config = validateConfig(module.default, displayConfig)
   const names = Object.keys(config.stores).sort()
@@ -152,6 +149,7 @@ async function loadRest(
     components,
     ignoredComponents,
   )
+  assertLoadersMatchStores(graph, config.stores, loaders)
   return {
     root,
     configFile,
@@ -164,6 +162,39 @@ async function loadRest(
     lease: config.lease,
     retired: config.retired,
     ignoredComponents,
+  }
+}
+
+/**
+ * A migration in another language than TypeScript (`.sql`) runs only on a store whose adapter
+ * reads that language: one bound to another store is refused before anything runs, as `plan`
+ * would otherwise show a step that `up` cannot take.
+ */
+function assertLoadersMatchStores(
+  graph: Graph,
+  adapters: Readonly<Record<string, Adapter>>,
+  loaders: MigrationFileLoaders,
+): void {
+  for (const node of graph.nodes) {
+    const extension = extname(node.file)
+    const adapter = adapters[node.store]
+    if (!loaders.has(extension) || !adapter) continue
+    if (adapter.migrationFiles?.extensions.includes(extension)) continue
+    const readers = Object.entries(adapters)
+      .filter(([, other]) => other.migrationFiles?.extensions.includes(extension))
+      .map(([name, other]) => `"${name}" (${other.kind})`)
+    throw new FluxError(
+      'MIGRATION_INVALID',
+      `${node.file}: a ${extension} migration cannot run on store "${node.store}", which is ${adapter.kind}; ${extension} migrations run on ${readers.join(', ')}`,
+      {
+        file: node.file,
+        migration: node.id,
+        store: node.store,
+        hint: node.package
+          ? `bind the component's role to a store that runs ${extension} migrations; nothing was applied`
+          : `name a store that runs ${extension} migrations in its header, or write it in TypeScript; nothing was applied`,
+      },
+    )
   }
 }
 

@@ -9,7 +9,7 @@ export interface FsStoreOptions {
    * The directory that holds the store's files. A relative path is resolved against the
    * current directory when `fsStore()` runs. It may be missing: it is created on first write.
    */
-  root: string
+  root: string | undefined
   /**
    * Name of the directory under `root` for the ledger (`ledger.jsonl`) and the lease.
    * Blob keys cannot start with it. Default {@link DEFAULT_FLUX_DIR}.
@@ -44,6 +44,8 @@ export function resolvePaths(options: FsStoreOptions): FsPaths {
   if (typeof options?.root !== 'string' || options.root === '') {
     throw new FluxError('CONFIG_INVALID', 'fsStore() needs a `root` directory', {
       hint: "pass the directory that holds the store's files: fsStore({ root: './var/photos' })",
+      // core names the store, and the unset variable behind it
+      details: { missing: ['root'] },
     })
   }
   const fluxDir = options.fluxDir ?? DEFAULT_FLUX_DIR

@@ -13,7 +13,7 @@ export interface MongoStoreOptions {
    * Connection string (`mongodb://user:password@host:27017/app`, `mongodb+srv://…`). flux
    * creates its own `MongoClient` in `open()` and closes it in `close()`. Give `url` or `client`.
    */
-  url?: string
+  url?: string | undefined
   /** Your own `MongoClient` (connected or not). flux uses it and never closes it. */
   client?: MongoClient
   /** Database of the store. Default: the database named in `url`. */
@@ -59,10 +59,17 @@ export interface MongoSettings {
 const URL_PATTERN = /^(mongodb(?:\+srv)?):\/\/(?:(.*)@)?([^/?@]+)(?:\/([^?]*))?/
 
 export function resolveSettings(options: MongoStoreOptions): MongoSettings {
-  const invalid = (message: string, hint: string) => new FluxError('CONFIG_INVALID', message, { hint })
+  const invalid = (message: string, hint: string, missing?: string[]) =>
+    // with `missing`, core names the store and the unset variable behind the option
+    new FluxError('CONFIG_INVALID', message, { hint, details: missing ? { missing } : undefined })
   if ((options?.url === undefined) === (options?.client === undefined)) {
-    throw invalid('mongoStore() needs exactly one of `url` and `client`', 'mongoStore({ url: process.env.MONGO_URL })')
+    throw invalid(
+      'mongoStore() needs exactly one of `url` and `client`',
+      'mongoStore({ url: process.env.MONGO_URL })',
+      options?.url === undefined ? ['url', 'client'] : undefined,
+    )
   }
+  if (options.url === '') throw invalid('mongoStore() got an empty `url`', 'mongoStore({ url: process.env.MONGO_URL })', ['url'])
   let hosts: string
   let urlDatabase: string | undefined
   const secrets: string[] = []

@@ -23,8 +23,12 @@ export interface PgliteInstance {
 }
 
 export interface PgStoreOptions {
-  /** A connection string, `postgres://user:password@host:port/database`: a pool is created in `open()`. */
-  url?: string
+  /**
+   * A connection string, `postgres://user:password@host:port/database`: a pool is created in
+   * `open()`. Typed to take `process.env.DATABASE_URL` as it is: when it is unset, flux names
+   * the store and the variable.
+   */
+  url?: string | undefined
   /**
    * Your own `pg` Pool instead of `url`; flux never ends it. While the store is open, flux
    * listens for the pool's 'error' events if nothing else does (a pool emits one when an idle
@@ -35,7 +39,7 @@ export interface PgStoreOptions {
    * An embedded PGlite database instead of a server: a data directory (`./var/pg`),
    * `memory://`, or your own PGlite instance (never closed by flux). Needs `@electric-sql/pglite`.
    */
-  pglite?: string | PgliteInstance
+  pglite?: string | PgliteInstance | undefined
   /** Schema of the ledger and lock tables. Default {@link DEFAULT_SCHEMA}. */
   schema?: string
   /** Name of the ledger table. Default {@link DEFAULT_LEDGER_TABLE}. */
@@ -98,12 +102,15 @@ export function resolveSettings(options: PgStoreOptions): PgSettings {
   if (given.length !== 1) {
     throw new FluxError('CONFIG_INVALID', `pgStore() needs exactly one of url, pool or pglite; got ${given.length}`, {
       hint: "pass pgStore({ url: process.env.DATABASE_URL }), or pgStore({ pglite: './var/pg' }) for an embedded database",
+      // core names the store, and the unset variable behind a missing option
+      details: given.length === 0 ? { missing: ['url', 'pool', 'pglite'] } : undefined,
     })
   }
   const source = given[0]!
   if (source === 'url' && (typeof options.url !== 'string' || options.url === '')) {
     throw new FluxError('CONFIG_INVALID', 'pgStore() got an empty url', {
       hint: 'is the environment variable that holds the connection string set?',
+      details: { missing: ['url'] },
     })
   }
   const schema = validateIdentifier('schema', options.schema ?? DEFAULT_SCHEMA)

@@ -23,7 +23,7 @@ export interface RedisStoreOptions {
    * `redis://[user:password@]host:port[/db]` or `rediss://…` (TLS). flux creates the client in
    * `open()` and quits it in `close()`. Take it from the environment: `process.env.REDIS_URL`.
    */
-  url?: string
+  url?: string | undefined
   /** Your own ioredis `Redis` or `Cluster`; flux uses it as it is and never closes it. */
   client?: RedisConnection
   /** A Redis Cluster flux connects to itself, with an ioredis `Cluster`. */
@@ -110,8 +110,16 @@ export function describeTarget(options: RedisStoreOptions): { description: strin
       `redisStore() needs exactly one of url, client or cluster (got ${given.length})`,
       {
         hint: "pass redisStore({ url: process.env.REDIS_URL }), redisStore({ client }) or redisStore({ cluster: { nodes: ['host:port'] } })",
+        // core names the store, and the unset variable behind a missing option
+        details: given.length === 0 ? { missing: ['url', 'client', 'cluster'] } : undefined,
       },
     )
+  }
+  if (options.url === '') {
+    throw new FluxError('CONFIG_INVALID', 'redisStore() got an empty url', {
+      hint: 'is the environment variable that holds the URL set?',
+      details: { missing: ['url'] },
+    })
   }
   if (options.url !== undefined) return describeUrl(options.url)
   if (options.cluster !== undefined) {

@@ -17,7 +17,7 @@ const MIN_PART_SIZE = 5 * 1024 * 1024
 
 export interface S3StoreOptions {
   /** The bucket. It must exist: flux never creates or deletes buckets. */
-  bucket: string
+  bucket: string | undefined
   /**
    * Folder inside the bucket for this store, like `media/` (a trailing `/` is added when
    * missing). Blob keys live under it and the ledger and lease under `<prefix>.flux/`.
@@ -74,9 +74,15 @@ export interface S3Target {
 }
 
 export function resolveTarget(options: S3StoreOptions): S3Target {
-  const invalid = (message: string, hint: string) => new FluxError('CONFIG_INVALID', message, { hint })
+  const invalid = (message: string, hint: string, missing?: string[]) =>
+    // with `missing`, core names the store and the unset variable behind the option
+    new FluxError('CONFIG_INVALID', message, { hint, details: missing ? { missing } : undefined })
   if (typeof options?.bucket !== 'string' || options.bucket === '' || options.bucket.includes('/')) {
-    throw invalid('s3Store() needs a `bucket` name', "pass the bucket's name: s3Store({ bucket: 'my-app-media' })")
+    throw invalid(
+      's3Store() needs a `bucket` name',
+      "pass the bucket's name: s3Store({ bucket: 'my-app-media' })",
+      options?.bucket === undefined || options.bucket === '' ? ['bucket'] : undefined,
+    )
   }
   let prefix = options.prefix ?? ''
   if (prefix !== '' && !prefix.endsWith('/')) prefix += '/'
