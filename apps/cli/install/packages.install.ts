@@ -9,6 +9,8 @@ import { inProject, userProject } from './user-project.ts'
 
 const { url, published } = inject('registry')
 const ADAPTERS = ['@flux/fs', '@flux/pg', '@flux/mongo', '@flux/redis', '@flux/s3']
+/** Sources, tests and their configs: in the repository, never in a tarball. */
+const NOT_SHIPPED = /^package\/(src|test|faults|install)\/|\.test\.|\/tsconfig[^/]*\.json$|\/vitest\.[^/]*config\.ts$/
 
 interface Release {
   dist: { tarball: string }
@@ -37,9 +39,7 @@ describe('the published packages', () => {
       expect(files).toEqual(expect.arrayContaining(['package/README.md', 'package/LICENSE', 'package/package.json']))
       expect(files).toContain(name === '@flux/cli' ? 'package/dist/main.js' : 'package/dist/index.js')
       if (name !== '@flux/cli') expect(files).toContain('package/dist/index.d.ts')
-      expect(
-        files.filter((file) => /^package\/(src|test|faults|install)\/|\.test\.|\/tsconfig[^/]*\.json$|\/vitest\.[^/]*config\.ts$/.test(file)),
-      ).toEqual([])
+      expect(files.filter((file) => NOT_SHIPPED.test(file))).toEqual([])
       const ranges = JSON.stringify({ ...release.dependencies, ...release.peerDependencies })
       expect(ranges).not.toContain('workspace:')
     })
