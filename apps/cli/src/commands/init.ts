@@ -39,7 +39,7 @@ const ADAPTERS: Record<string, AdapterTemplate> = {
     store: 'files',
     factory: 'fsStore',
     comment: ['a directory on the local filesystem; add pgStore, mongoStore, redisStore, s3Store… beside it'],
-    options: (root) => `{ root: ${JSON.stringify(root)} }`,
+    options: (root) => `{ root: '${root.replace(/[\\']/g, (character) => `\\${character}`)}' }`,
     environment: '',
   },
   pg: {
