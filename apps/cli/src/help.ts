@@ -25,20 +25,25 @@ export function renderHelp(command: CommandModule): string {
   ].join('\n')
 }
 
-/** The candidate closest to a mistyped `word` (`staus` → `status`), if one is close enough to be meant. */
+/**
+ * The candidate a mistyped `word` most likely meant: the closest within a third of the word's
+ * length (`staus` → `status`, `--jsn` → `--json`, but not `x` → `up`), else the only one it
+ * begins (`hist` → `history`).
+ */
 export function closest(word: string, candidates: Iterable<string>): string | undefined {
+  const all = [...candidates]
   let best: string | undefined
-  let bestDistance = Number.POSITIVE_INFINITY
-  for (const candidate of candidates) {
+  let bestDistance = Math.max(1, Math.floor(word.length / 3)) + 1
+  for (const candidate of all) {
     const distance = editDistance(word.toLowerCase(), candidate.toLowerCase())
     if (distance < bestDistance) {
       best = candidate
       bestDistance = distance
     }
   }
-  // a third of the word may be wrong: `jsn` → `json`, `staus` → `status`, but not `x` → `up`
-  const prefix = best !== undefined && best.startsWith(word) && word.length >= 2
-  return best !== undefined && (prefix || bestDistance <= Math.max(1, Math.floor(word.length / 3))) ? best : undefined
+  if (best !== undefined) return best
+  const begun = word.replace(/^-+/, '').length >= 2 ? all.filter((candidate) => candidate.startsWith(word)) : []
+  return begun.length === 1 ? begun[0] : undefined
 }
 
 /** Levenshtein distance, with a swap of two neighbours counting as one edit (`stauts`). */
@@ -49,7 +54,8 @@ export function editDistance(a: string, b: string): number {
     for (let j = 1; j <= b.length; j++) {
       const cost = a[i - 1] === b[j - 1] ? 0 : 1
       let value = Math.min(rows[i - 1]![j]! + 1, rows[i]![j - 1]! + 1, rows[i - 1]![j - 1]! + cost)
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) value = Math.min(value, rows[i - 2]![j - 2]! + 1)
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1])
+        value = Math.min(value, rows[i - 2]![j - 2]! + 1)
       rows[i]![j] = value
     }
   }

@@ -86,7 +86,9 @@ async function main(argv: string[]): Promise<number> {
       name.startsWith('-')
         ? `${name} comes before a command`
         : `unknown command "${name}"${meant ? `; did you mean "${meant}"?` : ''}`,
-      name.startsWith('-') ? 'write the command first: flux <command> [options]' : 'run `flux --help` to see the commands',
+      name.startsWith('-')
+        ? 'write the command first: flux <command> [options]'
+        : 'run `flux --help` to see the commands',
     )
   }
   const command = await entry.load()
@@ -157,7 +159,8 @@ function argumentProblem(
     }
     const flag = `--${token.name}`
     if (spec.type === 'string') {
-      if (token.value === undefined) return `option ${flag} of flux ${name} needs a value: ${flag} <${spec.value ?? 'value'}>`
+      if (token.value === undefined)
+        return `option ${flag} of flux ${name} needs a value: ${flag} <${spec.value ?? 'value'}>`
       if (!token.inlineValue && token.value.startsWith('-') && !/^-\d+$/.test(token.value)) {
         return `option ${flag} of flux ${name} needs a value, but is followed by ${token.value}`
       }

@@ -104,7 +104,9 @@ export function configLoadError(
 function readsIn(source: string, call: string, variable: string): boolean {
   if (new RegExp(`\\b${variable}\\b`).test(call)) return true
   const assignment = new RegExp(`\\b(?:const|let|var)\\s+([A-Za-z_$][\\w$]*)\\s*=[^;\\n]*\\b${variable}\\b`, 'g')
-  return [...source.matchAll(assignment)].some((match) => new RegExp(`(?<![\\w$.])${escape(match[1]!)}\\b`).test(call))
+  return [...source.matchAll(assignment)].some((match) =>
+    new RegExp(`(?<![\\w$.])${escapeRegExp(match[1]!)}\\b`).test(call),
+  )
 }
 
 const EXAMPLE_VALUES: Record<string, string> = {
@@ -118,21 +120,24 @@ const EXAMPLE_VALUES: Record<string, string> = {
 /** The names the config gives to what it imports from `name` (`pgStore`, `pg.pgStore`), or the adapter's factory. */
 function factoriesFrom(source: string, name: string): string[] {
   const factories: string[] = []
-  const pattern = new RegExp(`import\\s+(?:type\\s+)?([^;]*?)\\s+from\\s*['"]${escape(name)}['"]`, 'g')
+  const pattern = new RegExp(`import\\s+(?:type\\s+)?([^;]*?)\\s+from\\s*['"]${escapeRegExp(name)}['"]`, 'g')
   for (const [, clause] of source.matchAll(pattern)) {
     for (const named of /\{([^}]*)\}/.exec(clause!)?.[1]?.split(',') ?? []) {
-      const local = named.trim().split(/\s+as\s+/).pop()
-      if (local && !local.startsWith('type ')) factories.push(escape(local))
+      const local = named
+        .trim()
+        .split(/\s+as\s+/)
+        .pop()
+      if (local && !local.startsWith('type ')) factories.push(escapeRegExp(local))
     }
     const namespace = /\*\s+as\s+([\w$]+)/.exec(clause!)?.[1]
-    if (namespace) factories.push(`${escape(namespace)}\\.${ADAPTER_FACTORIES[name] ?? '[\\w$]+'}`)
+    if (namespace) factories.push(`${escapeRegExp(namespace)}\\.${ADAPTER_FACTORIES[name] ?? '[\\w$]+'}`)
   }
   const known = ADAPTER_FACTORIES[name]
   if (known && !factories.includes(known)) factories.push(known)
   return factories
 }
 
-function escape(text: string): string {
+function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')
 }
 
@@ -168,7 +173,8 @@ function storeAt(source: string, location: string): StoreCall | undefined {
   const match = /:(\d+):(\d+)$/.exec(location)
   if (!match) return undefined
   const lines = source.split('\n')
-  const offset = lines.slice(0, Number(match[1]) - 1).reduce((sum, line) => sum + line.length + 1, 0) + Number(match[2]) - 1
+  const offset =
+    lines.slice(0, Number(match[1]) - 1).reduce((sum, line) => sum + line.length + 1, 0) + Number(match[2]) - 1
   const calls = storesMadeWith(source, ['[A-Za-z_$][\\w$]*Store', '[A-Za-z_$][\\w$]*\\.[A-Za-z_$][\\w$]*Store'])
   return calls.findLast((call) => call.index <= offset + 1 && offset < call.end)
 }

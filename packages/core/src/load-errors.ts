@@ -126,13 +126,18 @@ export function importLocation(importer: string, missing: MissingModule, cwd: st
     const same = missing.isPackage
       ? specifier === missing.missing || specifier.startsWith(`${missing.missing}/`)
       : resolve(dirname(importer), specifier) === missing.missing
-    if (!same) continue
+    // a type-only import is erased before the module loads: it is not the one that failed
+    if (!same || /^(?:import|export)\s+type\s/.test(source.slice(statementStart(source, match.index)))) continue
     const index = match.index + match[0].length - specifier.length - 1
     const before = source.slice(0, index)
     const line = before.split('\n').length
     return display(importer, line, index - before.lastIndexOf('\n'), cwd)
   }
   return undefined
+}
+
+function statementStart(source: string, index: number): number {
+  return Math.max(source.lastIndexOf('import', index), source.lastIndexOf('export', index), 0)
 }
 
 /** The command that installs a dev dependency with the package manager the project uses. */

@@ -105,8 +105,9 @@ export async function loadMigrations(
       const imports = files.map(async ({ fileName }, index) => {
         if (loaders.has(extname(fileName))) return
         const base = entry(index)
-        const definition = (await importMigration(base.file, base.displayFile, importer, projectOf(component, cwd), cwd))
-          .default
+        const definition = (
+          await importMigration(base.file, base.displayFile, importer, projectOf(component, cwd), cwd)
+        ).default
         if (!isMigrationDefinition(definition) && !looksLikeDefinition(definition)) {
           throw new FluxError(
             'MIGRATION_INVALID',

@@ -1,14 +1,15 @@
 import { access } from 'node:fs/promises'
-import { dirname, extname, isAbsolute, join, relative, resolve } from 'node:path'
+import { dirname, isAbsolute, join, relative, resolve } from 'node:path'
 import type { Adapter, LedgerEntry, MigrationFileLoader } from './adapter.ts'
 import { capabilitiesOf } from './adapter.ts'
 import { requireFolders } from './component-folders.ts'
-import { configLoadError, type UnsetVariable, watchingEnvironment } from './config-errors.ts'
 import { CONFIG_FILE_NAMES, type LeaseConfig, type ValidConfig, validateConfig } from './config.ts'
+import { configLoadError, type UnsetVariable, watchingEnvironment } from './config-errors.ts'
 import { discoverComponents } from './discover.ts'
 import { FluxError } from './errors.ts'
 import { buildGraph, type Graph } from './graph/graph.ts'
 import { type Component, type LoadedMigration, loadMigrations, type MigrationFileLoaders } from './load-migrations.ts'
+import { assertLanguagesHaveStores, assertLoadersMatchStores } from './migration-languages.ts'
 import { importModule, type ModuleImporter } from './module-loader.ts'
 import type { StoreInfo } from './plan.ts'
 import { closeStores, openStores, readLedgers } from './stores.ts'
@@ -141,6 +142,7 @@ async function loadRest(
   if (!options.configOnly) {
     await requireFolders(components, cwd, displayConfig, options.allowMissingMigrations === true)
     if (options.checkSums) await assertSumsMatch(components, loaders.keys(), cwd)
+    await assertLanguagesHaveStores(components, loaders, cwd)
   }
   const migrations = options.configOnly ? [] : await loadMigrations(components, importer, cwd, loaders)
   const graph = buildGraph(
@@ -162,39 +164,6 @@ async function loadRest(
     lease: config.lease,
     retired: config.retired,
     ignoredComponents,
-  }
-}
-
-/**
- * A migration in another language than TypeScript (`.sql`) runs only on a store whose adapter
- * reads that language: one bound to another store is refused before anything runs, as `plan`
- * would otherwise show a step that `up` cannot take.
- */
-function assertLoadersMatchStores(
-  graph: Graph,
-  adapters: Readonly<Record<string, Adapter>>,
-  loaders: MigrationFileLoaders,
-): void {
-  for (const node of graph.nodes) {
-    const extension = extname(node.file)
-    const adapter = adapters[node.store]
-    if (!loaders.has(extension) || !adapter) continue
-    if (adapter.migrationFiles?.extensions.includes(extension)) continue
-    const readers = Object.entries(adapters)
-      .filter(([, other]) => other.migrationFiles?.extensions.includes(extension))
-      .map(([name, other]) => `"${name}" (${other.kind})`)
-    throw new FluxError(
-      'MIGRATION_INVALID',
-      `${node.file}: a ${extension} migration cannot run on store "${node.store}", which is ${adapter.kind}; ${extension} migrations run on ${readers.join(', ')}`,
-      {
-        file: node.file,
-        migration: node.id,
-        store: node.store,
-        hint: node.package
-          ? `bind the component's role to a store that runs ${extension} migrations; nothing was applied`
-          : `name a store that runs ${extension} migrations in its header, or write it in TypeScript; nothing was applied`,
-      },
-    )
   }
 }
 
