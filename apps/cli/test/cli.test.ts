@@ -44,7 +44,7 @@ describe('the flux command', () => {
     expect((await flux(['upp'], dir)).code).toBe(2)
     const option = await flux(['up', '--force'], dir)
     expect(option.code).toBe(2)
-    expect(option.stderr).toContain("Unknown option '--force'")
+    expect(option.stderr).toContain('error: unknown option --force for flux up')
     expect((await flux(['down'], await project({}))).code).toBe(2)
     expect((await flux(['down', '--steps', 'x'], await project({}))).code).toBe(2)
   })
