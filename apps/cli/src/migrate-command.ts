@@ -1,6 +1,16 @@
-import { describeReason, FluxError, type FluxEvent, migrate, type PlanStep } from '@flux/core'
+import { describeReason, FluxError, type FluxEvent, migrate, type PlanStep, type StepResult } from '@flux/core'
 import type { CommandInput } from './command.ts'
-import { formatDuration, formatHolder } from './format.ts'
+import {
+  createRateMeter,
+  etaOf,
+  formatDuration,
+  formatHolder,
+  formatProgress,
+  type ProgressFigures,
+  percentOf,
+  progressBar,
+  progressLineDue,
+} from './format.ts'
 import type { Output } from './output.ts'
 import { openProject } from './project.ts'
 import { printError } from './run-command.ts'
@@ -22,27 +32,74 @@ export async function runMigrate(
   // the stores connect while the migration files load; migrate() takes them from there.
   // A folder that no longer matches its flux.sum stops both directions before any file is imported.
   const project = await openProject(input.configFile, { prefetch: true, checkSums: true })
-  const reporter = createReporter(output)
+  const reporter = createReporter(output, json)
   let report: Awaited<ReturnType<typeof migrate>>
   try {
     report = await migrate(project, { ...options, signal: input.signal, onEvent: reporter.onEvent })
+  } catch (error) {
+    // cancelled while it waited for a lease: nothing ran
+    if (!(FluxError.is(error) && error.code === 'INTERRUPTED' && input.signal.aborted)) throw error
+    if (json) output.printJson({ ok: false, cancelled: true, steps: [], error: error.toJSON() })
+    output.error(output.paint.yellow(`cancelled: ${error.message}; nothing was ${pastOf(options.direction)}`))
+    return cancelExitCode(input.signal)
   } finally {
     reporter.stop()
   }
-  if (json) output.printJson({ ok: !report.error, ...report, error: report.error?.toJSON() })
+  const cancelled = report.error?.code === 'INTERRUPTED' && input.signal.aborted
+  if (json) {
+    output.printJson({
+      ok: !report.error,
+      ...(cancelled ? { cancelled: true } : {}),
+      ...report,
+      error: report.error?.toJSON(),
+    })
+  }
+  if (cancelled) {
+    output.line(cancelSummary(report.steps, options.direction))
+    output.error(`  ${output.paint.dim('hint:')} run \`flux ${options.direction}\` again to go on from there`)
+    return cancelExitCode(input.signal)
+  }
   if (report.steps.length === 0 && !report.error) {
     output.line(options.direction === 'up' ? 'nothing to apply: every store is up to date' : 'nothing to revert')
   } else {
     const done = report.steps.filter((step) => step.status === 'applied' || step.status === 'reverted').length
     const skipped = report.steps.filter((step) => step.status === 'skipped').length
-    const verb = options.direction === 'up' ? 'applied' : 'reverted'
-    output.line(`${done} ${verb}${skipped ? `, ${skipped} not run` : ''}${report.error ? ', 1 failed' : ''}`)
+    output.line(
+      `${done} ${pastOf(options.direction)}${skipped ? `, ${skipped} not run` : ''}${report.error ? ', 1 failed' : ''}`,
+    )
+    // the signal came while the last step ran, and it finished: the run is complete
+    if (input.signal.aborted && !report.error) output.error('the run had finished everything before it could stop')
   }
   if (report.error) {
     printError(output, report.error)
     return report.error.exitCode
   }
   return 0
+}
+
+/** `cancelled: 2 applied, 1 rolled back (app/002_b), 3 not started (app/003_c, …)`. */
+export function cancelSummary(steps: StepResult[], direction: 'up' | 'down'): string {
+  const ids = (status: StepResult['status']) => steps.filter((step) => step.status === status).map((step) => step.id)
+  const done = steps.filter((step) => step.status === 'applied' || step.status === 'reverted').length
+  const list = (found: string[]) =>
+    ` (${found.slice(0, 3).join(', ')}${found.length > 3 ? `, and ${found.length - 3} more` : ''})`
+  const rolledBack = ids('cancelled')
+  const notStarted = ids('skipped')
+  return [
+    `cancelled: ${done} ${pastOf(direction)}`,
+    ...(rolledBack.length > 0 ? [`${rolledBack.length} rolled back${list(rolledBack)}`] : []),
+    ...(notStarted.length > 0 ? [`${notStarted.length} not started${list(notStarted)}`] : []),
+  ].join(', ')
+}
+
+/** 130 after SIGINT, 143 after SIGTERM, as a shell reports a process those signals ended. */
+function cancelExitCode(signal: AbortSignal): number {
+  const reason = signal.reason as { details?: { signal?: string } } | undefined
+  return reason?.details?.signal === 'SIGTERM' ? 143 : 130
+}
+
+function pastOf(direction: 'up' | 'down'): string {
+  return direction === 'up' ? 'applied' : 'reverted'
 }
 
 export function parseSteps(value: string | boolean | undefined): number | undefined {
@@ -54,45 +111,84 @@ export function parseSteps(value: string | boolean | undefined): number | undefi
   return steps
 }
 
-function createReporter(output: Output) {
-  let current: { step: PlanStep; started: number; progress?: { done: number; total: number } } | undefined
-  let lastProgressLine = 0
+/**
+ * Draws a run as it goes. On a terminal, a live line shows the step running, with a bar, the
+ * count, percentage, rate and eta of its `ctx.progress`; off a terminal, progress is a plain
+ * line every 10% or 5 s; under `--json`, a JSON line on stderr at most once a second (stdout
+ * keeps its one document).
+ */
+function createReporter(output: Output, json: boolean) {
+  const interactive = output.interactive && !json
+  let current: { step: PlanStep; started: number; progress?: ProgressFigures } | undefined
+  let meter = createRateMeter()
+  let lastLine = { at: 0, done: 0 }
   const waitingSince = new Map<string, number>()
   const draw = () => {
     if (!current) return
     const elapsed = formatDuration(Math.round(performance.now() - current.started))
-    const progress = current.progress ? ` ${bar(current.progress.done, current.progress.total)}` : ''
+    const figures = current.progress
+    const progress = figures ? ` ${progressBar(figures)} ${formatProgress(figures)}` : ''
     output.live(
       `${output.paint.cyan('›')} ${verbOf(current.step)} ${current.step.id}${progress} ${output.paint.dim(elapsed)}`,
     )
   }
-  const timer = output.interactive ? setInterval(draw, 100) : undefined
+  const timer = interactive ? setInterval(draw, 100) : undefined
   timer?.unref()
+  const onProgress = (step: PlanStep, done: number, total: number) => {
+    const now = performance.now()
+    meter.sample(done, now)
+    const figures: ProgressFigures = { done, total, rate: meter.rate(now) }
+    if (current) current.progress = figures
+    if (interactive) return
+    if (json) {
+      if (now - lastLine.at < 1000 && done < total) return
+      lastLine = { at: now, done }
+      const eta = etaOf(figures)
+      process.stderr.write(
+        `${JSON.stringify({
+          type: 'progress',
+          id: step.id,
+          done,
+          total,
+          percent: percentOf(figures),
+          ...(figures.rate === undefined ? {} : { rate: Math.round(figures.rate * 100) / 100 }),
+          ...(eta === undefined ? {} : { etaSeconds: Math.ceil(eta) }),
+        })}\n`,
+      )
+      return
+    }
+    if (!progressLineDue(lastLine, figures, now)) return
+    lastLine = { at: now, done }
+    output.error(`${step.id}: ${formatProgress(figures)}`)
+  }
   const onEvent = (event: FluxEvent) => {
     switch (event.type) {
       case 'lease-wait': {
         const first = !waitingSince.has(event.store)
         if (first) waitingSince.set(event.store, Date.now())
         const text = `waiting for store "${event.store}": leased by ${formatHolder(event.holder)}`
-        if (output.interactive) output.live(output.paint.yellow(text))
+        if (interactive) output.live(output.paint.yellow(text))
         else if (first) output.error(text)
         break
       }
+      case 'lease-takeover':
+        output.error(
+          output.paint.yellow(
+            `lease of "${event.store}" was held by pid ${event.holder.pid} on this host, which is gone: taken over`,
+          ),
+        )
+        break
       case 'lease-acquired':
         if (waitingSince.has(event.store)) output.live(undefined)
         break
       case 'step-start':
         current = { step: event.step, started: performance.now() }
-        draw()
+        meter = createRateMeter()
+        lastLine = { at: performance.now(), done: 0 }
+        if (interactive) draw()
         break
       case 'step-progress':
-        if (current) current.progress = { done: event.done, total: event.total }
-        if (!output.interactive && (Date.now() - lastProgressLine >= 1000 || event.done >= event.total)) {
-          lastProgressLine = Date.now()
-          process.stderr.write(
-            `${JSON.stringify({ type: 'progress', id: event.step.id, done: event.done, total: event.total })}\n`,
-          )
-        }
+        onProgress(event.step, event.done, event.total)
         break
       case 'step-log':
         output.line(`  ${output.paint.dim(`${event.step.id}:`)} ${event.message}`)
@@ -104,7 +200,9 @@ function createReporter(output: Output) {
         const time = output.paint.dim(`(${formatDuration(result.durationMs)})`)
         const why = whyOf(event.step)
         if (result.status === 'failed') output.line(`${output.paint.red('✗ failed')}   ${result.id} ${time}${why}`)
-        else output.line(`${output.paint.green(`✓ ${result.status.padEnd(8)}`)} ${result.id} ${time}${why}`)
+        else if (result.status === 'cancelled') {
+          output.line(`${output.paint.yellow('↶ cancelled')} ${result.id} ${time}: rolled back, nothing of it kept`)
+        } else output.line(`${output.paint.green(`✓ ${result.status.padEnd(8)}`)} ${result.id} ${time}${why}`)
         break
       }
       case 'run-interrupted':
@@ -134,11 +232,4 @@ export function whyOf(step: PlanStep): string {
 
 function verbOf(step: PlanStep): string {
   return { apply: 'applying', reapply: 're-applying', resume: 'resuming', revert: 'reverting' }[step.action]
-}
-
-function bar(done: number, total: number): string {
-  const width = 20
-  const ratio = total > 0 ? Math.min(1, done / total) : 0
-  const filled = Math.round(ratio * width)
-  return `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${total}`
 }

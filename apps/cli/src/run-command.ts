@@ -20,10 +20,17 @@ export async function runCommand(
   const debug = values.debug === true || process.env.FLUX_DEBUG === '1'
   const output = createOutput(json)
   const controller = new AbortController()
+  let firstSignalAt = 0
   const onSignal = (signal: NodeJS.Signals) => {
-    if (controller.signal.aborted) process.exit(signal === 'SIGINT' ? 130 : 143)
+    if (controller.signal.aborted) {
+      // Ctrl-C reaches every process of the terminal's foreground group, and `npx`/`npm exec`
+      // forward it once more: a second one within 300 ms is the same keypress
+      if (performance.now() - firstSignalAt < 300) return
+      process.exit(signal === 'SIGINT' ? 130 : 143)
+    }
+    firstSignalAt = performance.now()
     output.error(output.paint.yellow(`${signal}: stopping after the current step (again to quit at once)`))
-    controller.abort()
+    controller.abort(new FluxError('INTERRUPTED', `cancelled by ${signal}`, { details: { signal } }))
   }
   process.on('SIGINT', onSignal)
   process.on('SIGTERM', onSignal)

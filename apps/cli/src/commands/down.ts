@@ -16,6 +16,10 @@ When the plan reaches another component than the target's, or a migration whose 
 destroys data (\`drop table\`, \`drop column\`, \`truncate\` in a .sql down section), it lists
 them and asks on a terminal; elsewhere it refuses (exit 2) unless --yes is given.
 Like \`up\`, it refuses to run (exit 3) while a migrations folder does not match its flux.sum.
+Ctrl-C (SIGINT, SIGTERM) stops the run calmly: the migration in flight finishes, or rolls
+back where it runs in a transaction and stops on ctx.signal; nothing after it starts, leases
+are released, and the exit code is 130 (143 for SIGTERM) if something was left undone.
+A second Ctrl-C quits at once.
 ${TARGET_FORMS}`
 export const maxPositionals = 1
 export const options = {

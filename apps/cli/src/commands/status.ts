@@ -6,26 +6,39 @@ import { openProject } from '../project.ts'
 export const usage = 'flux status [--json]'
 export const description = `Shows where every migration stands in every store: applied, pending, dirty (started
 and never finished), drift (changed after it was applied), missing (applied, file gone).
-Reads each store's ledger once and takes no lease.`
+Reads each store's ledger once and takes no lease. A store that cannot be reached (within
+5 s) is shown with its error and its migrations as unknown, the others as they are; the exit
+code is then 1.`
 export const maxPositionals = 0
 export const options = {} as const
 
 export async function run({ configFile, output, json }: CommandInput): Promise<number> {
   const project = await openProject(configFile)
-  const status = await readStatus(project)
+  const status = await readStatus(project, { partial: true })
+  const unreachable = status.stores.filter((store) => store.error)
+  // a store given up on may still be connecting (pg until its own connect timeout): that must
+  // not hold the prompt once everything is written
+  if (unreachable.length > 0) setTimeout(() => process.exit(), 200).unref()
   if (json) {
     output.printJson(status)
-    return 0
+    return unreachable.length > 0 ? 1 : 0
   }
   for (const store of status.stores) {
     const rows = status.migrations.filter((row) => row.store === store.name)
     output.line(`${output.paint.bold(store.name)} ${output.paint.dim(store.target)}`)
-    if (rows.length === 0) output.line(output.paint.dim('  no migrations'))
+    if (store.error) output.line(output.paint.red(`  unreachable: ${store.error.message}`))
+    else if (rows.length === 0) output.line(output.paint.dim('  no migrations'))
     for (const row of rows) {
       const when = row.appliedAt ? output.paint.dim(`  ${row.appliedAt.replace('T', ' ').slice(0, 19)}`) : ''
       output.line(`  ${statusLabel(output, row)} ${row.id}${when}`)
     }
-    if (store.leasedBy) {
+    if (store.leasedBy && store.holderGone) {
+      output.line(
+        output.paint.yellow(
+          `  held by pid ${store.leasedBy.pid} on this host, which is gone: the next \`flux up\` takes its lease over`,
+        ),
+      )
+    } else if (store.leasedBy) {
       output.line(
         output.paint.yellow(`  leased by ${formatHolder(store.leasedBy)}: a dirty migration may still be running`),
       )
@@ -37,5 +50,15 @@ export async function run({ configFile, output, json }: CommandInput): Promise<n
       ? 'no migrations yet: `flux new <name>` writes one'
       : `${total} migrations: ${countBy(status.migrations.map((row) => (row.changed ? 'changed' : row.status)))}`,
   )
-  return 0
+  if (unreachable.length === 0) return 0
+  const names = unreachable.map((store) => `"${store.name}"`).join(', ')
+  output.error(
+    `${output.paint.red('error:')} ${unreachable.length === 1 ? 'store' : 'stores'} ${names} could not be reached: the status of ${unreachable.length === 1 ? 'its' : 'their'} migrations is unknown`,
+  )
+  const hint =
+    unreachable.length === 1 && unreachable[0]!.error!.hint
+      ? unreachable[0]!.error!.hint
+      : 'check that they are running and reachable from here, then run `flux status` again'
+  output.error(`  ${output.paint.dim('hint:')} ${hint}`)
+  return 1
 }

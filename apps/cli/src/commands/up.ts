@@ -7,6 +7,10 @@ export const description = `Applies pending migrations in every store, in graph 
 Each store is leased while it is migrated, so concurrent runs wait rather than collide.
 A dirty, drifted or missing migration stops it before anything runs (exit 3), and so
 does a migrations folder that no longer matches its flux.sum (\`flux sum\` accepts a change).
+Ctrl-C (SIGINT, SIGTERM) stops the run calmly: the migration in flight finishes, or rolls
+back where it runs in a transaction and stops on ctx.signal; nothing after it starts, leases
+are released, and the exit code is 130 (143 for SIGTERM) if something was left undone.
+A second Ctrl-C quits at once.
 ${TARGET_FORMS}`
 export const maxPositionals = 1
 export const options = {} as const
