@@ -81,6 +81,11 @@ const CASES: Case[] = [
   },
 ]
 
+/** A `flux` run that should succeed; its stderr tells why when it did not. */
+function expectDone(result: { code: number | null; stderr: string }): void {
+  expect(result.code, result.stderr).toBe(0)
+}
+
 /** The single migration file whose name ends with `_<slug>.<extension>`. */
 async function written(dir: string, slug: string, extension = 'ts'): Promise<{ file: string; text: string }> {
   const names = (await readdir(join(dir, 'migrations'))).filter((name) => name.endsWith(`_${slug}.${extension}`))
@@ -144,7 +149,7 @@ describe('flux new: a template typed for the store', () => {
   for (const { kind, store, typeImport, offline } of CASES) {
     it(`${kind}: imports the client type of @flux/${kind}, with an example call in up() and down()`, async () => {
       const dir = await emptyProject()
-      expect((await flux(['init', '--adapter', kind], dir)).code).toBe(0)
+      expectDone(await flux(['init', '--adapter', kind], dir))
       const created = await flux(['new', 'first step'], dir, offline)
       expect(created.code, created.stderr).toBe(0)
       const { text } = await written(dir, 'first-step')
@@ -169,9 +174,9 @@ describe('flux new: a template typed for the store', () => {
       for (const { kind, offline } of CASES) {
         const dir = join(root, kind)
         await mkdir(dir)
-        expect((await flux(['init', '--adapter', kind], dir)).code).toBe(0)
-        expect((await flux(['new', 'as-written'], dir, offline)).code).toBe(0)
-        expect((await flux(['new', 'example'], dir, offline)).code).toBe(0)
+        expectDone(await flux(['init', '--adapter', kind], dir))
+        expectDone(await flux(['new', 'as-written'], dir, offline))
+        expectDone(await flux(['new', 'example'], dir, offline))
         await uncomment((await written(dir, 'example')).file)
         files.push((await written(dir, 'as-written')).file, (await written(dir, 'example')).file)
       }
@@ -225,8 +230,8 @@ describe('flux new --sql', () => {
 
   it('writes an SQL migration with the header the pg adapter reads, parents only where not the default', async () => {
     const dir = await emptyProject()
-    expect((await flux(['init', '--adapter', 'pg', '--store', 'catalog'], dir)).code).toBe(0)
-    for (const name of ['hotels', 'rooms']) expect((await flux(['new', name, '--sql'], dir, env)).code).toBe(0)
+    expectDone(await flux(['init', '--adapter', 'pg', '--store', 'catalog'], dir))
+    for (const name of ['hotels', 'rooms']) expectDone(await flux(['new', name, '--sql'], dir, env))
     const hotels = await written(dir, 'hotels', 'sql')
     expect(hotels.text).toBe(`-- flux:store catalog
 -- flux:up
@@ -252,7 +257,7 @@ describe('flux new --sql', () => {
 
   it('refuses a store that is not pg (exit 2), writing nothing', async () => {
     const dir = await emptyProject()
-    expect((await flux(['init'], dir)).code).toBe(0)
+    expectDone(await flux(['init'], dir))
     const refused = await flux(['new', 'hotels', '--sql'], dir)
     expect(refused.code).toBe(2)
     expect(refused.stderr).toContain(
@@ -291,15 +296,15 @@ function quickstart(kind: Case['kind'], live: () => Promise<LiveStore>, sql = fa
     try {
       const dir = await emptyProject()
       const { env } = store
-      expect((await flux(['init', '--adapter', kind], dir, env)).code).toBe(0)
-      expect((await flux(['new', 'as-written', ...options], dir, env)).code).toBe(0)
+      expectDone(await flux(['init', '--adapter', kind], dir, env))
+      expectDone(await flux(['new', 'as-written', ...options], dir, env))
       const first = await flux(['up'], dir, env)
       expect(first.code, first.stderr).toBe(0)
       expect(first.stdout).toContain('_as-written')
 
-      expect((await flux(['new', 'example', ...options], dir, env)).code).toBe(0)
+      expectDone(await flux(['new', 'example', ...options], dir, env))
       await uncomment((await written(dir, 'example', extension)).file)
-      expect((await flux(['sum'], dir, env)).code).toBe(0)
+      expectDone(await flux(['sum'], dir, env))
       expect(await store.hasExample(dir)).toBe(false)
       const up = await flux(['up'], dir, env)
       expect(up.code, up.stderr).toBe(0)

@@ -126,10 +126,10 @@ ${client ? `import type { ${client.type} } from '${client.from}'\n` : ''}
 export default defineMigration${client ? `<${client.type}>` : ''}({
   store: '${store}',${parents}
   async up({ store }) {
-    // change the store here${client ? `, e.g.\n    // ${client.up}` : ''}
+    // change the store here${client ? `\n    // ${client.up}` : ''}
   },
   async down({ store }) {
-    // undo up() here${client ? `, e.g.\n    // ${client.down}` : ''}
+    // undo up() here${client ? `\n    // ${client.down}` : ''}
   },
 })
 `
