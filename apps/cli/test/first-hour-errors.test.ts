@@ -295,6 +295,68 @@ export default defineConfig({ stores: { ${store}: pgStore({ url: process.env.FLU
   })
 })
 
+describe("a component package's migrations", () => {
+  /** A project with the fs store `files` and @travel/images installed, its role `blobs` bound to `files`. */
+  async function withComponent(files: Record<string, string>, extraStores = ''): Promise<string> {
+    const dir = await project({ '001_a.ts': countingMigration('001_a') })
+    await writeFile(
+      join(dir, 'package.json'),
+      JSON.stringify({ name: 'site', type: 'module', dependencies: { '@travel/images': '1.0.0' } }),
+    )
+    const target = join(dir, 'node_modules', '@travel', 'images')
+    await mkdir(join(target, 'migrations'), { recursive: true })
+    const flux = { migrations: './migrations', stores: { blobs: ['fs', 'pg'] } }
+    await writeFile(
+      join(target, 'package.json'),
+      JSON.stringify({ name: '@travel/images', version: '1.0.0', type: 'module', flux }),
+    )
+    for (const [name, text] of Object.entries(files)) await writeFile(join(target, 'migrations', name), text)
+    await config(
+      dir,
+      `import { defineConfig } from '@flux/core'
+import { fsStore } from '@flux/fs'
+${extraStores ? "import { pgStore } from '@flux/pg'\n" : ''}export default defineConfig({
+  stores: { files: fsStore({ root: './var/files' }),${extraStores} },
+  components: { '@travel/images': { stores: { blobs: 'files' } } },
+})
+`,
+    )
+    return dir
+  }
+
+  it('one that imports an adapter that is not installed is named', async () => {
+    const bin = await cliWithoutAdapters()
+    const dir = await withComponent({
+      '001_layout.js':
+        "import { defineMigration } from '@flux/core'\nimport { sqlOf } from '@flux/pg'\nexport default defineMigration({ store: 'blobs', up() {} })\n",
+    })
+    expectRefusal(
+      await run(bin, ['up'], dir),
+      2,
+      'error: node_modules/@travel/images/migrations/001_layout.js needs the adapter @flux/pg, which is not installed\n',
+      '  where: node_modules/@travel/images/migrations/001_layout.js:2:24\n',
+      'hint: install it: npm install -D @flux/pg',
+    )
+    expect(await effects(dir)).toEqual([])
+  })
+
+  it('a .sql one whose role is bound to an fs store is refused at plan time', async () => {
+    const dir = await withComponent(
+      { '001_layout.sql': '-- flux:store blobs\n-- flux:up\nselect 1;\n' },
+      ' catalog: pgStore({ url: process.env.FLUX_TEST_PG_URL })',
+    )
+    for (const command of ['plan', 'up']) {
+      expectRefusal(
+        await flux([command], dir),
+        2,
+        'error: node_modules/@travel/images/migrations/001_layout.sql: a .sql migration cannot run on store "files", which is fs',
+        "hint: bind the component's role to a store that runs .sql migrations",
+      )
+    }
+    expect(await effects(dir)).toEqual([])
+  })
+})
+
 /** `flux <args>` from another copy of the CLI, the way `start()` runs the workspace's. */
 function run(bin: string, args: string[], cwd: string): Promise<Result> {
   const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1' }

@@ -181,11 +181,16 @@ export function missingModuleError(
     }
   }
   const hint = `install it: ${installCommand(root, found.missing)}`
-  const owner = found.importer ? packageOfFile(found.importer) : undefined
-  if (owner && owner !== found.missing) {
-    return { message: `${who}: ${owner} needs ${found.missing}, which is not installed`, hint, location: undefined }
-  }
   const what = found.missing in ADAPTER_FACTORIES ? 'the adapter ' : ''
+  // a package the file uses needs it (`@flux/pg` needs `pg`); a component package's own file is the file itself
+  const owner = found.importer ? packageOfFile(found.importer) : undefined
+  if (owner && owner !== found.missing && owner !== packageOfFile(file)) {
+    return {
+      message: `${who}: ${owner} needs ${what}${found.missing}, which is not installed`,
+      hint,
+      location: undefined,
+    }
+  }
   return { message: `${who} needs ${what}${found.missing}, which is not installed`, hint, location }
 }
 
