@@ -15,7 +15,7 @@ export interface MongoStoreOptions {
    */
   url?: string | undefined
   /** Your own `MongoClient` (connected or not). flux uses it and never closes it. */
-  client?: MongoClient
+  client?: MongoClient | undefined
   /** Database of the store. Default: the database named in `url`. */
   database?: string
   /** Default {@link DEFAULT_LEDGER_COLLECTION}. */
@@ -69,7 +69,9 @@ export function resolveSettings(options: MongoStoreOptions): MongoSettings {
       options?.url === undefined ? ['url', 'client'] : undefined,
     )
   }
-  if (options.url === '') throw invalid('mongoStore() got an empty `url`', 'mongoStore({ url: process.env.MONGO_URL })', ['url'])
+  if (options.url === '') {
+    throw invalid('mongoStore() got an empty `url`', 'mongoStore({ url: process.env.MONGO_URL })', ['url'])
+  }
   let hosts: string
   let urlDatabase: string | undefined
   const secrets: string[] = []

@@ -34,7 +34,7 @@ export interface PgStoreOptions {
    * listens for the pool's 'error' events if nothing else does (a pool emits one when an idle
    * connection breaks, which ends the process when unheard), and stops listening at close().
    */
-  pool?: Pool
+  pool?: Pool | undefined
   /**
    * An embedded PGlite database instead of a server: a data directory (`./var/pg`),
    * `memory://`, or your own PGlite instance (never closed by flux). Needs `@electric-sql/pglite`.

@@ -25,9 +25,9 @@ export interface RedisStoreOptions {
    */
   url?: string | undefined
   /** Your own ioredis `Redis` or `Cluster`; flux uses it as it is and never closes it. */
-  client?: RedisConnection
+  client?: RedisConnection | undefined
   /** A Redis Cluster flux connects to itself, with an ioredis `Cluster`. */
-  cluster?: RedisClusterOptions
+  cluster?: RedisClusterOptions | undefined
   /**
    * Name inside the hash tag of flux's keys: `{<prefix>}:ledger`, `{<prefix>}:order`,
    * `{<prefix>}:lease`, `{<prefix>}:epoch`. One hash tag keeps them in one cluster slot, so every
