@@ -141,7 +141,16 @@ describeWithServer('FLUX_TEST_PG_URL', 'README.md with PostgreSQL', (url) => {
   // the SQL runs in a schema of its own: search_path in the connection's options
   const databaseUrl = `${url}${url.includes('?') ? '&' : '?'}options=${encodeURIComponent(`-c search_path=${schema}`)}`
   afterAll(async () => {
-    const pg = createRequire(createRequire(import.meta.url).resolve('@flux/pg'))('pg') as typeof import('pg')
+    // pg is @flux/pg's dependency, not this package's
+    const pg = createRequire(createRequire(import.meta.url).resolve('@flux/pg'))('pg') as {
+      Client: new (options: {
+        connectionString: string
+      }) => {
+        connect(): Promise<void>
+        query(text: string): Promise<unknown>
+        end(): Promise<void>
+      }
+    }
     const client = new pg.Client({ connectionString: url })
     await client.connect()
     await client.query(`drop schema if exists ${schema} cascade`)
