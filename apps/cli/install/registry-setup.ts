@@ -34,7 +34,12 @@ export default async function setup(project: TestProject): Promise<() => Promise
   }
   const work = mkdtempSync(join(tmpdir(), 'flux-install-'))
   const port = process.env.FLUX_REGISTRY_PORT || '4873'
-  const registryEnv = { FLUX_REGISTRY_PORT: port, FLUX_REGISTRY_DIR: join(work, 'registry') }
+  // where verdaccio is installed: the machine's cache, as scripts/registry finds it by itself
+  const registryEnv = {
+    FLUX_REGISTRY_PORT: port,
+    FLUX_REGISTRY_DIR: join(work, 'registry'),
+    FLUX_CACHE: process.env.FLUX_CACHE,
+  }
   const teardown = async () => {
     await run(join(ROOT, 'scripts', 'registry'), ['stop'], { cwd: ROOT, env: registryEnv, timeoutMs: 30_000 })
     rmSync(work, { recursive: true, force: true })

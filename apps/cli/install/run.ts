@@ -1,7 +1,7 @@
 // Running a command of the install test as a shell would, bounded in time: each runs in a
 // process group of its own, killed whole (by its pid) when it overruns.
 import { spawn } from 'node:child_process'
-import { dirname, join } from 'node:path'
+import { delimiter, dirname, join, sep } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 /** The workspace's root folder. */
@@ -22,14 +22,20 @@ export interface RunOptions {
 }
 
 /**
- * The environment a user's shell would give: ours, without the `npm_*` / `pnpm_*` variables
- * that `pnpm run` sets for its scripts (`npm_config_registry` among them), and without colours.
+ * The environment a user's shell would give: ours without what `pnpm run` and vitest add for
+ * their scripts (`npm_*` variables, `npm_config_registry` among them, the workspace's
+ * `node_modules/.bin` folders on `PATH`, `VITEST*`, `NODE_ENV`), without the tests' `FLUX_*`
+ * settings, and without colours.
  */
 export function userEnvironment(extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {}
   for (const [name, value] of Object.entries(process.env)) {
-    if (!/^(npm|pnpm)_/i.test(name) && name !== 'INIT_CWD' && name !== 'FORCE_COLOR') env[name] = value
+    if (!/^(npm_|pnpm_|VITEST|FLUX_)|^(INIT_CWD|NODE_ENV|FORCE_COLOR)$/i.test(name)) env[name] = value
   }
+  env.PATH = (process.env.PATH ?? '')
+    .split(delimiter)
+    .filter((folder) => folder !== ROOT && !folder.startsWith(`${ROOT}${sep}`))
+    .join(delimiter)
   env.NO_COLOR = '1'
   for (const [name, value] of Object.entries(extra)) {
     if (value === undefined) delete env[name]
