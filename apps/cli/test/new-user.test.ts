@@ -94,15 +94,20 @@ export default defineMigration({ store: 'files', async up({ store }) { await sto
   })
 })
 
-describe('a CommonJS project (npm init -y: "type": "commonjs")', () => {
-  it('loads the TypeScript config and migrations as ES modules, local helpers included', async () => {
-    const dir = await emptyProject()
-    await writeFile(join(dir, 'package.json'), `${JSON.stringify({ name: 'shop', type: 'commonjs' }, null, 2)}\n`)
-    expect((await flux(['init'], dir)).code).toBe(0)
-    await writeFile(join(dir, 'migrations', '_greeting.ts'), "export const greeting: string = 'hello'\n")
-    await writeFile(
-      join(dir, 'migrations', '001_readme.ts'),
-      `import { defineMigration } from '@flux/core'
+describe('a CommonJS project (npm init -y: "type": "commonjs") or one without "type"', () => {
+  it.each([
+    ['commonjs', { name: 'shop', type: 'commonjs' }],
+    ['without "type"', { name: 'shop' }],
+  ])(
+    '%s: loads the TypeScript config and migrations as ES modules, local helpers included, without warnings',
+    async (_, manifest) => {
+      const dir = await emptyProject()
+      await writeFile(join(dir, 'package.json'), `${JSON.stringify(manifest, null, 2)}\n`)
+      expect((await flux(['init'], dir)).code).toBe(0)
+      await writeFile(join(dir, 'migrations', '_greeting.ts'), "export const greeting: string = 'hello'\n")
+      await writeFile(
+        join(dir, 'migrations', '001_readme.ts'),
+        `import { defineMigration } from '@flux/core'
 import type { FsClient } from '@flux/fs'
 import { greeting } from './_greeting.ts'
 
@@ -113,12 +118,13 @@ export default defineMigration<FsClient>({
   },
 })
 `,
-    )
-    expect((await flux(['sum'], dir)).code).toBe(0)
-    const up = await flux(['up'], dir)
-    expect(up.code, up.stderr).toBe(0)
-    expect(up.stderr).not.toContain('Warning')
-    expect(await readFile(join(dir, 'var/files/README.txt'), 'utf8')).toBe('hello')
-    expect(await statusJson(dir)).toEqual([expect.objectContaining({ id: 'app/001_readme', status: 'applied' })])
-  })
+      )
+      expect((await flux(['sum'], dir)).code).toBe(0)
+      const up = await flux(['up'], dir)
+      expect(up.code, up.stderr).toBe(0)
+      expect(up.stderr).not.toContain('Warning')
+      expect(await readFile(join(dir, 'var/files/README.txt'), 'utf8')).toBe('hello')
+      expect(await statusJson(dir)).toEqual([expect.objectContaining({ id: 'app/001_readme', status: 'applied' })])
+    },
+  )
 })

@@ -34,7 +34,12 @@ export function installFluxResolutionFallback(fallbackParent: string): void {
         if (!specifier.startsWith('@flux/') || (error as NodeJS.ErrnoException).code !== 'ERR_MODULE_NOT_FOUND') {
           throw error
         }
-        return nextResolve(specifier, { ...context, parentURL: fallbackParent })
+        try {
+          return nextResolve(specifier, { ...context, parentURL: fallbackParent })
+        } catch {
+          // not beside the CLI either: the project's own error names the file that imports it
+          throw error
+        }
       }
     },
   })
@@ -44,7 +49,8 @@ export function installFluxResolutionFallback(fallbackParent: string): void {
  * Makes a project's own TypeScript files (config, migrations, the local modules they import)
  * load as ES modules whatever the `"type"` of their package.json. Node reads a `.ts` file in a
  * `"type": "commonjs"` package — npm's default, `npm init -y` — as CommonJS, where the
- * `import` of every config and migration is a syntax error. Files under `node_modules` keep
+ * `import` of every config and migration is a syntax error; in a package without `"type"`
+ * Node parses each file twice and prints a warning. Files under `node_modules` keep
  * their package's own format. Needs `module.registerHooks` (Node ≥ 22.15); on older Nodes
  * {@link importModule} falls back to jiti for those files.
  */
@@ -56,9 +62,10 @@ function installTypeScriptAsModules(): boolean {
     registerHooks({
       resolve(specifier, context, nextResolve) {
         const resolved = nextResolve(specifier, context)
-        return resolved.format === 'commonjs-typescript' &&
-          !resolved.url.endsWith('.cts') &&
-          !resolved.url.includes('/node_modules/')
+        // `.ts` only (`.mts` is a module already, `.cts` is CommonJS on purpose); `null` is a
+        // package without "type", where Node would parse twice and warn
+        const projectTypeScript = /\.ts$/.test(resolved.url) && !resolved.url.includes('/node_modules/')
+        return projectTypeScript && (resolved.format === 'commonjs-typescript' || resolved.format == null)
           ? { ...resolved, format: 'module-typescript' }
           : resolved
       },
