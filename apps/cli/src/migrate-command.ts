@@ -72,6 +72,12 @@ export async function runMigrate(
   }
   if (report.error) {
     printError(output, report.error)
+    if (input.signal.aborted && report.error.code === 'MIGRATION_FAILED') {
+      // the terminal sends Ctrl-C to its whole foreground process group
+      output.error(
+        `  ${output.paint.dim('note:')} it failed after the run was cancelled: a program it started got the Ctrl-C too; start such programs with \`detached: true\``,
+      )
+    }
     return report.error.exitCode
   }
   return 0

@@ -2,6 +2,7 @@
 // during `up` (also as `npx` delivers it: twice), a runner killed on this host, and a long
 // migration's progress. The built CLI runs as a child process, against the real servers.
 
+import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { mkdir, writeFile } from 'node:fs/promises'
 import { createServer, type Server, type Socket } from 'node:net'
@@ -13,6 +14,7 @@ import {
   effects,
   emptyProject,
   exists,
+  FLUX_BIN,
   finish,
   flux,
   project,
@@ -124,7 +126,8 @@ export default defineMigration({ store: 'catalog', async up() {} })
 
     const json = await flux(['status', '--json'], dir)
     expect(json.code).toBe(1)
-    expect(json.stdout).not.toContain('hunter2')
+    expect(json.stdout + json.stderr).not.toContain('hunter2')
+    expect(json.stderr).toContain('error: store "catalog" could not be reached')
     const document = JSON.parse(json.stdout)
     const stores = Object.fromEntries(
       document.stores.map((store: { name: string; error?: { code: string } }) => [store.name, store.error?.code]),
@@ -259,6 +262,57 @@ describe('a cancelled run', () => {
     const next = await flux(['up'], dir)
     expect(next.stderr).toContain(`lease of "files" was held by pid ${pid} on this host, which is gone: taken over`)
     expect(next.code).toBe(3) // the migration it left is dirty: up takes the lease, then refuses
+  })
+})
+
+describe('Ctrl-C in a terminal, sent to the whole process group', () => {
+  /** A migration that runs `sleep 2` as a child process: `detached` puts it in a process group of its own. */
+  const sleeping = (detached: boolean) => `import { spawnSync } from 'node:child_process'
+import { writeFileSync } from 'node:fs'
+import { defineMigration } from '@flux/core'
+export default defineMigration({
+  store: 'files',
+  async up({ store }) {
+    writeFileSync('started.flag', '')
+    const result = spawnSync('sleep', ['2'], { detached: ${detached}, stdio: 'ignore' })
+    if (result.signal) throw new Error(\`sleep ended by \${result.signal}\`)
+    await store.put('slept.txt', 'done')
+  },
+})
+`
+
+  /** Runs `flux up` as a terminal's foreground job would, and presses Ctrl-C once its migration started. */
+  async function interruptedGroup(dir: string): Promise<Result> {
+    const variables: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1' }
+    const child = spawn(process.execPath, [FLUX_BIN, 'up'], {
+      cwd: dir,
+      env: variables,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    })
+    const done = finish(child)
+    await waitFor(() => exists(join(dir, 'started.flag')), 'the migration to start')
+    await new Promise((resolve) => setTimeout(resolve, 200)) // sleep has started
+    process.kill(-child.pid!, 'SIGINT')
+    return done
+  }
+
+  it('a program the migration started gets it too: the migration fails, and a note says why', async () => {
+    const dir = await project({ '001_sleep.ts': sleeping(false), '002_c.ts': countingMigration('002_c') })
+    const result = await interruptedGroup(dir)
+    expect(result.code).toBe(1)
+    expect(result.stderr).toContain('sleep ended by SIGINT')
+    expect(result.stderr).toContain(
+      'note: it failed after the run was cancelled: a program it started got the Ctrl-C too',
+    )
+  })
+
+  it('a program started detached finishes with its migration, and the run stops calmly', async () => {
+    const dir = await project({ '001_sleep.ts': sleeping(true), '002_c.ts': countingMigration('002_c') })
+    const result = await interruptedGroup(dir)
+    expect(result.code).toBe(130)
+    expect(result.stdout).toContain('cancelled: 1 applied, 1 not started (app/002_c)')
+    expect(await exists(join(dir, 'var/files/slept.txt'))).toBe(true)
   })
 })
 

@@ -1,6 +1,7 @@
-import { readStatus } from '@flux/core'
+import { type ProjectStatus, readStatus } from '@flux/core'
 import type { CommandInput } from '../command.ts'
 import { countBy, formatHolder, statusLabel } from '../format.ts'
+import type { Output } from '../output.ts'
 import { openProject } from '../project.ts'
 
 export const usage = 'flux status [--json]'
@@ -16,17 +17,32 @@ export async function run({ configFile, output, json }: CommandInput): Promise<n
   const project = await openProject(configFile)
   const status = await readStatus(project, { partial: true })
   const unreachable = status.stores.filter((store) => store.error)
+  if (json) output.printJson(status)
+  else printStatus(output, status)
+  if (unreachable.length === 0) return 0
+  const names = unreachable.map((store) => `"${store.name}"`).join(', ')
+  const one = unreachable.length === 1
+  output.error(
+    `${output.paint.red('error:')} ${one ? 'store' : 'stores'} ${names} could not be reached: the status of ${one ? 'its' : 'their'} migrations is unknown`,
+  )
+  const hint =
+    one && unreachable[0]!.error!.hint
+      ? unreachable[0]!.error!.hint
+      : 'check that they are running and reachable from here, then run `flux status` again'
+  output.error(`  ${output.paint.dim('hint:')} ${hint}`)
   // a store given up on may still be connecting (pg until its own connect timeout): that must
   // not hold the prompt once everything is written
-  if (unreachable.length > 0) setTimeout(() => process.exit(), 200).unref()
-  if (json) {
-    output.printJson(status)
-    return unreachable.length > 0 ? 1 : 0
-  }
+  setTimeout(() => process.exit(), 200).unref()
+  return 1
+}
+
+function printStatus(output: Output, status: ProjectStatus): void {
   for (const store of status.stores) {
     const rows = status.migrations.filter((row) => row.store === store.name)
     output.line(`${output.paint.bold(store.name)} ${output.paint.dim(store.target)}`)
-    if (store.error) output.line(output.paint.red(`  unreachable: ${store.error.message}`))
+    // the message names the store again: the line is under its name already
+    const error = store.error?.message.replace(`store "${store.name}": `, '')
+    if (error) output.line(output.paint.red(`  unreachable: ${error}`))
     else if (rows.length === 0) output.line(output.paint.dim('  no migrations'))
     for (const row of rows) {
       const when = row.appliedAt ? output.paint.dim(`  ${row.appliedAt.replace('T', ' ').slice(0, 19)}`) : ''
@@ -50,15 +66,4 @@ export async function run({ configFile, output, json }: CommandInput): Promise<n
       ? 'no migrations yet: `flux new <name>` writes one'
       : `${total} migrations: ${countBy(status.migrations.map((row) => (row.changed ? 'changed' : row.status)))}`,
   )
-  if (unreachable.length === 0) return 0
-  const names = unreachable.map((store) => `"${store.name}"`).join(', ')
-  output.error(
-    `${output.paint.red('error:')} ${unreachable.length === 1 ? 'store' : 'stores'} ${names} could not be reached: the status of ${unreachable.length === 1 ? 'its' : 'their'} migrations is unknown`,
-  )
-  const hint =
-    unreachable.length === 1 && unreachable[0]!.error!.hint
-      ? unreachable[0]!.error!.hint
-      : 'check that they are running and reachable from here, then run `flux status` again'
-  output.error(`  ${output.paint.dim('hint:')} ${hint}`)
-  return 1
 }
