@@ -37,6 +37,15 @@ export async function runMigrate(
   try {
     report = await migrate(project, { ...options, signal: input.signal, onEvent: reporter.onEvent })
   } catch (error) {
+    // migrate() throws only before the first step: a store down is said to have stopped everything
+    if (FluxError.is(error) && error.code === 'STORE_UNAVAILABLE') {
+      throw new FluxError(error.code, `${error.message}; nothing was ${pastOf(options.direction)} in any store`, {
+        store: error.store,
+        hint: error.hint,
+        details: error.details,
+        cause: error,
+      })
+    }
     // cancelled while it waited for a lease: nothing ran
     if (!(FluxError.is(error) && error.code === 'INTERRUPTED' && input.signal.aborted)) throw error
     if (json) output.printJson({ ok: false, cancelled: true, steps: [], error: error.toJSON() })
