@@ -1,12 +1,13 @@
 // The README's "Using flux in a project", run verbatim from README.md in fresh folders outside
 // the workspace, with the packages installed from the local registry (see registry-setup.ts):
 // once per adapter with only that adapter installed, and once in a CommonJS project.
-import { readdir, readFile } from 'node:fs/promises'
+import { readdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { quickstartFor, readQuickstart } from './readme.ts'
+import { ROOT } from './run.ts'
 import { SERVER_VARIABLES, type StoreRun, storeRun, WRITTEN } from './stores.ts'
-import { inProject, type QuickstartRun, runQuickstart, userProject } from './user-project.ts'
+import { inProject, type QuickstartRun, runQuickstart, type UserProject, userProject } from './user-project.ts'
 
 const quickstart = readQuickstart()
 const ADAPTERS = ['@flux/fs', '@flux/pg', '@flux/mongo', '@flux/redis', '@flux/s3']
@@ -35,6 +36,7 @@ describe.concurrent('the README quickstart, from the registry', () => {
         const lines = adapter === '@flux/fs' ? quickstart.commands : quickstartFor(quickstart, adapter)
         const result = await runQuickstart(project, lines, store, store.env)
         await expectApplied(result, store, project.dir)
+        await expectTypeScriptCompiles(project)
         const installed = await readdir(join(project.dir, 'node_modules', '@flux'))
         expect(installed.sort()).toEqual(['cli', 'core', adapter.replace('@flux/', '')].sort())
       } finally {
@@ -56,6 +58,7 @@ describe.concurrent('the README quickstart, from the registry', () => {
       `the quickstart in a CommonJS project (${project.dir}):\n$ npm init -y\n${init.stdout}${result.transcript}`,
     )
     await expectApplied(result, store, project.dir)
+    await expectTypeScriptCompiles(project)
   })
 })
 
@@ -70,4 +73,27 @@ async function expectApplied(result: QuickstartRun, store: StoreRun, dir: string
   expect(output('npx flux up')).toContain(`applied  ${id}`)
   expect(output('npx flux status')).toMatch(new RegExp(`applied\\s+${id.replace('/', '\\/')}\\b`))
   expect(await store.written(dir)).toBe(WRITTEN)
+}
+
+/**
+ * The project's config and migration compile, strictly and with the packages' declarations
+ * checked too (no `skipLibCheck`): every type they import comes with the packages (TS7016
+ * otherwise, as `@flux/pg` without `@types/pg` gave). The workspace's TypeScript and Node types.
+ */
+async function expectTypeScriptCompiles(project: UserProject): Promise<void> {
+  const versions = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')).devDependencies
+  const install = await inProject(project, 'npm', [
+    'install',
+    '-D',
+    `typescript@${versions.typescript}`,
+    `@types/node@${versions['@types/node']}`,
+  ])
+  expect(install.code, install.stderr).toBe(0)
+  const compilerOptions = { module: 'nodenext', target: 'es2022', strict: true, noEmit: true, types: ['node'] }
+  await writeFile(
+    join(project.dir, 'tsconfig.json'),
+    JSON.stringify({ compilerOptions, include: ['flux.config.ts', 'migrations'] }),
+  )
+  const compiled = await inProject(project, 'npx', ['tsc', '-p', '.'])
+  expect(compiled.code, `tsc in ${project.dir}:\n${compiled.stdout}${compiled.stderr}`).toBe(0)
 }

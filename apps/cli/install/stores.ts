@@ -162,11 +162,11 @@ async function mongoRun(serverUrl: string): Promise<StoreRun> {
   }
   return {
     env: { MONGO_URL: url.toString() },
-    up: `await store.db.collection('quickstart_photos').insertOne({ _id: 1, caption: ${text} }, { session: store.session })`,
+    up: `await store.db.collection('quickstart_photos').insertOne({ photo: 'first', caption: ${text} }, { session: store.session })`,
     down: `await store.db.collection('quickstart_photos').drop()`,
     written: () =>
       withClient(async (client) => {
-        const photo = await client.db(database).collection('quickstart_photos').findOne({ _id: 1 })
+        const photo = await client.db(database).collection('quickstart_photos').findOne({ photo: 'first' })
         return photo?.caption as string | undefined
       }),
     cleanup: () =>
