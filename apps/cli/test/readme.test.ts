@@ -117,6 +117,7 @@ describe('README.md', () => {
     try {
       await writeFile(join(dir, 'flux.config.ts'), (await block('stores: {\n    photos: fsStore')).text)
       await writeFile(join(dir, 'migrations', '001_add-photos.ts'), (await block('defineMigration<FsClient>')).text)
+      await writeFile(join(dir, 'vitest.config.mjs'), "export default { test: { include: ['*.test.ts'] } }\n")
       const testFile = join(dir, 'migrations.test.ts')
       await writeFile(
         testFile,
@@ -124,7 +125,8 @@ describe('README.md', () => {
       )
       const vitest = join(dirname(createRequire(import.meta.url).resolve('vitest/package.json')), 'vitest.mjs')
       const run = spawnSync(process.execPath, [vitest, 'run', testFile], {
-        cwd: join(here, '..'),
+        // the reader runs their tests from their project's folder: relative store paths are from there
+        cwd: dir,
         encoding: 'utf8',
         env: { ...process.env, NO_COLOR: '1' },
       })
