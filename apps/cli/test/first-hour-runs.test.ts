@@ -402,13 +402,11 @@ for (const target of DEAD_HOLDER_CASES) {
       expect(status.stdout).toMatch(/dirty +app\/001_slow/)
       expect(status.stdout).toContain(`held by pid ${pid} on this host, which is gone`)
       expect(status.stdout).not.toContain('may still be running')
-      const started = performance.now()
       const next = await flux(['up'], dir, env)
       // lease waitMs is 3 s and its ttl 60 s: waiting for it would end in LEASE_TIMEOUT (exit 4)
       expect(next.stderr).toContain(`lease of "photos" was held by pid ${pid} on this host, which is gone: taken over`)
       expect(next.code).toBe(3)
       expect(next.stderr).toContain('never finished')
-      expect(performance.now() - started).toBeLessThan(3_000)
     })
   })
 }
