@@ -62,7 +62,8 @@ describe.each(packages)('packages/%s', (name) => {
   }
 
   it('takes @flux/core as a peer and a dev dependency', () => {
-    expect(pkg.peerDependencies?.['@flux/core']).toBe('workspace:^')
+    // any core 0.x: a minor of core must not force a major of every adapter (RELEASING.md)
+    expect(pkg.peerDependencies?.['@flux/core']).toBe('workspace:>=0.1.0 <1.0.0')
     expect(pkg.devDependencies?.['@flux/core']).toBe('workspace:^')
     expect(pkg.dependencies?.['@flux/core']).toBeUndefined()
   })
