@@ -1,7 +1,7 @@
 import type { CommandModule } from './command.ts'
 
 export const GLOBAL_OPTIONS = `  --config <file>  config file (default: flux.config.ts, .mts, .js or .mjs in the current folder)
-  --json           print machine-readable JSON on stdout (status, plan, up, down, verify)
+  --json           print machine-readable JSON on stdout (all but init, new, merge, graph, unlock)
   --debug          show stack traces and causes of errors
   -h, --help       show help`
 

@@ -26,7 +26,7 @@ export async function run({ configFile, output, json }: CommandInput): Promise<n
     const file = relative(process.cwd(), await writeSum(component.dir, project.loaders.keys()))
     const migrations = project.graph.nodes.filter((node) => node.component === component.name).length
     written.push({ component: component.name, file, migrations })
-    if (!json) output.line(`wrote ${file} (${migrations} migrations)`)
+    if (!json) output.line(`wrote ${file} (${migrations} ${migrations === 1 ? 'migration' : 'migrations'})`)
   }
   if (json) output.printJson({ written, skipped })
   return 0
