@@ -182,8 +182,8 @@ export default defineConfig({
     expect(sum.code, sum.stderr).toBe(0)
     expect(sum.stdout.split('\n').filter(Boolean).sort()).toEqual([
       'skipped node_modules/@travel/images/migrations: @travel/images is an installed package (in node_modules)',
-      'wrote migrations/flux.sum (1 migrations)',
-      'wrote packages/users/migrations/flux.sum (1 migrations)',
+      'wrote migrations/flux.sum (1 migration)',
+      'wrote packages/users/migrations/flux.sum (1 migration)',
     ])
     await expect(readFile(join(installed, 'migrations/flux.sum'))).rejects.toMatchObject({ code: 'ENOENT' })
     expect(await readFile(join(workspace, 'migrations/flux.sum'), 'utf8')).toContain('001_init.ts sha256:')

@@ -48,7 +48,8 @@ function syntaxLocation(stack: string): { file?: string; line: number; column?: 
   const match = /^(.+?):(\d+)\n(.*)\n(\s*)\^/.exec(stack) ?? /^(.+?):(\d+)\n/.exec(stack)
   if (!match || /^\w*Error\b/.test(match[1]!)) return undefined
   return {
-    file: match[1] === '[stdin]' ? undefined : match[1],
+    // a path, or a file URL when a module hook resolved the file (module-loader.ts)
+    file: match[1] === '[stdin]' ? undefined : match[1]!.startsWith('file://') ? safePath(match[1]!) : match[1],
     line: Number(match[2]),
     column: match[4] === undefined ? undefined : match[4].length + 1,
   }
