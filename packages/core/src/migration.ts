@@ -16,7 +16,7 @@ export interface MigrationContext<Client = any, Clients extends Record<string, u
   stores: Clients
   /** Writes a line to the run's log, tagged with the migration id. */
   log(message: string): void
-  /** Starts a progress bar (a terminal line, or JSON lines when not on a terminal). */
+  /** Starts a progress bar: drawn on a terminal, a plain line every 10% or 5 s elsewhere, JSON lines on stderr under `--json`. */
   progress(total: number): Progress
   /**
    * The last value saved with `save()` in an earlier, crashed run of this migration

@@ -323,7 +323,7 @@ function throwIfProblems(plan: Plan): void {
           : 'INTEGRITY'
   const hints: Record<string, string> = {
     drift:
-      'restore the applied file and the local modules it imports (git checkout); put the change in a new migration',
+      'restore the applied file and the local modules it imports (git checkout) and put the change in a new migration; or, if the edit is intended, `flux accept <id>`',
     missing: 'restore the deleted migration file; applied migrations must stay',
     dirty: 'find out what happened, then `flux resolve <id> --applied` or `--rolled-back`',
     irreversible: 'write a down() for it, or choose a target that does not need it reverted',
