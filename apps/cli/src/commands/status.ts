@@ -64,6 +64,6 @@ function printStatus(output: Output, status: ProjectStatus): void {
   output.line(
     total === 0
       ? 'no migrations yet: `flux new <name>` writes one'
-      : `${total} migrations: ${countBy(status.migrations.map((row) => (row.changed ? 'changed' : row.status)))}`,
+      : `${total} ${total === 1 ? 'migration' : 'migrations'}: ${countBy(status.migrations.map((row) => (row.changed ? 'changed' : row.status)))}`,
   )
 }
