@@ -31,10 +31,11 @@ export async function run({ configFile, output, json }: CommandInput): Promise<n
         `${output.paint.red('branches')} ${branch.component} has ${branch.heads.length} heads: ${branch.heads.join(', ')}`,
       )
     }
+    const problems = report.migrations.length + report.sums.length + report.branches.length
     output.line(
       report.ok
         ? output.paint.green('verified: migrations and flux.sum match the stores')
-        : `${report.migrations.length + report.sums.length + report.branches.length} problems`,
+        : `${problems} ${problems === 1 ? 'problem' : 'problems'}`,
     )
   }
   if (!report.ok) {
