@@ -20,7 +20,7 @@ export function renderHelp(command: CommandModule): string {
     GLOBAL_OPTIONS,
     '',
     ...(command.examples?.length ? ['Examples:', ...command.examples.map((example) => `  ${example}`), ''] : []),
-    `Exit codes: 0 done, 1 failed or store unreachable, 2 bad usage/config/migrations, 3 integrity, 4 lease timeout.`,
+    `Exit codes: 0 done, 1 failed or store unreachable, 2 bad usage/config/migrations, 3 integrity, 4 lease timeout, 130/143 cancelled with work left.`,
     '',
   ].join('\n')
 }

@@ -58,11 +58,12 @@ Options for every command:
 ${GLOBAL_OPTIONS}
 
 Exit codes:
-  0  done
-  1  a migration failed, or a store could not be reached
-  2  bad usage, config, or migrations (nothing was applied)
-  3  integrity: drift, missing, dirty, or a flux.sum mismatch
-  4  a lease could not be acquired in time
+  0    done
+  1    a migration failed, or a store could not be reached
+  2    bad usage, config, or migrations (nothing was applied)
+  3    integrity: drift, missing, dirty, or a flux.sum mismatch
+  4    a lease could not be acquired in time
+  130  cancelled (Ctrl-C) with something left undone; 143 after SIGTERM
 
 Run \`flux <command> --help\` for a command's own options.
 `
