@@ -26,7 +26,8 @@ describe('the flux command', () => {
     const help = await flux(['--help'], dir)
     expect(help.code).toBe(0)
     for (const command of COMMANDS) expect(help.stdout).toMatch(new RegExp(`^  ${command} `, 'm'))
-    expect(help.stdout).toContain('4  a lease could not be acquired in time')
+    expect(help.stdout).toContain('4    a lease could not be acquired in time')
+    expect(help.stdout).toContain('130  cancelled (Ctrl-C) with something left undone')
   })
 
   it('has --help on every command, without needing a config', async () => {
