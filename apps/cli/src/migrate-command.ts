@@ -1,4 +1,13 @@
-import { describeReason, FluxError, type FluxEvent, migrate, type PlanStep, type StepResult } from '@flux/core'
+import {
+  DEFAULT_CONCURRENCY,
+  describeReason,
+  FluxError,
+  type FluxEvent,
+  type LaneReport,
+  migrate,
+  type PlanStep,
+  type StepResult,
+} from '@flux/core'
 import type { CommandInput } from './command.ts'
 import {
   createRateMeter,
@@ -28,14 +37,15 @@ export async function runMigrate(
   input: CommandInput,
   options: { direction: 'up' | 'down'; target: string | undefined; steps: number | undefined },
 ): Promise<number> {
+  const concurrency = parseConcurrency(input.values.concurrency)
   const { output, json } = input
   // the stores connect while the migration files load; migrate() takes them from there.
   // A folder that no longer matches its flux.sum stops both directions before any file is imported.
   const project = await openProject(input.configFile, { prefetch: true, checkSums: true })
-  const reporter = createReporter(output, json)
+  const reporter = createReporter(output, json, concurrency)
   let report: Awaited<ReturnType<typeof migrate>>
   try {
-    report = await migrate(project, { ...options, signal: input.signal, onEvent: reporter.onEvent })
+    report = await migrate(project, { ...options, concurrency, signal: input.signal, onEvent: reporter.onEvent })
   } catch (error) {
     // migrate() throws only before the first step: a store down is said to have stopped everything
     if (FluxError.is(error) && error.code === 'STORE_UNAVAILABLE') {
@@ -65,6 +75,7 @@ export async function runMigrate(
   }
   if (cancelled) {
     output.line(cancelSummary(report.steps, options.direction))
+    printLanes(output, report.lanes, options.direction)
     output.error(`  ${output.paint.dim('hint:')} run \`flux ${options.direction}\` again to go on from there`)
     return cancelExitCode(input.signal)
   }
@@ -73,9 +84,11 @@ export async function runMigrate(
   } else {
     const done = report.steps.filter((step) => step.status === 'applied' || step.status === 'reverted').length
     const skipped = report.steps.filter((step) => step.status === 'skipped').length
+    const failed = report.steps.filter((step) => step.status === 'failed').length
     output.line(
-      `${done} ${pastOf(options.direction)}${skipped ? `, ${skipped} not run` : ''}${report.error ? ', 1 failed' : ''}`,
+      `${done} ${pastOf(options.direction)}${skipped ? `, ${skipped} not run` : ''}${failed ? `, ${failed} failed` : ''}`,
     )
+    if (report.error) printLanes(output, report.lanes, options.direction)
     // the signal came while the last step ran, and it finished: the run is complete
     if (input.signal.aborted && !report.error) output.error('the run had finished everything before it could stop')
   }
@@ -107,6 +120,44 @@ export function cancelSummary(steps: StepResult[], direction: 'up' | 'down'): st
   ].join(', ')
 }
 
+/**
+ * Where each lane stopped, when the run stopped early and had several:
+ * `  lane pg: 3 applied, failed at app/004_x` / `  lane mongo: 5 applied, 2 not started (…)`.
+ */
+function printLanes(output: Output, lanes: LaneReport[], direction: 'up' | 'down'): void {
+  if (lanes.length < 2) return
+  const list = (found: string[]) =>
+    ` (${found.slice(0, 2).join(', ')}${found.length > 2 ? `, and ${found.length - 2} more` : ''})`
+  for (const lane of lanes) {
+    const parts = [
+      `${lane.done.length} ${pastOf(direction)}`,
+      ...lane.failed.map((id) => output.paint.red(`failed at ${id}`)),
+      ...(lane.cancelled.length > 0 ? [`${lane.cancelled.length} rolled back${list(lane.cancelled)}`] : []),
+      ...(lane.notStarted.length > 0 ? [`${lane.notStarted.length} not started${list(lane.notStarted)}`] : []),
+    ]
+    output.line(`  lane ${lane.stores.join(' + ')}: ${parts.join(', ')}`)
+  }
+}
+
+/** `--concurrency <n>`: how many steps run at once, in lanes (default {@link DEFAULT_CONCURRENCY}). */
+export function parseConcurrency(value: string | boolean | undefined): number {
+  if (value === undefined || typeof value === 'boolean') return DEFAULT_CONCURRENCY
+  const concurrency = Number(value)
+  if (!/^\d+$/.test(value) || !Number.isInteger(concurrency) || concurrency < 1) {
+    throw new FluxError('USAGE', `--concurrency must be a whole number ≥ 1, got "${value}"`, {
+      hint: '`--concurrency 1` runs one migration at a time, in the order of `flux plan`',
+    })
+  }
+  return concurrency
+}
+
+/** The `--concurrency` option of `up` and `down`. */
+export const CONCURRENCY_OPTION = {
+  type: 'string',
+  value: 'n',
+  description: `migrations running at once, in lanes of stores nothing orders (default ${DEFAULT_CONCURRENCY}; 1: one at a time)`,
+} as const
+
 /** 130 after SIGINT, 143 after SIGTERM, as a shell reports a process those signals ended. */
 function cancelExitCode(signal: AbortSignal): number {
   const reason = signal.reason as { details?: { signal?: string } } | undefined
@@ -127,37 +178,50 @@ export function parseSteps(value: string | boolean | undefined): number | undefi
 }
 
 /**
- * Draws a run as it goes. On a terminal, a live line shows the step running, with a bar, the
- * count, percentage, rate and eta of its `ctx.progress`; off a terminal, progress is a plain
- * line every 10% or 5 s; under `--json`, a JSON line on stderr at most once a second (stdout
- * keeps its one document).
+ * Draws a run as it goes. On a terminal, a live block shows a line per step running (one per
+ * lane), with a bar, the count, percentage, rate and eta of its `ctx.progress`; off a terminal,
+ * progress is a plain line every 10% or 5 s; under `--json`, a JSON line on stderr at most once
+ * a second (stdout keeps its one document). When lanes run side by side, each line starts with
+ * the store of its step, so that they stay readable however they interleave.
  */
-function createReporter(output: Output, json: boolean) {
+function createReporter(output: Output, json: boolean, concurrency: number) {
   const interactive = output.interactive && !json
-  let current: { step: PlanStep; started: number; progress?: ProgressFigures } | undefined
-  let meter = createRateMeter()
-  let lastLine = { at: 0, done: 0 }
+  interface Running {
+    step: PlanStep
+    started: number
+    progress?: ProgressFigures
+    meter: ReturnType<typeof createRateMeter>
+    lastLine: { at: number; done: number }
+  }
+  const running = new Map<string, Running>()
+  let storeWidth = 0
+  const storeOf = (step: PlanStep) =>
+    storeWidth > 0 ? `${output.paint.dim(`${step.store.padEnd(storeWidth)} │`)} ` : ''
   const waitingSince = new Map<string, number>()
   const draw = () => {
-    if (!current) return
-    const elapsed = formatDuration(Math.round(performance.now() - current.started))
-    const figures = current.progress
-    const progress = figures ? ` ${progressBar(figures)} ${formatProgress(figures)}` : ''
-    output.live(
-      `${output.paint.cyan('›')} ${verbOf(current.step)} ${current.step.id}${progress} ${output.paint.dim(elapsed)}`,
-    )
+    if (running.size === 0) return
+    const lines = [...running.values()].map((current) => {
+      const elapsed = formatDuration(Math.round(performance.now() - current.started))
+      const figures = current.progress
+      const progress = figures ? ` ${progressBar(figures)} ${formatProgress(figures)}` : ''
+      return `${output.paint.cyan('›')} ${storeOf(current.step)}${verbOf(current.step)} ${current.step.id}${progress} ${output.paint.dim(elapsed)}`
+    })
+    output.live(lines)
   }
   const timer = interactive ? setInterval(draw, 100) : undefined
   timer?.unref()
   const onProgress = (step: PlanStep, done: number, total: number) => {
+    const current = running.get(step.id)
+    if (!current) return
     const now = performance.now()
-    meter.sample(done, now)
-    const figures: ProgressFigures = { done, total, rate: meter.rate(now) }
-    if (current) current.progress = figures
+    current.meter.sample(done, now)
+    const figures: ProgressFigures = { done, total, rate: current.meter.rate(now) }
+    current.progress = figures
     if (interactive) return
+    const { lastLine } = current
     if (json) {
       if (now - lastLine.at < 1000 && done < total) return
-      lastLine = { at: now, done }
+      current.lastLine = { at: now, done }
       const eta = etaOf(figures)
       process.stderr.write(
         `${JSON.stringify({
@@ -173,11 +237,17 @@ function createReporter(output: Output, json: boolean) {
       return
     }
     if (!progressLineDue(lastLine, figures, now)) return
-    lastLine = { at: now, done }
-    output.error(`${step.id}: ${formatProgress(figures)}`)
+    current.lastLine = { at: now, done }
+    output.error(`${storeOf(step)}${step.id}: ${formatProgress(figures)}`)
   }
   const onEvent = (event: FluxEvent) => {
     switch (event.type) {
+      case 'plan-ready':
+        // lanes side by side: each line says its store
+        if (concurrency > 1 && event.plan.lanes.length > 1) {
+          storeWidth = Math.max(...event.plan.steps.map((step) => step.store.length))
+        }
+        break
       case 'lease-wait': {
         const first = !waitingSince.has(event.store)
         if (first) waitingSince.set(event.store, Date.now())
@@ -196,35 +266,41 @@ function createReporter(output: Output, json: boolean) {
       case 'lease-acquired':
         if (waitingSince.has(event.store)) output.live(undefined)
         break
-      case 'step-start':
-        current = { step: event.step, started: performance.now() }
-        meter = createRateMeter()
-        lastLine = { at: performance.now(), done: 0 }
+      case 'step-start': {
+        const now = performance.now()
+        running.set(event.step.id, {
+          step: event.step,
+          started: now,
+          meter: createRateMeter(),
+          lastLine: { at: now, done: 0 },
+        })
         if (interactive) draw()
         break
+      }
       case 'step-progress':
         onProgress(event.step, event.done, event.total)
         break
       case 'step-log':
-        output.line(`  ${output.paint.dim(`${event.step.id}:`)} ${event.message}`)
+        output.line(`${storeOf(event.step)}  ${output.paint.dim(`${event.step.id}:`)} ${event.message}`)
+        if (interactive) draw()
         break
       case 'step-end': {
-        current = undefined
+        running.delete(event.step.id)
         output.live(undefined)
         const { result } = event
         const time = output.paint.dim(`(${formatDuration(result.durationMs)})`)
         const why = whyOf(event.step)
-        if (result.status === 'failed') output.line(`${output.paint.red('✗ failed')}   ${result.id} ${time}${why}`)
+        const store = storeOf(event.step)
+        if (result.status === 'failed')
+          output.line(`${store}${output.paint.red('✗ failed')}   ${result.id} ${time}${why}`)
         else if (result.status === 'cancelled') {
-          output.line(`${output.paint.yellow('↶ cancelled')} ${result.id} ${time}: rolled back, nothing of it kept`)
-        } else output.line(`${output.paint.green(`✓ ${result.status.padEnd(8)}`)} ${result.id} ${time}${why}`)
+          output.line(
+            `${store}${output.paint.yellow('↶ cancelled')} ${result.id} ${time}: rolled back, nothing of it kept`,
+          )
+        } else output.line(`${store}${output.paint.green(`✓ ${result.status.padEnd(8)}`)} ${result.id} ${time}${why}`)
+        if (interactive) draw()
         break
       }
-      case 'run-interrupted':
-        // a step a batch had begun may not have started: it is not the one running any more
-        current = undefined
-        output.live(undefined)
-        break
       default:
         break
     }

@@ -13,8 +13,8 @@ export interface Output {
   line(text?: string): void
   error(text: string): void
   printJson(value: unknown): void
-  /** Replaces the live line on stderr (terminal only); `undefined` clears it. */
-  live(text: string | undefined): void
+  /** Replaces the live lines on stderr (terminal only): one, or a block of them; `undefined` clears them. */
+  live(text: string | readonly string[] | undefined): void
 }
 
 export function createOutput(json: boolean): Output {
@@ -24,11 +24,12 @@ export function createOutput(json: boolean): Output {
   const interactive = stderr.isTTY === true && process.env.TERM !== 'dumb'
   const code = (open: number, close: number): Paint =>
     colors ? (text) => `\u001b[${open}m${text}\u001b[${close}m` : (text) => text
-  let liveShown = false
+  // lines of the live block on screen; the cursor stays at the end of the last
+  let liveShown = 0
   const clearLive = () => {
-    if (liveShown) {
-      stderr.write('\r\u001b[2K')
-      liveShown = false
+    if (liveShown > 0) {
+      stderr.write(`\r\u001b[2K${'\u001b[1A\u001b[2K'.repeat(liveShown - 1)}`)
+      liveShown = 0
     }
   }
   return {
@@ -55,12 +56,17 @@ export function createOutput(json: boolean): Output {
     },
     live(text) {
       if (!interactive) return
-      if (text === undefined) return clearLive()
+      const lines = text === undefined ? [] : typeof text === 'string' ? [text] : text
+      clearLive()
+      if (lines.length === 0) return
       const width = stderr.columns || 80
       // escape codes take no room on screen; a line too long for the terminal is cut without colours
-      const visible = stripVTControlCharacters(text)
-      stderr.write(`\r\u001b[2K${visible.length > width - 1 ? `${visible.slice(0, width - 2)}…` : text}`)
-      liveShown = true
+      const fitted = lines.map((line) => {
+        const visible = stripVTControlCharacters(line)
+        return visible.length > width - 1 ? `${visible.slice(0, width - 2)}…` : line
+      })
+      stderr.write(fitted.join('\n'))
+      liveShown = fitted.length
     },
   }
 }

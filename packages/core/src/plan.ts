@@ -3,6 +3,7 @@ import { FluxError } from './errors.ts'
 import type { MigrationNode } from './graph/graph.ts'
 import { resolveRevision } from './graph/targets.ts'
 import { chooseReverts, type StepReason } from './plan-down.ts'
+import { type PlanLane, planLanes } from './run/lanes.ts'
 
 /**
  * Where one migration stands. `retired` is reserved for migrations of retired stores;
@@ -63,6 +64,11 @@ export interface Plan {
   problems: Problem[]
   /** Stores to lease, sorted: every step's home store and the stores it uses. */
   stores: string[]
+  /**
+   * Groups of stores whose steps run side by side with the other groups' (steps that share a
+   * store, or that an edge orders, run one after another).
+   */
+  lanes: PlanLane[]
 }
 
 export interface StoreInfo {
@@ -204,7 +210,14 @@ export function createPlan(input: PlanInput): Plan {
     stores.add(step.store)
     for (const name of step.uses) stores.add(name)
   }
-  return { direction: input.direction, target: input.target ?? null, steps, problems, stores: [...stores].sort() }
+  return {
+    direction: input.direction,
+    target: input.target ?? null,
+    steps,
+    problems,
+    stores: [...stores].sort(),
+    lanes: planLanes(steps, input.nodes, input.direction),
+  }
 }
 
 function planUp(

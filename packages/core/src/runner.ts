@@ -6,6 +6,7 @@ import type { FluxEventListener, StepResult } from './events.ts'
 import { acquireLeases, releaseLeases } from './lease-set.ts'
 import { createPlan, type Plan, type PlanInput, type PlanStep } from './plan.ts'
 import { type Project, storeInfoOf } from './project.ts'
+import { DEFAULT_CONCURRENCY, runSideBySide, runUnits, stepDependencies } from './run/lanes.ts'
 import { IN_TRANSACTION, runStep, type StepOptions, transactionalStep } from './step.ts'
 import { closeStores, openStores, readLedgers, storeError } from './stores.ts'
 
@@ -21,6 +22,11 @@ export interface MigrateOptions {
   signal?: AbortSignal
   onEvent?: FluxEventListener
   runId?: string
+  /**
+   * How many steps (or batches of a store's steps) run at once, in lanes: steps whose stores
+   * (home and `uses`) do not overlap and that no edge orders. `1` runs the plan in its order.
+   */
+  concurrency?: number | undefined
 }
 
 export interface RunReport {
@@ -32,6 +38,20 @@ export interface RunReport {
   steps: StepResult[]
   /** Why the run stopped early: a failed step, a lost lease, an interruption. */
   error?: FluxError
+  /** Each lane of the plan (`Plan.lanes`) and how far it got. */
+  lanes: LaneReport[]
+}
+
+export interface LaneReport {
+  stores: string[]
+  /** `done`: all its steps ran; `failed`: one failed; `stopped`: the run stopped before the rest (a failure elsewhere, a cancel). */
+  state: 'done' | 'failed' | 'stopped'
+  /** Ids applied (up) or reverted (down). */
+  done: string[]
+  failed: string[]
+  /** Rolled back on a cancel. */
+  cancelled: string[]
+  notStarted: string[]
 }
 
 /**
@@ -41,6 +61,10 @@ export interface RunReport {
  * throw before anything runs; a failing step ends the run and is in the report.
  */
 export async function migrate(project: Project, options: MigrateOptions): Promise<RunReport> {
+  const concurrency = options.concurrency
+  if (concurrency !== undefined && (!Number.isInteger(concurrency) || concurrency < 1)) {
+    throw new FluxError('USAGE', `concurrency must be a whole number ≥ 1, got ${concurrency}`)
+  }
   const runId = options.runId ?? randomUUID()
   const emit = options.onEvent ?? (() => {})
   const storeNames = Object.keys(project.adapters).sort()
@@ -68,7 +92,7 @@ export async function migrate(project: Project, options: MigrateOptions): Promis
       const draft = createPlan(input(ledgers, []))
       throwIfProblems(draft)
       if (draft.steps.length === 0)
-        return { runId, direction: options.direction, target: draft.target, plan: draft, steps: [] }
+        return { runId, direction: options.direction, target: draft.target, plan: draft, steps: [], lanes: [] }
       const leases = await acquireLeases(project, draft.stores, runId, { signal: options.signal, onEvent: emit })
       try {
         ledgers = { ...ledgers, ...(await readLedgers(project.adapters, draft.stores)) }
@@ -95,7 +119,7 @@ async function runSteps(
   options: MigrateOptions,
   emit: FluxEventListener,
 ): Promise<RunReport> {
-  const report: RunReport = { runId, direction: plan.direction, target: plan.target, plan, steps: [] }
+  const report: RunReport = { runId, direction: plan.direction, target: plan.target, plan, steps: [], lanes: [] }
   const lost = [...leases.values()].map((lease) => lease.lost)
   // A cancel (SIGINT, SIGTERM) reaches only migrations in a transaction, whose stopping rolls
   // back; elsewhere stopping midway would leave part of a migration in the store, so the one
@@ -110,8 +134,6 @@ async function runSteps(
       if (!entries.has(key)) entries.set(key, entry)
     }
   }
-  const skip = (step: PlanStep) =>
-    report.steps.push({ id: step.id, store: step.store, action: step.action, status: 'skipped', durationMs: 0 })
   const stepOptions = (step: PlanStep): StepOptions => ({
     project,
     step,
@@ -121,43 +143,86 @@ async function runSteps(
     emit,
     fluxVersion: FLUX_VERSION,
   })
-  for (let index = 0; index < plan.steps.length; ) {
-    const step = plan.steps[index]!
-    if (report.error) {
-      skip(step)
-      index += 1
-      continue
-    }
+  const concurrency = options.concurrency ?? DEFAULT_CONCURRENCY
+  const waits = stepDependencies(plan.steps, project.graph.nodes, plan.direction)
+  const units = runUnits(plan.steps, waits, (index) => batchable(project, plan.steps[index]!), {
+    adjacent: concurrency === 1,
+    limit: BATCH_LIMIT,
+  })
+  const results = new Map<string, StepResult>()
+  const record = (result: StepResult) => {
+    results.set(result.id, result)
+    report.steps.push(result)
+  }
+  // a failure or a cancel stops new work in every lane; the steps running in others finish
+  const mayStart = () => {
+    if (report.error) return false
     const stop = stopReason(options.signal, leases)
-    if (stop) {
-      report.error = stop
-      emit({ type: 'run-interrupted', reason: stop })
-      skip(step)
-      index += 1
-      continue
-    }
-    const batch = batchAt(project, plan.steps, index)
-    const progress = batchProgress(batch, index, plan.steps.length, report, emit)
+    if (!stop) return true
+    report.error = stop
+    emit({ type: 'run-interrupted', reason: stop })
+    return false
+  }
+  const runUnit = async (number: number) => {
+    const indices = units[number]!.steps
+    const batch = indices.map((index) => plan.steps[index]!)
+    const progress = batchProgress(batch, indices, plan.steps.length, record, emit)
     progress.begin(0)
     const outcome =
       batch.length > 1
         ? await runBatch(project, batch, batch.map(stepOptions), signal, (committed) => progress.end(committed))
-        : await runOne(step, stepOptions(step))
+        : await runOne(batch[0]!, stepOptions(batch[0]!))
     if (outcome.failure === INTERRUPTED) {
       // stopped by a signal or a lost lease before the step began: it is not run, as when between steps
       progress.end(outcome.committed)
     } else if (outcome.failure && isCancel(outcome.failure, batch[outcome.committed]!, options.signal)) {
       // stopped on ctx.signal in its transaction: rolled back, not a failure of the migration
       progress.end(outcome.committed, outcome.failure, 'cancelled')
-      report.error = stopReason(options.signal, leases)
-      emit({ type: 'run-interrupted', reason: report.error! })
+      if (!report.error) {
+        report.error = stopReason(options.signal, leases)
+        emit({ type: 'run-interrupted', reason: report.error! })
+      }
     } else {
       progress.end(outcome.committed, outcome.failure)
-      if (outcome.failure) report.error = outcome.failure
+      // the first failure is the run's; a later one, in another lane, is in its step's result
+      if (outcome.failure && (!report.error || report.error.code === 'INTERRUPTED')) report.error = outcome.failure
     }
-    index += progress.reported()
   }
+  await runSideBySide(units, concurrency, mayStart, runUnit)
+  if (!report.error && results.size < plan.steps.length) report.error = stopReason(options.signal, leases)
+  // in plan order, each step once: those never started are skipped
+  report.steps = plan.steps.map(
+    (step) =>
+      results.get(step.id) ?? {
+        id: step.id,
+        store: step.store,
+        action: step.action,
+        status: 'skipped',
+        durationMs: 0,
+      },
+  )
+  report.lanes = laneReports(plan, report.steps)
   return report
+}
+
+/** What each lane did: its steps done, failed, rolled back on a cancel, not started. */
+function laneReports(plan: Plan, steps: StepResult[]): LaneReport[] {
+  const byId = new Map(steps.map((result) => [result.id, result]))
+  return plan.lanes.map((lane) => {
+    const of = (...statuses: StepResult['status'][]) =>
+      lane.steps.filter((id) => statuses.includes(byId.get(id)!.status))
+    const failed = of('failed')
+    const notStarted = of('skipped')
+    const cancelled = of('cancelled')
+    return {
+      stores: lane.stores,
+      state: failed.length > 0 ? 'failed' : notStarted.length > 0 || cancelled.length > 0 ? 'stopped' : 'done',
+      done: of('applied', 'reverted'),
+      failed,
+      cancelled,
+      notStarted,
+    }
+  })
 }
 
 /**
@@ -165,14 +230,20 @@ async function runSteps(
  * says they committed; those told of together share the time since the last telling. The
  * first step not known to be committed is the one shown as running.
  */
-function batchProgress(batch: PlanStep[], first: number, total: number, report: RunReport, emit: FluxEventListener) {
+function batchProgress(
+  batch: PlanStep[],
+  indices: number[],
+  total: number,
+  record: (result: StepResult) => void,
+  emit: FluxEventListener,
+) {
   let reported = 0
   let started: number | undefined
   let since = performance.now()
   const begin = (offset: number) => {
     if (started === offset) return
     started = offset
-    emit({ type: 'step-start', step: batch[offset]!, index: first + offset, total })
+    emit({ type: 'step-start', step: batch[offset]!, index: indices[offset]!, total })
   }
   const end = (committed: number, failure?: FluxError, failed: 'failed' | 'cancelled' = 'failed') => {
     // a store may tell of commits late, after the batch ended: they were reported then
@@ -192,12 +263,12 @@ function batchProgress(batch: PlanStep[], first: number, total: number, report: 
       }
       if (isFailed && failed === 'failed') result.error = { code: failure!.code, message: failure!.message }
       begin(reported)
-      report.steps.push(result)
+      record(result)
       emit({ type: 'step-end', step: member, result })
     }
     if (committed < batch.length && !failure) begin(committed)
   }
-  return { begin, end, reported: () => reported }
+  return { begin, end }
 }
 
 /** How many steps committed, from the first, and the error of the one after them, if it failed. */
@@ -258,22 +329,15 @@ async function runBatch(
 const BATCH_LIMIT = 1000
 
 /**
- * The steps to run next from `index`: one, or consecutive steps of one store that can go in
- * one batch: in a transaction, with their statements known before they run (`sql`), touching
- * no other store, on an adapter that batches.
+ * A step that can go in one batch with the steps of its store next to it: in a transaction,
+ * with its statements known before it runs (`sql`), touching no other store, on an adapter
+ * that batches.
  */
-function batchAt(project: Project, steps: readonly PlanStep[], index: number): PlanStep[] {
-  const first = steps[index]!
-  const batchable = (step: PlanStep) => {
-    if (!step.transaction || step.store !== first.store || step.action === 'resume') return false
-    const definition = project.graph.definitions.get(step.id)!
-    const known = step.action === 'revert' ? definition.sql?.down : definition.sql?.up
-    return known !== undefined && (definition.uses?.length ?? 0) === 0
-  }
-  if (!batchesTransactions(project.adapters[first.store]!) || !batchable(first)) return [first]
-  let end = index + 1
-  while (end < steps.length && end - index < BATCH_LIMIT && batchable(steps[end]!)) end += 1
-  return steps.slice(index, end)
+function batchable(project: Project, step: PlanStep): boolean {
+  if (!step.transaction || step.action === 'resume' || !batchesTransactions(project.adapters[step.store]!)) return false
+  const definition = project.graph.definitions.get(step.id)!
+  const known = step.action === 'revert' ? definition.sql?.down : definition.sql?.up
+  return known !== undefined && (definition.uses?.length ?? 0) === 0
 }
 
 function asStepError(step: PlanStep, error: unknown): FluxError {

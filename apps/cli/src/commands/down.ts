@@ -1,10 +1,10 @@
 import { FluxError, previewPlan } from '@flux/core'
 import type { CommandInput } from '../command.ts'
-import { parseSteps, runMigrate, TARGET_FORMS } from '../migrate-command.ts'
+import { CONCURRENCY_OPTION, parseSteps, runMigrate, TARGET_FORMS } from '../migrate-command.ts'
 import { openProject } from '../project.ts'
 import { confirmDown } from '../safe-down.ts'
 
-export const usage = 'flux down <target> | --steps <n> [--yes] [--json]'
+export const usage = 'flux down <target> | --steps <n> [--yes] [--concurrency <n>] [--json]'
 export const description = `Reverts applied migrations with their down(), the most recently applied first.
 <target> stays applied and what lies above it is reverted (its applied descendants), never
 another branch or component, except migrations that depend on a reverted one (through
@@ -20,11 +20,14 @@ Ctrl-C (SIGINT, SIGTERM) stops the run calmly: the migration in flight finishes,
 back where it runs in a transaction and stops on ctx.signal; nothing after it starts, leases
 are released, and the exit code is 130 (143 for SIGTERM) if something was left undone.
 A second Ctrl-C quits at once.
+Like \`up\`, it reverts stores that nothing orders side by side (dependants first in each lane);
+--concurrency 1 reverts one at a time.
 ${TARGET_FORMS}`
 export const maxPositionals = 1
 export const options = {
   steps: { type: 'string', value: 'n', description: 'revert the last n applied migrations' },
   yes: { type: 'boolean', description: 'revert without asking, also other components and data-destroying steps' },
+  concurrency: CONCURRENCY_OPTION,
 } as const
 export const examples = [
   'flux down --steps 1',

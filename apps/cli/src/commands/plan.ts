@@ -7,7 +7,8 @@ import { openProject } from '../project.ts'
 
 export const usage = 'flux plan [target] [--down] [--steps <n>] [--sql] [--json]'
 export const description = `Shows the steps \`flux up\` (or with --down, \`flux down\`) would run now, in order, with
-the store of each and the problems that would stop it. Changes nothing and takes no lease.
+the store of each and the problems that would stop it, then the lanes: groups of stores
+whose steps run side by side with the other groups', when there are several (--json: \`lanes\`). Changes nothing and takes no lease.
 With --sql, prints the SQL the steps would run, for review (migrations that compute their
 changes at run time are listed as not renderable). Exits 3 when the plan has integrity problems,
 or a migrations folder does not match its flux.sum (\`up\` and \`down\` refuse to run then).
@@ -45,10 +46,28 @@ export async function run({ values, positionals, configFile, output, json }: Com
         `${String(index + 1).padStart(3)}. ${stepVerb(step).padEnd(8)} ${step.id}  ${output.paint.dim(`→ ${step.store}`)}${uses}${mode}${whyOf(step)}`,
       )
     }
+    printLanes(plan, output)
     for (const problem of plan.problems) output.line(`${output.paint.red(problem.kind.padEnd(12))} ${problem.message}`)
     for (const problem of sums) output.line(`${output.paint.red('flux.sum'.padEnd(12))} ${problem.message}`)
   }
   return plan.problems.length > 0 || sums.length > 0 ? 3 : 0
+}
+
+/**
+ * Which steps can run side by side: each lane (a group of stores), its steps in order, and the
+ * steps of other lanes it waits for.
+ */
+function printLanes(plan: Plan, output: Output): void {
+  // one lane: the steps run in the order above
+  if (plan.lanes.length < 2) return
+  output.line(`lanes: ${plan.lanes.length}, side by side (\`--concurrency\` bounds how many steps run at once)`)
+  const shown = (ids: string[]) =>
+    ids.length > 6 ? `${ids.slice(0, 5).join(', ')}, … and ${ids.length - 5} more` : ids.join(', ')
+  for (const lane of plan.lanes) {
+    const steps = `${lane.steps.length} step${lane.steps.length === 1 ? '' : 's'}`
+    const after = lane.after.length > 0 ? output.paint.dim(` — waits for ${shown(lane.after)}`) : ''
+    output.line(`  ${lane.stores.join(' + ')} (${steps}): ${shown(lane.steps)}${after}`)
+  }
 }
 
 /** The SQL of each step, as a script a DBA can read; `--json` gives `{ id, store, sql }` per step. */
