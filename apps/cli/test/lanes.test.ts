@@ -207,6 +207,11 @@ describeWithServer('FLUX_TEST_PG_URL', 'lanes', () => {
       const bad = await flux(['up', '--concurrency', '0'], dir)
       expect(bad.code).toBe(2)
       expect(bad.stderr).toContain('--concurrency must be a whole number ≥ 1, got "0"')
+      // down refuses it before it asks or reverts anything
+      const badDown = await flux(['down', '--steps', '1', '--yes', '--concurrency', 'two'], dir)
+      expect(badDown.code).toBe(2)
+      expect(badDown.stderr).toContain('--concurrency must be a whole number ≥ 1, got "two"')
+      expect((await statusJson(dir)).map((row) => row.status)).toEqual(['applied', 'applied', 'applied'])
     })
 
     it('starts a migration that uses two stores once both lanes are done, and an edge orders two stores', async () => {

@@ -1,6 +1,6 @@
 import { FluxError, previewPlan } from '@flux/core'
 import type { CommandInput } from '../command.ts'
-import { CONCURRENCY_OPTION, parseSteps, runMigrate, TARGET_FORMS } from '../migrate-command.ts'
+import { CONCURRENCY_OPTION, parseConcurrency, parseSteps, runMigrate, TARGET_FORMS } from '../migrate-command.ts'
 import { openProject } from '../project.ts'
 import { confirmDown } from '../safe-down.ts'
 
@@ -39,6 +39,8 @@ export const examples = [
 
 export async function run(input: CommandInput): Promise<number> {
   const steps = parseSteps(input.values.steps)
+  // refused before anything is asked
+  parseConcurrency(input.values.concurrency)
   const target = input.positionals[0]
   if ((steps === undefined) === (target === undefined)) {
     throw new FluxError('USAGE', 'give either a target or --steps <n>', { hint: 'e.g. `flux down --steps 1`' })
