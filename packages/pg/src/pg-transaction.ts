@@ -12,11 +12,32 @@ interface Queued {
   onError?: ((error: unknown) => unknown) | undefined
   /** Called once the statement ran. */
   onRan?: (() => void) | undefined
+  /** A transaction's COMMIT. */
+  commit?: true
 }
 
 /** A script is sent once it holds this many transactions, or this many characters. */
 const SCRIPT_TRANSACTIONS = 32
 const SCRIPT_LENGTH = 1 << 18
+
+/**
+ * Sent before each COMMIT of a script but its last: that commit does not wait for its WAL to
+ * reach the disk. PostgreSQL writes the WAL in order, so the script's last commit, which
+ * waits (as the session's `synchronous_commit` says), makes every one before it durable too.
+ * A session whose `synchronous_commit` is already off stays as it is.
+ */
+const ASYNC_COMMIT = 'SET LOCAL synchronous_commit = off'
+
+/**
+ * Makes the commits before it durable after a script stopped between an asynchronous commit
+ * and the one that waits: a transaction that writes WAL (a transactional logical decoding
+ * message, which no table holds and no reader sees unless it asks for messages), committed
+ * with the session's `synchronous_commit`, flushes the WAL up to its own commit record. A
+ * transaction that writes no WAL waits for nothing, so a plain `select` would not do.
+ */
+const FLUSH = `select pg_logical_emit_message(true, 'flux', 'flush') where current_setting('synchronous_commit') <> 'off'`
+/** How long to wait, where FLUSH is refused, for the WAL writer to flush the commits (it does every 200 ms by default). */
+const FLUSH_WAIT_MS = 5000
 
 /**
  * A transaction on one server connection, in as few round trips as the protocol allows:
@@ -66,7 +87,11 @@ export async function serverBatch(
   // a transaction is open on the server: BEGIN ran, and neither COMMIT nor a failure ended it
   let open = false
   let committed = 0
+  // how many committed and are known to be on disk: reported, and the outcome once the server is lost
+  let durable = 0
   let broken: Error | undefined
+  // the server or the connection failed (not a statement): commits not known durable may be lost
+  let lost: Error | undefined
   // the transaction being built, where its statements start in `pending`, and whether some were sent
   let current = 0
   let from = 0
@@ -79,9 +104,16 @@ export async function serverBatch(
     pending.push({ text, owner: current, onError, onRan })
     pendingLength += text.length
   }
-  const fail = (index: number, error: unknown) => {
+  /** `error` as the transaction's, `raw` as the driver gave it (a statement's error, or the connection's). */
+  const fail = (index: number, error: unknown, raw: unknown = error) => {
     state.failed ??= { index, error }
-    if (!(error instanceof pg.DatabaseError)) broken ??= error as Error
+    if (!(raw instanceof pg.DatabaseError)) broken ??= raw as Error
+  }
+  /** {@link fail} for a failure the server or the driver reported. */
+  const failSent = (index: number, error: unknown, raw: unknown) => {
+    fail(index, error, raw)
+    const ofStatement = raw instanceof pg.DatabaseError && raw.severity !== 'FATAL' && raw.severity !== 'PANIC'
+    if (!ofStatement) lost ??= raw as Error
   }
 
   /** Runs what is queued as one script, after the one in flight; its results, or `undefined` once something failed. */
@@ -99,21 +131,23 @@ export async function serverBatch(
           false,
         )
         if ('error' in retried) {
-          fail(retried.statement.owner, retried.error)
+          failSent(retried.statement.owner, retried.error, retried.raw)
           return undefined
         }
       }
-      fail(owner, sent.error)
+      failSent(owner, sent.error, sent.raw)
       return undefined
     }
     // told once the next script is on its way (after this turn's promise jobs), so that the
     // server is not kept waiting while the caller reports
-    const count = committed
+    const count = durable
     if (options.onCommit) setImmediate(() => options.onCommit!(count))
     return sent.results
   }
   const takePending = () => {
-    const statements = pending
+    const statements = durableAtEnd(pending, () => {
+      durable = committed
+    })
     pending = []
     pendingLength = 0
     pendingTransactions = 0
@@ -154,7 +188,7 @@ export async function serverBatch(
         try {
           result = await client.query(text, values)
         } catch (error) {
-          fail(current, error)
+          failSent(current, error, error)
           throw error
         }
       } else {
@@ -235,6 +269,7 @@ export async function serverBatch(
         open = false
         committed = index + 1
       })
+      pending[pending.length - 1]!.commit = true
       pendingTransactions += 1
       if (pendingTransactions >= SCRIPT_TRANSACTIONS || pendingLength >= SCRIPT_LENGTH) await dispatch()
     }
@@ -242,14 +277,31 @@ export async function serverBatch(
     await inflight
   } catch (error) {
     // the driver failed outside a query (it should not): the connection is not to be trusted
-    fail(current, error)
+    failSent(current, error, error)
     broken = error as Error
+    lost = error as Error
     await inflight?.catch(() => {})
   } finally {
     if (state.failed && open && !broken) {
       await client.query('ROLLBACK').catch((rollbackError: Error) => {
         broken = rollbackError
       })
+    }
+    if (state.failed && !broken && durable < committed) {
+      // the script stopped after commits that did not wait for the disk: they are made durable before they are told
+      await flush(client).then(
+        () => {
+          durable = committed
+        },
+        (flushError: Error) => {
+          broken = flushError
+          lost = flushError
+        },
+      )
+    }
+    if (state.failed && lost && durable < state.failed.index) {
+      // the server may have lost the commits that did not wait for the disk: which did is unknown
+      state.failed = { index: durable, error: lost }
     }
     // invalid_sql_statement_name: a prepared statement was dropped behind flux's back
     if (dropsPrepared || (state.failed?.error as { code?: unknown } | undefined)?.code === '26000') connections.forget()
@@ -262,8 +314,62 @@ export async function serverBatch(
 
 const SEPARATOR = ';\n'
 
+/**
+ * The script's statements with {@link ASYNC_COMMIT} before each COMMIT but the last, and
+ * `onDurable` called once that last one ran.
+ */
+function durableAtEnd(statements: Queued[], onDurable: () => void): Queued[] {
+  let last = -1
+  for (let index = statements.length - 1; index >= 0; index--) {
+    if (statements[index]!.commit) {
+      last = index
+      break
+    }
+  }
+  if (last < 0) return statements
+  const script: Queued[] = []
+  for (let index = 0; index < statements.length; index++) {
+    const statement = statements[index]!
+    if (index === last) {
+      const { onRan } = statement
+      script.push({
+        ...statement,
+        onRan: () => {
+          onRan?.()
+          onDurable()
+        },
+      })
+    } else {
+      if (statement.commit) script.push({ text: ASYNC_COMMIT, owner: statement.owner })
+      script.push(statement)
+    }
+  }
+  return script
+}
+
+/** Makes every commit of the session durable ({@link FLUSH}), or waits for the WAL writer where the server refuses it. */
+async function flush(client: pg.PoolClient): Promise<void> {
+  try {
+    await client.query(FLUSH)
+    return
+  } catch (error) {
+    if (!(error instanceof pg.DatabaseError) || error.severity === 'FATAL' || error.severity === 'PANIC') throw error
+  }
+  const { rows } = await client.query<{ lsn: string }>('select pg_current_wal_insert_lsn()::text as lsn')
+  const deadline = Date.now() + FLUSH_WAIT_MS
+  for (;;) {
+    const { rows: flushed } = await client.query<{ done: boolean }>(
+      'select pg_current_wal_flush_lsn() >= $1::pg_lsn as done',
+      [rows[0]!.lsn],
+    )
+    if (flushed[0]!.done) return
+    if (Date.now() > deadline) throw new Error('the server did not flush its WAL to disk within 5 s')
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+}
+
 /** What a script gave: every statement's result, or the error of the one that failed and how many completed before it. */
-type ScriptResult = { results: pg.QueryResult[] } | { error: unknown; statement: Queued; completed: number }
+type ScriptResult = { results: pg.QueryResult[] } | { error: unknown; raw: Error; statement: Queued; completed: number }
 
 /**
  * Sends the statements as one simple-protocol query (`results`: keep every statement's
@@ -319,9 +425,9 @@ function blame(statements: Queued[], text: string, error: Error, completed: numb
   if (!statement.onError || !ofStatement) {
     // a statement of flux's own (BEGIN, the ledger write, COMMIT), or a lost connection: no position for a user
     holder.position = undefined
-    return { error, statement, completed }
+    return { error, raw: error, statement, completed }
   }
-  return { error: statement.onError(error), statement, completed }
+  return { error: statement.onError(error), raw: error, statement, completed }
 }
 
 /** The UTF-16 index of the character at `characters` (0-based) in `text`. */

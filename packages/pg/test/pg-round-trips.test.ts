@@ -140,11 +140,55 @@ describeWithServer('round trips', (url) => {
       expect(scripts[0]).toMatch(
         `BEGIN; insert into "${schema}".hotel values (100); FENCE; insert into "${schema}"."flux_ledger" (id,`,
       )
-      expect(scripts[0]).toContain(`COMMIT; BEGIN; insert into "${schema}".hotel values (101); FENCE; insert into`)
+      expect(scripts[0]).toContain(
+        `SET LOCAL synchronous_commit = off; COMMIT; BEGIN; insert into "${schema}".hotel values (101); FENCE; insert into`,
+      )
+      // every commit of a script but its last skips the wait for the disk; the last one waits, for all
+      expect(scripts.map((text) => text.split('; SET LOCAL synchronous_commit = off; COMMIT').length - 1)).toEqual([
+        31, 7,
+      ])
+      expect(scripts.map((text) => /[^f]; COMMIT$/.test(text))).toEqual([true, true])
+      // nothing failed: no flush of its own
+      expect(sentSince(from).some((text) => text.includes('pg_logical_emit_message'))).toBe(false)
     } finally {
       await adminPool(url).query(`delete from "${schema}".hotel where id >= 100`)
       await adminPool(url).query(`delete from "${schema}".flux_ledger where id like 'app/%_many'`)
     }
+  })
+
+  it('a script stopped by a failing migration after commits that did not wait: one flush, then they are told applied', async () => {
+    const few = Array.from({ length: 3 }, (_, offset) =>
+      migration(`00${60 + offset}_few`, [`insert into "${schema}".hotel values (${200 + offset})`]),
+    )
+    const failing = migration('0063_fails', [`insert into "${schema}".no_such_table values (1)`])
+    const from = sent.length
+    try {
+      const report = await up('advisory', [first, second, ...few, failing])
+      expect(report.error?.message).toContain('no_such_table')
+      expect(report.steps.filter((step) => step.status === 'applied').map((step) => step.id)).toEqual(
+        few.map((one) => `app/${one.name}`),
+      )
+      const texts = sentSince(from)
+      const script = texts.findIndex((text) => text.startsWith('BEGIN;'))
+      expect(texts[script]!.split('; SET LOCAL synchronous_commit = off; COMMIT').length - 1).toBe(3)
+      // the failed transaction rolled back, then a transaction that writes WAL and waits for it
+      expect(texts.slice(script + 1, script + 3)).toEqual(['ROLLBACK', starting('select pg_logical_emit_message')])
+      const { rows } = await adminPool(url).query(
+        `select count(*)::int as n from "${schema}".hotel where id between 200 and 202`,
+      )
+      expect(rows[0].n).toBe(3)
+    } finally {
+      await adminPool(url).query(`delete from "${schema}".hotel where id >= 200`)
+      await adminPool(url).query(`delete from "${schema}".flux_ledger where id like 'app/%_few'`)
+    }
+  })
+
+  it('a script stopped at its first transaction sends no flush: the script before it ended with a commit that waited', async () => {
+    const failing = migration('0064_fails', [`insert into "${schema}".no_such_table values (1)`])
+    const from = sent.length
+    const report = await up('advisory', [first, second, failing])
+    expect(report.error?.message).toContain('no_such_table')
+    expect(sentSince(from).some((text) => text.includes('pg_logical_emit_message'))).toBe(false)
   })
 
   it('`up` with nothing to do reads each ledger once, and takes no lease', async () => {
