@@ -10,6 +10,13 @@ import { type MongoSettings, storeError } from './mongo-options.ts'
 export const SEQUENCE_ID = '#sequence'
 
 /**
+ * How many numbers a lease holder takes from the counter at once: one counter write per 100 new
+ * entries instead of one each. Only the holder writes while its lease is current, so the numbers
+ * it hands out in turn keep the first-recorded order; numbers left unused are only gaps.
+ */
+const SEQUENCE_BLOCK = 100
+
+/**
  * The ledger: one document per entry in `ledgerCollection`, whose `_id` is the migration id
  * (so the always-present unique `_id` index keeps ids unique: there is no index to create,
  * and no race between two first writers). `seq`, taken from an atomic counter when an id is
@@ -69,15 +76,22 @@ export function mongoLedger(
     }
   }
 
-  const nextSeq = async (): Promise<number> => {
+  // numbers taken for one lease (by identity: a new acquisition takes a new block), not yet used
+  let block: { held: HeldLease; next: number; end: number } | undefined
+  const nextSeq = async (held: HeldLease | undefined): Promise<number> => {
+    const blocks = held !== undefined && !session
+    if (blocks && block?.held === held && block.next < block.end) return block.next++
+    const size = blocks ? SEQUENCE_BLOCK : 1
     const counter = await database()
       .collection<{ _id: string; value: number }>(settings.ledgerCollection)
       .findOneAndUpdate(
         { _id: SEQUENCE_ID },
-        { $inc: { value: 1 } },
+        { $inc: { value: size } },
         { ...options, upsert: true, returnDocument: 'after' },
       )
-    return counter!.value
+    const first = counter!.value - size + 1
+    if (blocks) block = { held, next: first + 1, end: counter!.value + 1 }
+    return first
   }
 
   return {
@@ -117,7 +131,7 @@ export function mongoLedger(
             if (typeof before?.seq === 'number') return
           }
           // numbered while the entry is registered: a number left unused is only a gap
-          const [seq] = await Promise.all([nextSeq(), register(held, entry.id, what)])
+          const [seq] = await Promise.all([nextSeq(held), register(held, entry.id, what)])
           await guarded(held, entry.id, what, () =>
             collection().updateOne({ _id: entry.id }, change(entry, held, seq), { ...options, upsert: true }),
           )

@@ -148,6 +148,38 @@ describeWithServer('mongoStore', (url) => {
     expect((await adapter.ledger.read()).map((read) => read.id)).toEqual(['app/b', 'app/a'])
   })
 
+  it('under a lease, new entries take their order numbers 100 at a time, in order across leases and blocks', async () => {
+    const { name, db } = await database(url)
+    const adapter = await opened(url, name)
+    const holder = { host: 'test', pid: 1, runId: 'r', since: '2026-01-01T00:00:00.000Z' }
+    const take = () => adapter.acquire({ store: 'main', ttlMs: 30_000, waitMs: 0, holder })
+    const ids = (from: number, to: number) =>
+      Array.from({ length: to - from }, (_, index) => `app/m${String(from + index).padStart(3, '0')}`)
+    const counter = async () => (await db.collection('flux_ledger').findOne({ _id: SEQUENCE_ID as never }))?.value
+
+    let lease = await take()
+    // running then applied, as core writes them: the second write of an id takes no number
+    for (const id of ids(0, 102).reverse()) {
+      await adapter.ledger.record(entry(id, { status: 'running' }))
+      await adapter.ledger.record(entry(id))
+    }
+    // 102 new entries: two blocks from the counter, not 102 numbers
+    expect(await counter()).toBe(200)
+    await lease.release()
+    lease = await take()
+    await adapter.ledger.record(entry('app/after'))
+    await lease.release()
+    // without a lease, one number at a time, after every block
+    await adapter.ledger.record(entry('app/unleased'))
+    expect(await counter()).toBe(301)
+
+    expect((await adapter.ledger.read()).map((read) => read.id)).toEqual([
+      ...ids(0, 102).reverse(),
+      'app/after',
+      'app/unleased',
+    ])
+  })
+
   it('ensureIndexes creates, keeps, and changes indexes whose options differ', async () => {
     const { name, db } = await database(url)
     const store = (await opened(url, name)).client()
