@@ -24,6 +24,13 @@ export {
   validateConfig,
 } from './config.ts'
 export { blobKeyProblem, invalidBlobKey, ledgerEntryProblem } from './contract-checks.ts'
+export type { BlobRow, BlobsOptions } from './data/blobs.ts'
+export { blobs, DEFAULT_BLOB_CONCURRENCY } from './data/blobs.ts'
+export type { CopyCheckpoint, CopyOptions, CopyResult } from './data/copy.ts'
+export { copy, DEFAULT_BATCH_SIZE } from './data/copy.ts'
+export type { DataKey, DataSource, DataTarget } from './data/data-types.ts'
+export type { CopyReport, VerifyCopyOptions } from './data/verify-copy.ts'
+export { DEFAULT_EXAMPLES, verifyCopy } from './data/verify-copy.ts'
 export type { FluxPackageField, PackageComponent } from './discover.ts'
 export { discoverComponents } from './discover.ts'
 export type { FluxErrorCode, FluxErrorOptions } from './errors.ts'
