@@ -1,4 +1,6 @@
 export type { PgClient, PgResult } from './pg-client.ts'
+export type { PgRowsOptions } from './pg-data.ts'
+export { pgRows } from './pg-data.ts'
 export type { PgLockMode, PgliteInstance, PgStoreOptions } from './pg-options.ts'
 export { DEFAULT_LEDGER_TABLE, DEFAULT_SCHEMA, LOCK_TABLE_SUFFIX } from './pg-options.ts'
 export type { SqlMigrationScript } from './pg-sql-file.ts'
