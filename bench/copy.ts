@@ -21,8 +21,8 @@ import pg from 'pg'
 const here = dirname(fileURLToPath(import.meta.url))
 const fluxBin = join(here, '../apps/cli/bin/flux.js')
 const RUNS = Number(process.env.FLUX_BENCH_RUNS ?? 3)
-const ROW_SIZES = (process.env.FLUX_BENCH_ROWS ?? '50000,200000').split(',').map(Number)
-const BLOB_SIZES = (process.env.FLUX_BENCH_BLOBS ?? '5000,20000').split(',').map(Number)
+const ROW_SIZES = (process.env.FLUX_BENCH_ROWS ?? '50000,200000').split(',').filter(Boolean).map(Number)
+const BLOB_SIZES = (process.env.FLUX_BENCH_BLOBS ?? '5000,20000').split(',').filter(Boolean).map(Number)
 const env = process.env
 for (const name of ['FLUX_TEST_PG_URL', 'FLUX_TEST_MONGO_URL', 'FLUX_TEST_S3_ENDPOINT']) {
   if (!env[name]) throw new Error(`${name} is not set: run \`eval "$(scripts/services env)"\` first`)
