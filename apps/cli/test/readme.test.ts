@@ -52,6 +52,9 @@ const CASES: Record<string, string> = {
   '"flux": { "migrations"': 'a component package, below',
   "components: { '@travel/images'": 'a component bound to a store, below',
   'checkStairway(project)': 'the testing helpers, below',
+  '// migrations/20260301000000_copy_reviews.ts': 'packages/mongo/test/copy-from-pg.test.ts runs it (pg → mongo)',
+  '// migrations/20260301000000_copy_photos.ts': 'packages/s3/test/copy-blobs.test.ts runs it (fs → s3)',
+  'the copy does not match its source': "verifyCopy's message, asserted by packages/mongo/test/copy-from-pg.test.ts",
 }
 
 describe('README.md', () => {

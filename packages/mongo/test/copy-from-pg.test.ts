@@ -3,6 +3,7 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { FluxError, verifyCopy } from '@flux/core'
 import { afterAll, expect, it } from 'vitest'
+import { readmeExample } from '../../core/test/readme-blocks.ts'
 import { type PgClient, pgRows } from '../../pg/src/index.ts'
 import { adminPool, randomSchema } from '../../pg/test/pg-test-helpers.ts'
 import { type MongoStoreClient, mongoDocuments, mongoStore } from '../src/index.ts'
@@ -16,34 +17,7 @@ const ID = 'app/20260301000000_copy_reviews'
 const PG_URL = process.env.FLUX_TEST_PG_URL
 
 /** The README's pg → mongo example, as a user pastes it. */
-export const COPY_REVIEWS = `import { copy, defineMigration, verifyCopy } from '@flux/core'
-import { type MongoStoreClient, mongoDocuments } from '@flux/mongo'
-import { type PgClient, pgRows } from '@flux/pg'
-
-// Copies the pg table \`review\` (store \`main\`) into the mongo collection \`reviews\`
-// (this migration's home store), 1,000 rows a batch, resumable after a crash.
-export default defineMigration<MongoStoreClient, { main: PgClient }>({
-  store: 'reviews',
-  uses: ['main'],
-  // one transaction would have to hold the whole copy: the checkpoint makes it resumable instead
-  transaction: false,
-  async up(ctx) {
-    const from = pgRows(ctx.stores.main, { table: 'review', key: 'id' })
-    const to = mongoDocuments(ctx.store, 'reviews')
-    await copy({
-      from,
-      to,
-      transform: (row) => ({ _id: row.id, hotel: row.hotel_id, stars: row.stars, text: row.body }),
-      context: ctx,
-    })
-    // counts and a checksum of the keys: throws, naming missing and extra ids, if they differ
-    await verifyCopy({ from, to, checksum: true })
-  },
-  async down({ store }) {
-    await store.db.collection('reviews').drop()
-  },
-})
-`
+export const COPY_REVIEWS = readmeExample('// migrations/20260301000000_copy_reviews.ts')
 
 /**
  * The same copy, with its source wrapped to log where each read starts and every row it

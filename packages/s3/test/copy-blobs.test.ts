@@ -2,6 +2,7 @@ import { mkdir, writeFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { GetObjectCommand } from '@aws-sdk/client-s3'
 import { afterAll, expect, it } from 'vitest'
+import { readmeExample } from '../../core/test/readme-blocks.ts'
 import { flux, project, s3StoreSource, statusOf } from './cli-helpers.ts'
 import { adminClient, BUCKET, contentsOf, deleteAll, describeWithServer, randomPrefix } from './s3-test-helpers.ts'
 
@@ -9,23 +10,7 @@ const COUNT = 1_000
 const ID = 'app/20260301000000_copy_photos'
 
 /** The README's fs → s3 example, as a user pastes it. */
-export const COPY_PHOTOS = `import { blobs, copy, defineMigration, verifyCopy } from '@flux/core'
-import type { FsClient } from '@flux/fs'
-import type { S3Client } from '@flux/s3'
-
-// Copies every file under photos/ of the fs store \`local\` to the s3 store \`media\`
-// (this migration's home store): 200 files a batch, 16 puts at a time, resumable after a crash.
-export default defineMigration<S3Client, { local: FsClient }>({
-  store: 'media',
-  uses: ['local'],
-  async up(ctx) {
-    const from = blobs(ctx.stores.local, { prefix: 'photos/', name: 'local files' })
-    const to = blobs(ctx.store, { prefix: 'photos/', name: 'media bucket', concurrency: 16 })
-    await copy({ from, to, batchSize: 200, context: ctx })
-    await verifyCopy({ from, to, checksum: true })
-  },
-})
-`
+export const COPY_PHOTOS = readmeExample('// migrations/20260301000000_copy_photos.ts')
 
 const keyOf = (n: number) => `photos/${String(n % 20).padStart(2, '0')}/photo-${String(n).padStart(4, '0')}.jpg`
 const bytesOf = (n: number) => Buffer.from(`${keyOf(n)}\n`.repeat(1 + (n % 50)))
