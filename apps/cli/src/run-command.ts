@@ -1,6 +1,4 @@
-import { relative, resolve, sep } from 'node:path'
-import { fileURLToPath } from 'node:url'
-import { FluxError } from '@flux/core'
+import { FluxError, projectFrame } from '@flux/core'
 import type { CommandModule } from './command.ts'
 import { createOutput, type Output } from './output.ts'
 
@@ -69,7 +67,7 @@ export function printError(
   debug = process.env.FLUX_DEBUG === '1' || process.argv.includes('--debug'),
 ): void {
   output.error(`${output.paint.red('error:')} ${error.message}`)
-  const location = error.location ?? projectFrame(error, process.cwd())
+  const location = error.location ?? projectFrame(error, process.cwd(), process.cwd())
   if (location) output.error(`  ${output.paint.dim('where:')} ${location}`)
   if (error.hint) output.error(`  ${output.paint.dim('hint:')} ${error.hint}`)
   if (debug) output.error(causeChain(error))
@@ -81,29 +79,4 @@ function causeChain(error: unknown): string {
     lines.push(current.stack ?? current.message)
   }
   return lines.join('\ncaused by: ')
-}
-
-// `    at up (file:///app/migrations/001.ts:12:5)` or `    at file:///app/flux.config.ts:4:3`
-const FRAME = /^\s+at (?:.*?\()?(file:\/\/[^()]+?|\/[^():]+|[A-Za-z]:\\[^():]+):(\d+):(\d+)\)?$/gm
-
-/**
- * Where a migration's own code threw: the first stack frame, along the cause chain, in a file
- * of the project (under `root`, outside `node_modules`), as `file:line:column` from `root`.
- */
-export function projectFrame(error: unknown, root: string): string | undefined {
-  const base = resolve(root) + sep
-  for (let current: unknown = error, depth = 0; current instanceof Error && depth < 8; depth++) {
-    for (const match of (current.stack ?? '').matchAll(FRAME)) {
-      let path = match[1]!
-      try {
-        if (path.startsWith('file://')) path = fileURLToPath(path)
-      } catch {
-        continue
-      }
-      if (!path.startsWith(base) || path.slice(base.length).includes(`node_modules${sep}`)) continue
-      return `${relative(root, path)}:${match[2]}:${match[3]}`
-    }
-    current = current.cause
-  }
-  return undefined
 }

@@ -54,6 +54,7 @@ export {
 export { acquireLeases, releaseLeases, withLeases } from './lease-set.ts'
 export type { AutoResolution, MarkResult } from './lifecycle.ts'
 export { markMigrations, resolveAutomatically } from './lifecycle.ts'
+export { projectFrame } from './load-errors.ts'
 export type { Component, LoadedMigration, MigrationFileLoaders } from './load-migrations.ts'
 export {
   checksumOf,
