@@ -1,0 +1,64 @@
+import type { RedisClient } from '@flux/redis'
+
+/** How many hotels "recently viewed" keeps per visitor. */
+export const RECENT_LIMIT = 10
+/** How many search suggestions are shown. */
+export const SUGGESTION_LIMIT = 8
+
+/** One search suggestion: a member of `<prefix>:suggest`, `'<term>|<slug>'`. */
+export interface Suggestion {
+  term: string
+  slug: string
+}
+
+/**
+ * Visitor behaviour in Redis (release 2): `<prefix>:views:<hotel>` counters,
+ * `<prefix>:recent:<visitor>` lists of hotel slugs (newest first) and the `<prefix>:suggest`
+ * sorted set read with ZRANGEBYLEX. Before release 2 the keys are simply absent.
+ */
+export function visitorsOf(client: RedisClient, prefix: string) {
+  const { redis } = client
+  const views = (hotel: string) => `${prefix}:views:${hotel}`
+  const recent = (visitor: string) => `${prefix}:recent:${visitor}`
+  return {
+    views: async (hotel: string) => Number((await redis.get(views(hotel))) ?? 0),
+    viewsOf: async (hotels: string[]): Promise<Map<string, number>> => {
+      if (hotels.length === 0) return new Map()
+      const counts = await redis.mget(hotels.map(views))
+      return new Map(hotels.map((hotel, index) => [hotel, Number(counts[index] ?? 0)]))
+    },
+    /** Counts a visit of `hotel` by `visitor` and puts it first in their recently viewed; resolves the new count. */
+    async visit(hotel: string, visitor: string): Promise<number> {
+      const results = await redis
+        .multi()
+        .incr(views(hotel))
+        .lrem(recent(visitor), 0, hotel)
+        .lpush(recent(visitor), hotel)
+        .ltrim(recent(visitor), 0, RECENT_LIMIT - 1)
+        .exec()
+      const [error, count] = results?.[0] ?? [new Error('the visit was not counted: the transaction was aborted')]
+      if (error) throw error
+      return Number(count)
+    },
+    recent: (visitor: string) => redis.lrange(recent(visitor), 0, RECENT_LIMIT - 1),
+    async suggest(query: string): Promise<Suggestion[]> {
+      const term = query.trim().toLowerCase()
+      if (term === '') return []
+      // every member whose text starts with the term: [term, [term\xff
+      const members = await redis.zrangebylex(`${prefix}:suggest`, `[${term}`, `[${term}\xff`, 'LIMIT', 0, 50)
+      const seen = new Set<string>()
+      const suggestions: Suggestion[] = []
+      for (const member of members) {
+        const separator = member.lastIndexOf('|')
+        const slug = member.slice(separator + 1)
+        if (separator < 0 || seen.has(slug)) continue
+        seen.add(slug)
+        suggestions.push({ term: member.slice(0, separator), slug })
+        if (suggestions.length === SUGGESTION_LIMIT) break
+      }
+      return suggestions
+    },
+  }
+}
+
+export type Visitors = ReturnType<typeof visitorsOf>
