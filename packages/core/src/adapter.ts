@@ -121,7 +121,19 @@ export interface Ledger {
   record(entry: LedgerEntry): Promise<void>
   /** Removes the entry with this id; removing an absent id is not an error. */
   remove(id: string): Promise<void>
+  /**
+   * Optional: makes several changes in one write where the store allows it (one request, one
+   * append, one fsync), in order, with the same fencing as `record` and `remove`. A later change
+   * must never land without the earlier ones: all of them, or a first part, or none (one atomic
+   * write is best). Core uses it for steps without a transaction that run back to back on the
+   * store: one step's `applied` record goes with the next step's `running` record. Without it,
+   * core makes the changes one by one.
+   */
+  write?(changes: readonly LedgerChange[]): Promise<void>
 }
+
+/** One change of a {@link Ledger.write}: an entry inserted or replaced, or an id removed. */
+export type LedgerChange = { record: LedgerEntry } | { remove: string }
 
 /** Who holds (or wants) a lease: shown to a user who has to wait, and by `flux unlock`. */
 export interface LeaseHolder {

@@ -10,6 +10,7 @@ export type {
   Lease,
   LeaseHolder,
   Ledger,
+  LedgerChange,
   LedgerEntry,
   LedgerStatus,
   MigrationFileLoader,

@@ -7,7 +7,7 @@ import { acquireLeases, releaseLeases } from './lease-set.ts'
 import { createPlan, type Plan, type PlanInput, type PlanStep } from './plan.ts'
 import { type Project, storeInfoOf } from './project.ts'
 import { DEFAULT_CONCURRENCY, runSideBySide, runUnits, stepDependencies } from './run/lanes.ts'
-import { IN_TRANSACTION, runStep, type StepOptions, transactionalStep } from './step.ts'
+import { CHAIN_STOPPED, IN_TRANSACTION, runChain, runStep, type StepOptions, transactionalStep } from './step.ts'
 import { closeStores, openStores, readLedgers, storeError } from './stores.ts'
 
 export const FLUX_VERSION: string = createRequire(import.meta.url)('../package.json').version
@@ -145,9 +145,9 @@ async function runSteps(
   })
   const concurrency = options.concurrency ?? DEFAULT_CONCURRENCY
   const waits = stepDependencies(plan.steps, project.graph.nodes, plan.direction)
-  const units = runUnits(plan.steps, waits, (index) => batchable(project, plan.steps[index]!), {
+  const units = runUnits(plan.steps, waits, (index) => unitKind(project, plan.steps[index]!), {
     adjacent: concurrency === 1,
-    limit: BATCH_LIMIT,
+    limit: (kind) => UNIT_LIMITS[kind]!,
   })
   const results = new Map<string, StepResult>()
   const record = (result: StepResult) => {
@@ -168,10 +168,13 @@ async function runSteps(
     const batch = indices.map((index) => plan.steps[index]!)
     const progress = batchProgress(batch, indices, plan.steps.length, record, emit)
     progress.begin(0)
+    const onCommit = (committed: number) => progress.end(committed)
     const outcome =
-      batch.length > 1
-        ? await runBatch(project, batch, batch.map(stepOptions), signal, (committed) => progress.end(committed))
-        : await runOne(batch[0]!, stepOptions(batch[0]!))
+      units[number]!.kind === 'chain'
+        ? await runChainUnit(batch, batch.map(stepOptions), mayStart, onCommit)
+        : batch.length > 1
+          ? await runBatch(project, batch, batch.map(stepOptions), signal, onCommit)
+          : await runOne(batch[0]!, stepOptions(batch[0]!))
     if (outcome.failure === INTERRUPTED) {
       // stopped by a signal or a lost lease before the step began: it is not run, as when between steps
       progress.end(outcome.committed)
@@ -286,6 +289,19 @@ async function runOne(step: PlanStep, options: StepOptions): Promise<Outcome> {
   }
 }
 
+/** Runs steps without a transaction of one store back to back (see {@link runChain}). */
+async function runChainUnit(
+  steps: PlanStep[],
+  options: StepOptions[],
+  mayStart: () => boolean,
+  onCommit: (committed: number) => void,
+): Promise<Outcome> {
+  const outcome = await runChain(options, mayStart, onCommit)
+  if (outcome.failure === undefined) return { committed: outcome.committed }
+  if (outcome.failure === CHAIN_STOPPED) return { committed: outcome.committed, failure: INTERRUPTED }
+  return { committed: outcome.committed, failure: asStepError(steps[outcome.committed]!, outcome.failure) }
+}
+
 /** Said of a step of a batch that did not begin because the run was cancelled. */
 const INTERRUPTED = new FluxError('INTERRUPTED', 'interrupted before the step began')
 
@@ -325,19 +341,24 @@ async function runBatch(
   return { committed: index, failure: asStepError(steps[index]!, failure) }
 }
 
-/** Steps handed to a store in one batch at most. */
-const BATCH_LIMIT = 1000
+/**
+ * Steps in one unit at most: handed to a store in one batch, or run as one chain. Chains are
+ * short so that lanes beyond `--concurrency` take turns; a chain's end costs one ledger write.
+ */
+const UNIT_LIMITS: Record<string, number> = { batch: 1000, chain: 32 }
 
 /**
- * A step that can go in one batch with the steps of its store next to it: in a transaction,
- * with its statements known before it runs (`sql`), touching no other store, on an adapter
- * that batches.
+ * How a step can run with the steps of its store next to it: `chain` without a transaction
+ * (its ledger writes joined with its neighbours', see {@link runChain}); `batch` in a
+ * transaction, with its statements known before it runs (`sql`), touching no other store, on
+ * an adapter that batches; else alone.
  */
-function batchable(project: Project, step: PlanStep): boolean {
-  if (!step.transaction || step.action === 'resume' || !batchesTransactions(project.adapters[step.store]!)) return false
+function unitKind(project: Project, step: PlanStep): 'chain' | 'batch' | undefined {
+  if (!step.transaction) return 'chain'
+  if (step.action === 'resume' || !batchesTransactions(project.adapters[step.store]!)) return undefined
   const definition = project.graph.definitions.get(step.id)!
   const known = step.action === 'revert' ? definition.sql?.down : definition.sql?.up
-  return known !== undefined && (definition.uses?.length ?? 0) === 0
+  return known !== undefined && (definition.uses?.length ?? 0) === 0 ? 'batch' : undefined
 }
 
 function asStepError(step: PlanStep, error: unknown): FluxError {

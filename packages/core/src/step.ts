@@ -1,4 +1,4 @@
-import type { Ledger, LedgerEntry } from './adapter.ts'
+import type { Ledger, LedgerChange, LedgerEntry } from './adapter.ts'
 import { FluxError, messageOf } from './errors.ts'
 import type { FluxEventListener } from './events.ts'
 import type { MigrationContext } from './migration.ts'
@@ -42,32 +42,112 @@ export async function runStep(options: StepOptions): Promise<void> {
     return
   }
 
-  const parts = stepParts(options)
-  const { running, fail } = parts
+  const outcome = await runChain([options], () => true)
+  if (outcome.failure !== undefined) throw outcome.failure
+}
+
+/** How a chain of steps ended: how many were done and recorded, from the first, and why the next was not. */
+export interface ChainOutcome {
+  committed: number
+  /** The error of step `committed` (it failed, or its record did); {@link CHAIN_STOPPED} when `proceed` said no. */
+  failure?: unknown
+}
+
+/** Said of the step after the last one a chain ran when `proceed` stopped it before that step began. */
+export const CHAIN_STOPPED = Symbol('chain stopped')
+
+/**
+ * Runs steps of one store that have no transaction, one after another: the ledger says
+ * `running` before each and `applied` after, so a crash in between leaves the migration
+ * dirty, never silently applied. Where the ledger can {@link Ledger.write} several changes
+ * at once, a step's final record goes in one write with the next step's `running` record:
+ * one round trip (one append, one fsync) per step instead of two. `proceed` is asked before
+ * each step after the first; `onCommit` is told how many steps are recorded as they are. A
+ * migration that throws is recorded as it was before the step (unless it saved a checkpoint
+ * to resume from), and the error names the migration and direction.
+ */
+export async function runChain(
+  chain: readonly StepOptions[],
+  proceed: () => boolean,
+  onCommit?: (committed: number) => void,
+): Promise<ChainOutcome> {
+  const { step } = chain[0]!
+  const adapter = chain[0]!.project.adapters[step.store]!
   const ledger = adapter.ledger
-  const record = (what: string, call: () => Promise<void>) => inStore(step.store, adapter, what, call)
-  await record('record the step as running', () => ledger.record(running))
-  try {
-    await parts.body(parts.context(adapter.client(), ledger))
-  } catch (error) {
-    const failure = fail(error)
-    if (parts.checkpointSaved()) throw failure
+  const write = (what: string, changes: LedgerChange[]) =>
+    inStore(step.store, adapter, what, () =>
+      ledger.write && changes.length > 1 ? ledger.write(changes) : writeOneByOne(ledger, changes),
+    )
+  /** The last step's final record, not written yet: it goes with the next step's `running`. */
+  let final: LedgerChange | undefined
+  let committed = 0
+  /** The final record did not land: the step ran, and says so in its error. */
+  const unrecorded = (error: unknown, options: StepOptions) =>
+    FluxError.is(error) && error.code === 'LEASE_LOST' ? ranButFenced(options.step, direction(options), error) : error
+  for (const [index, options] of chain.entries()) {
+    if (index > 0 && !proceed()) break
+    const parts = stepParts(options)
+    const changes: LedgerChange[] = final ? [final, { record: parts.running }] : [{ record: parts.running }]
     try {
-      await (options.previous ? ledger.record(options.previous) : ledger.remove(step.id))
-    } catch (restoreError) {
-      throw new FluxError(
-        'MIGRATION_FAILED',
-        `${failure.message}; then its ledger entry could not be restored (${messageOf(restoreError)}), so it shows as dirty`,
-        { migration: step.id, store: step.store, file: step.file, hint: failure.hint, cause: error },
+      await write(
+        final
+          ? `record ${chain[index - 1]!.step.id} as done and the next step as running`
+          : 'record the step as running',
+        changes,
       )
+    } catch (error) {
+      return { committed, failure: final ? unrecorded(error, chain[index - 1]!) : error }
     }
-    throw failure
+    if (final) onCommit?.(++committed)
+    try {
+      await parts.body(parts.context(adapter.client(), ledger))
+    } catch (error) {
+      const failure = parts.fail(error)
+      if (parts.checkpointSaved()) return { committed, failure }
+      try {
+        await (options.previous ? ledger.record(options.previous) : ledger.remove(options.step.id))
+      } catch (restoreError) {
+        return {
+          committed,
+          failure: new FluxError(
+            'MIGRATION_FAILED',
+            `${failure.message}; then its ledger entry could not be restored (${messageOf(restoreError)}), so it shows as dirty`,
+            {
+              migration: options.step.id,
+              store: options.step.store,
+              file: options.step.file,
+              hint: failure.hint,
+              cause: error,
+            },
+          ),
+        }
+      }
+      return { committed, failure }
+    }
+    final = parts.direction === 'down' ? { remove: options.step.id } : { record: parts.applied() }
   }
-  try {
-    if (parts.direction === 'down') await record('remove the step from its ledger', () => ledger.remove(step.id))
-    else await record('record the step as applied', () => ledger.record(parts.applied()))
-  } catch (error) {
-    throw FluxError.is(error) && error.code === 'LEASE_LOST' ? ranButFenced(step, parts.direction, error) : error
+  if (final) {
+    const last = chain[committed]!
+    try {
+      await write(direction(last) === 'down' ? 'remove the step from its ledger' : 'record the step as applied', [
+        final,
+      ])
+    } catch (error) {
+      return { committed, failure: unrecorded(error, last) }
+    }
+    onCommit?.(++committed)
+  }
+  return committed < chain.length ? { committed, failure: CHAIN_STOPPED } : { committed }
+}
+
+function direction(options: StepOptions): 'up' | 'down' {
+  return options.step.action === 'revert' ? 'down' : 'up'
+}
+
+async function writeOneByOne(ledger: Ledger, changes: readonly LedgerChange[]): Promise<void> {
+  for (const change of changes) {
+    if ('record' in change) await ledger.record(change.record)
+    else await ledger.remove(change.remove)
   }
 }
 

@@ -103,32 +103,43 @@ export function fsJournal(paths: FsPaths, held: HeldLease): FsJournal {
     })
   }
 
-  const write = (operation: Operation): Promise<void> => {
-    const what =
-      'record' in operation
-        ? `record ${operation.record.id} in the ledger`
-        : `remove ${operation.remove} from the ledger`
+  /** Appends the operations' lines in one write and one fsync: all of them count, or none. */
+  const write = (operations: readonly Operation[]): Promise<void> => {
+    const what = operations
+      .map((operation) =>
+        'record' in operation
+          ? `record ${operation.record.id} in the ledger`
+          : `remove ${operation.remove} from the ledger`,
+      )
+      .join(', then ')
+    const creates = operations.some((operation) => 'record' in operation)
     return exclusive(`write the ledger of ${paths.description}`, (known) =>
-      attempt<void>(known, 'record' in operation, async ({ handle, state, size, fromStart }) => {
+      attempt<void>(known, creates, async ({ handle, state, size, fromStart }) => {
         const token = held.token
         if (token !== undefined && state.fence?.token !== token) {
           throw leaseTakenOver(paths.description, what, holderOf(state.fence))
         }
-        if ('remove' in operation && !state.entries.has(operation.remove)) {
-          // removing an absent id writes nothing: make sure it is absent from the file, not just from memory
-          return fromStart ? undefined : reread
+        // removing an absent id writes nothing: make sure it is absent from the file, not just from memory
+        const ids = new Set(state.entries.keys())
+        const lines: string[] = []
+        for (const operation of operations) {
+          if ('record' in operation) ids.add(operation.record.id)
+          else if (!ids.delete(operation.remove)) {
+            if (!fromStart) return reread
+            continue
+          }
+          lines.push(operationLine(operation, token))
         }
-        const live =
-          'remove' in operation
-            ? state.entries.size - 1
-            : state.entries.size + (state.entries.has(operation.record.id) ? 0 : 1)
-        if (state.version < LEDGER_VERSION || state.lines > compactionThreshold(live)) {
+        if (lines.length === 0) return undefined
+        if (state.version < LEDGER_VERSION || state.lines + lines.length - 1 > compactionThreshold(ids.size)) {
           await seal(paths, handle, state, size)
           return retry
         }
-        const verdict = await append(paths, handle, state, size, operationLine(operation, token), () => {
-          if ('record' in operation) state.entries.set(operation.record.id, operation.record)
-          else state.entries.delete(operation.remove)
+        const verdict = await append(paths, handle, state, size, lines, () => {
+          for (const operation of operations) {
+            if ('record' in operation) state.entries.set(operation.record.id, operation.record)
+            else state.entries.delete(operation.remove)
+          }
         })
         if (verdict.counted) return undefined
         if ('fence' in verdict) {
@@ -156,8 +167,9 @@ export function fsJournal(paths: FsPaths, held: HeldLease): FsJournal {
           throw storeError(paths, `read the ledger of ${paths.description}`, error)
         }
       },
-      record: (entry) => write({ record: entry }),
-      remove: (id) => write({ remove: id }),
+      record: (entry) => write([{ record: entry }]),
+      remove: (id) => write([{ remove: id }]),
+      write: (changes) => write(changes),
     },
 
     appendFence(fence, entitled) {
@@ -171,7 +183,7 @@ export function fsJournal(paths: FsPaths, held: HeldLease): FsJournal {
           // appends its own fence after what we read, and ours, built on what we read, will not count
           if (!(await entitled())) return undefined
           const next: Fence = { ...fence, epoch: (state.fence?.epoch ?? 0) + 1 }
-          const verdict = await append(paths, handle, state, size, fenceLine(next, state.fence?.token), () => {
+          const verdict = await append(paths, handle, state, size, [fenceLine(next, state.fence?.token)], () => {
             state.fence = next
           })
           return verdict.counted ? next : retry
@@ -208,31 +220,33 @@ function holderOf(fence: Fence | undefined): LeaseHolder | undefined {
 }
 
 /**
- * Appends one line and fsyncs it, then tells whether it counted. `applyOwn` applies it to `state`
- * when nothing else landed since `state` was read: it then counts as the caller judged it would.
+ * Appends lines in one write and fsyncs them, then tells whether they counted (all of them
+ * or none: one write on a file opened with O_APPEND lands whole, and no other line can come
+ * between them). `applyOwn` applies them to `state` when nothing else landed since `state` was
+ * read: they then count as the caller judged they would.
  */
 async function append(
   paths: FsPaths,
   handle: FileHandle,
   state: JournalState,
   size: number,
-  line: string,
+  lines: readonly string[],
   applyOwn: () => void,
 ): Promise<Verdict> {
   // a line a crash cut short gets its end and its mark from the next append (never truncated:
   // another process may be appending at the same moment)
   const torn = size > state.complete
-  const bytes = Buffer.from(`${torn ? `${TORN_SUFFIX}\n` : ''}${line}\n`)
+  const bytes = Buffer.from(`${torn ? `${TORN_SUFFIX}\n` : ''}${lines.join('\n')}\n`)
   await appendBytes(handle, bytes)
   const after = (await handle.stat()).size
   if (!torn && after === size + bytes.length) {
     applyOwn()
     state.complete = after
-    state.lines += 1
+    state.lines += lines.length
     return { counted: true }
   }
-  // others appended around it: replay what landed, in the order it landed
-  const verdict = replay(paths, state, await readRange(handle, state.complete, after), line)
+  // others appended around them: replay what landed, in the order it landed
+  const verdict = replay(paths, state, await readRange(handle, state.complete, after), lines[0])
   if (!verdict) throw new Error(`its line was not found in ${paths.ledger} after it was written`)
   return verdict
 }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import type { Adapter, LedgerEntry } from '../adapter.ts'
+import type { Adapter, LedgerChange, LedgerEntry } from '../adapter.ts'
+import { FluxError } from '../errors.ts'
 import { buildGraph, type MigrationNode } from '../graph/graph.ts'
 import { createLease } from '../lease.ts'
 import type { LoadedMigration } from '../load-migrations.ts'
@@ -8,9 +9,22 @@ import type { Project } from '../project.ts'
 import { migrate } from '../runner.ts'
 import { planLanes, runUnits, stepDependencies } from './lanes.ts'
 
-/** A store in memory without transactions: its ledger by id. */
-function memoryStore(name: string): { adapter: Adapter; ledger: Map<string, LedgerEntry> } {
+/**
+ * A store in memory without transactions: its ledger by id. With `joins`, its ledger can
+ * {@link Ledger.write} several changes at once, and `writes` lists every write as
+ * `status id` lines (`- id` for a removal), one array per write.
+ */
+function memoryStore(
+  name: string,
+  joins = false,
+): { adapter: Adapter; ledger: Map<string, LedgerEntry>; writes: string[][] } {
   const ledger = new Map<string, LedgerEntry>()
+  const writes: string[][] = []
+  const change = (change: LedgerChange) => {
+    if ('record' in change) ledger.set(change.record.id, change.record)
+    else ledger.delete(change.remove)
+    return 'record' in change ? `${change.record.status} ${change.record.id}` : `- ${change.remove}`
+  }
   const adapter: Adapter = {
     specVersion: 'v1',
     kind: 'memory',
@@ -21,19 +35,20 @@ function memoryStore(name: string): { adapter: Adapter; ledger: Map<string, Ledg
     client: () => name,
     ledger: {
       read: async () => [...ledger.values()],
-      record: async (entry) => void ledger.set(entry.id, entry),
-      remove: async (id) => void ledger.delete(id),
+      record: async (entry) => void writes.push([change({ record: entry })]),
+      remove: async (id) => void writes.push([change({ remove: id })]),
+      ...(joins ? { write: async (changes: readonly LedgerChange[]) => void writes.push(changes.map(change)) } : {}),
     },
     acquire: async (options) => createLease({ ttlMs: options.ttlMs, renew: async () => true, release: async () => {} }),
     inspectLease: async () => undefined,
     breakLease: async () => undefined,
   }
-  return { adapter, ledger }
+  return { adapter, ledger, writes }
 }
 
 /** A project over stores `a`, `b`, `c` whose migrations (in this order) are given by name. */
-function project(definitions: Record<string, MigrationDefinition>) {
-  const stores = Object.fromEntries(['a', 'b', 'c'].map((name) => [name, memoryStore(name)]))
+function project(definitions: Record<string, MigrationDefinition>, options: { joins?: boolean } = {}) {
+  const stores = Object.fromEntries(['a', 'b', 'c'].map((name) => [name, memoryStore(name, options.joins)]))
   const loaded: LoadedMigration[] = Object.entries(definitions).map(([name, definition]) => ({
     id: `app/${name}`,
     component: 'app',
@@ -81,6 +96,7 @@ function journal() {
       awaits?: string
       fails?: boolean
       ms?: number
+      down?: boolean
     },
   ): MigrationDefinition => ({
     store: options.store,
@@ -99,6 +115,7 @@ function journal() {
       }
       lines.push(`end ${name}`)
     },
+    ...(options.down ? { down: async () => void lines.push(`revert ${name}`) } : {}),
   })
   return { lines, step }
 }
@@ -272,6 +289,106 @@ function node(id: string, store: string, extra: Partial<MigrationNode> = {}): Mi
   }
 }
 
+describe('steps without a transaction, back to back on one store', () => {
+  const chain = (step: ReturnType<typeof journal>['step'], fails?: string) => ({
+    '001_a1': step('a1', { store: 'a', down: true }),
+    '002_a2': step('a2', { store: 'a', down: true, fails: fails === 'a2' }),
+    '003_a3': step('a3', { store: 'a', down: true }),
+  })
+
+  it("write each step's applied record with the next step's running record, in one ledger write", async () => {
+    const { lines, step } = journal()
+    const { project: value, ledgers } = project(chain(step), { joins: true })
+    const report = await migrate(value, { direction: 'up' })
+    expect(report.error).toBeUndefined()
+    expect(ledgers.a!.writes).toEqual([
+      ['running app/001_a1'],
+      ['applied app/001_a1', 'running app/002_a2'],
+      ['applied app/002_a2', 'running app/003_a3'],
+      ['applied app/003_a3'],
+    ])
+    expect(lines).toEqual(['start a1', 'end a1', 'start a2', 'end a2', 'start a3', 'end a3'])
+    expect([...ledgers.a!.ledger.values()].map((entry) => entry.status)).toEqual(['applied', 'applied', 'applied'])
+
+    const down = await migrate(value, { direction: 'down', target: 'base' })
+    expect(down.error).toBeUndefined()
+    expect(ledgers.a!.writes.slice(4)).toEqual([
+      ['running app/003_a3'],
+      ['- app/003_a3', 'running app/002_a2'],
+      ['- app/002_a2', 'running app/001_a1'],
+      ['- app/001_a1'],
+    ])
+    expect(ledgers.a!.ledger.size).toBe(0)
+  })
+
+  it('without Ledger.write, make the same changes one by one', async () => {
+    const { step } = journal()
+    const { project: value, ledgers } = project(chain(step))
+    expect((await migrate(value, { direction: 'up' })).error).toBeUndefined()
+    expect(ledgers.a!.writes.flat()).toEqual([
+      'running app/001_a1',
+      'applied app/001_a1',
+      'running app/002_a2',
+      'applied app/002_a2',
+      'running app/003_a3',
+      'applied app/003_a3',
+    ])
+  })
+
+  it('a failing step in the middle: the one before is recorded applied, its own entry is removed, the rest never start', async () => {
+    const { lines, step } = journal()
+    const { project: value, ledgers } = project(chain(step, 'a2'), { joins: true })
+    const report = await migrate(value, { direction: 'up' })
+    expect(report.error?.message).toContain('migration app/002_a2 failed (up): a2 went wrong')
+    expect(ledgers.a!.writes).toEqual([
+      ['running app/001_a1'],
+      ['applied app/001_a1', 'running app/002_a2'],
+      ['- app/002_a2'],
+    ])
+    expect(report.steps.map((result) => [result.id, result.status])).toEqual([
+      ['app/001_a1', 'applied'],
+      ['app/002_a2', 'failed'],
+      ['app/003_a3', 'skipped'],
+    ])
+    expect(lines).not.toContain('start a3')
+  })
+
+  it('a store that refuses the joined write (its lease taken over): the step before ran but is not recorded, the next never starts', async () => {
+    const { lines, step } = journal()
+    const { project: value, ledgers } = project(chain(step), { joins: true })
+    ledgers.a!.adapter.ledger.write = async () => {
+      throw new FluxError('LEASE_LOST', 'the lease of store "a" was taken over by pid 7 on host b')
+    }
+    const report = await migrate(value, { direction: 'up' })
+    expect(report.error?.code).toBe('LEASE_LOST')
+    expect(report.error?.message).toContain('migration app/001_a1 ran (up) but could not be recorded')
+    expect(report.error?.hint).toContain('flux resolve app/001_a1 --applied')
+    expect(report.steps.map((result) => result.status)).toEqual(['failed', 'skipped', 'skipped'])
+    expect(lines).toEqual(['start a1', 'end a1'])
+    // what the store kept: the first step still running, so it shows as dirty
+    expect([...ledgers.a!.ledger.values()].map((entry) => [entry.id, entry.status])).toEqual([
+      ['app/001_a1', 'running'],
+    ])
+  })
+
+  it('a cancel during a step: that step is recorded alone, the next never starts', async () => {
+    const { lines, step } = journal()
+    const controller = new AbortController()
+    const definitions = chain(step)
+    const first = definitions['001_a1'].up
+    definitions['001_a1'].up = async (context) => {
+      controller.abort()
+      await first(context)
+    }
+    const { project: value, ledgers } = project(definitions, { joins: true })
+    const report = await migrate(value, { direction: 'up', signal: controller.signal })
+    expect(report.error?.code).toBe('INTERRUPTED')
+    expect(ledgers.a!.writes).toEqual([['running app/001_a1'], ['applied app/001_a1']])
+    expect(report.steps.map((result) => result.status)).toEqual(['applied', 'skipped', 'skipped'])
+    expect(lines).toEqual(['start a1', 'end a1'])
+  })
+})
+
 describe('stepDependencies', () => {
   it('waits for the step before on each store and for the nearest planned ancestors through applied ones', () => {
     const nodes = [
@@ -296,7 +413,7 @@ describe('runUnits', () => {
   const waits = stepDependencies(steps, steps, 'up')
 
   it("batches a store's steps across the other lanes' steps between them", () => {
-    const units = runUnits(steps, waits, () => true, { adjacent: false, limit: 1000 })
+    const units = runUnits(steps, waits, () => 'batch', { adjacent: false, limit: 1000 })
     expect(units.map((unit) => unit.steps)).toEqual([
       [0, 2, 4],
       [1, 3],
@@ -304,13 +421,13 @@ describe('runUnits', () => {
   })
 
   it('one step at a time, batches only steps next to each other', () => {
-    const units = runUnits(steps, waits, () => true, { adjacent: true, limit: 1000 })
+    const units = runUnits(steps, waits, () => 'batch', { adjacent: true, limit: 1000 })
     expect(units.map((unit) => unit.steps)).toEqual([[0], [1], [2], [3], [4]])
   })
 
   it('does not batch past a step that waits for another lane that waits for the batch', () => {
     const nodes = [node('a1', 'a'), node('b1', 'b', { after: ['a1'] }), node('a2', 'a', { after: ['b1'] })]
-    const units = runUnits(nodes, stepDependencies(nodes, nodes, 'up'), () => true, { adjacent: false, limit: 1000 })
+    const units = runUnits(nodes, stepDependencies(nodes, nodes, 'up'), () => 'batch', { adjacent: false, limit: 1000 })
     expect(units.map((unit) => [unit.steps, unit.waitsFor])).toEqual([
       [[0], []],
       [[1], [0]],

@@ -147,21 +147,25 @@ export function planLanes(
 export interface RunUnit {
   /** Plan indices of its steps, in order. */
   steps: number[]
+  /** What `kindOf` said of its steps; `undefined` for a step alone. */
+  kind: string | undefined
   /** Units it waits for. */
   waitsFor: number[]
 }
 
 /**
- * Cuts the plan into units: a step alone, or a batch of steps of one store that `batchable`
- * says can go together, each the next step on that store after the one before, and waiting for
- * nothing but the batch and steps before its first (so no unit waits for one that waits for it).
- * `adjacent`: a batch takes only steps next to each other in the plan (one step at a time).
+ * Cuts the plan into units: a step alone, or a group of steps of one store that `kindOf` gives
+ * the same kind (`batch`: sent in one transaction batch; `chain`: run one after another with
+ * their ledger writes joined), each the next step on that store after the one before, and
+ * waiting for nothing but the group and steps before its first (so no unit waits for one that
+ * waits for it). `adjacent`: a group takes only steps next to each other in the plan (one step
+ * at a time). A step whose kind is `undefined` is a unit alone.
  */
 export function runUnits(
   steps: readonly LaneStep[],
   waits: readonly number[][],
-  batchable: (index: number) => boolean,
-  options: { adjacent: boolean; limit: number },
+  kindOf: (index: number) => string | undefined,
+  options: { adjacent: boolean; limit: number | ((kind: string) => number) },
 ): RunUnit[] {
   const units: RunUnit[] = []
   const unitOf = new Array<number>(steps.length)
@@ -178,12 +182,14 @@ export function runUnits(
   for (let index = 0; index < steps.length; index++) {
     if (unitOf[index] !== undefined) continue
     const members = [index]
-    if (batchable(index)) {
+    const kind = kindOf(index)
+    if (kind !== undefined) {
+      const limit = typeof options.limit === 'number' ? options.limit : options.limit(kind)
       const inside = new Set(members)
       for (let candidate = nextOnStore[index]; candidate !== undefined; candidate = nextOnStore[candidate]) {
-        if (members.length >= options.limit) break
+        if (members.length >= limit) break
         if (options.adjacent && candidate !== members.at(-1)! + 1) break
-        if (steps[candidate]!.store !== steps[index]!.store || !batchable(candidate)) break
+        if (steps[candidate]!.store !== steps[index]!.store || kindOf(candidate) !== kind) break
         if (!waits[candidate]!.every((wait) => inside.has(wait) || wait < index)) break
         members.push(candidate)
         inside.add(candidate)
@@ -191,7 +197,7 @@ export function runUnits(
     }
     const unit = units.length
     for (const member of members) unitOf[member] = unit
-    units.push({ steps: members, waitsFor: [] })
+    units.push({ steps: members, kind, waitsFor: [] })
   }
   for (const [number, unit] of units.entries()) {
     const waitsFor = new Set<number>()

@@ -48,6 +48,15 @@ export function fencingTests(test: ConformanceTest): void {
       )
       await expectFluxError(stale.ledger.record(ledgerEntry('app/stale-new')), 'LEASE_LOST')
       await expectFluxError(stale.ledger.remove('app/in-flight'), 'LEASE_LOST')
+      if (stale.ledger.write) {
+        await expectFluxError(
+          stale.ledger.write([
+            { record: { ...running, status: 'applied' } },
+            { record: ledgerEntry('app/stale-next') },
+          ]),
+          'LEASE_LOST',
+        )
+      }
       expect(statuses(await reader.ledger.read())).toEqual(['app/in-flight:running'])
 
       // the new holder writes as usual

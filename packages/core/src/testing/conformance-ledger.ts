@@ -121,4 +121,28 @@ export function ledgerTests(test: ConformanceTest): void {
     const other = await open()
     expect(await other.ledger.read()).toEqual(recorded)
   })
+
+  test('write(), where the adapter has it, makes several changes in order, as record and remove would', async ({
+    open,
+  }) => {
+    const adapter = await open()
+    if (!adapter.ledger.write) return
+    const first = ledgerEntry('app/001_first', { status: 'running', durationMs: 0 })
+    await adapter.ledger.write([{ record: first }])
+    const applied = { ...first, status: 'applied' as const, durationMs: 12 }
+    const second = ledgerEntry('app/002_second', { status: 'running', durationMs: 0 })
+    await adapter.ledger.write([{ record: applied }, { record: second }])
+    expect(await adapter.ledger.read()).toEqual([applied, second])
+    // a down chain: one step removed, the one before it running; an absent id removed is no error
+    await adapter.ledger.write([
+      { remove: 'app/002_second' },
+      { remove: 'app/never' },
+      { record: { ...applied, status: 'running' } },
+    ])
+    expect(await adapter.ledger.read()).toEqual([{ ...applied, status: 'running' }])
+    // the same entry changed twice in one write: the last change wins
+    await adapter.ledger.write([{ record: second }, { record: { ...second, status: 'applied' } }, { remove: first.id }])
+    const other = await open()
+    expect(await other.ledger.read()).toEqual([{ ...second, status: 'applied' }])
+  })
 }
