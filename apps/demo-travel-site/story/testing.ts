@@ -89,3 +89,25 @@ async function deletePrefix(media: S3Client): Promise<void> {
     await media.client.send(new sdk.DeleteObjectsCommand({ Bucket: media.bucket, Delete: { Objects: keys } }))
   }
 }
+
+/** The variables of the servers the story needs, as `scripts/services env` prints them. */
+export const SERVER_VARIABLES = [
+  'FLUX_TEST_PG_URL',
+  'FLUX_TEST_REDIS_URL',
+  'FLUX_TEST_MONGO_URL',
+  'FLUX_TEST_S3_BUCKET',
+]
+
+/**
+ * Whether the servers are there: without them the story tests are skipped, except under CI,
+ * where they fail, saying how to start them.
+ */
+export function whenServers(): boolean {
+  const missing = SERVER_VARIABLES.filter((name) => !process.env[name])
+  if (missing.length === 0) return true
+  if (process.env.CI === 'true')
+    throw new Error(
+      `${missing.join(', ')} not set: start the servers with \`./scripts/services start\` and \`eval "$(./scripts/services env)"\``,
+    )
+  return false
+}
