@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { blobKeyProblem } from '@flux/core'
+import { photosOf } from '@travel/images'
 import { type Context, Hono } from 'hono'
 import { getCookie, setCookie } from 'hono/cookie'
 import { catalogOf, type HotelCard } from './data/catalog.ts'
@@ -86,7 +87,7 @@ export function siteApp(stores: SiteStores): Hono {
       views = await visitors.visit(hotel.slug, visitor)
     }
     const [photos, rooms, reviews, surroundings] = await Promise.all([
-      meta ? meta.photosOf(`hotel:${hotel.slug}`) : [],
+      stores.photoMeta ? photosOf(stores.photoMeta, `hotel:${hotel.slug}`) : [],
       catalog.rooms(hotel.slug),
       trips ? trips.reviewsOf(hotel.slug) : { latest: [], count: 0, rating: 0 },
       around(c, []),

@@ -24,7 +24,11 @@ const CONTENT_TYPES: Record<string, string> = {
 
 const UNDEFINED_TABLE = '42P01'
 
-/** The images component's metadata (`image_photos`, in its `meta` role's pg store). */
+/**
+ * What the site reads of the images component's metadata (`image_photos`, in its `meta`
+ * role's pg store) beyond the component's own `photosOf`: many owners' covers in one query,
+ * and one key. A table that does not exist yet reads as empty.
+ */
 export function photoMetaOf(client: PgClient) {
   const rows = async (text: string, params: unknown[]): Promise<Photo[]> => {
     try {

@@ -1,11 +1,10 @@
 import type { RedisClient } from '@flux/redis'
+import { RECENT_LIMIT, searchText, visitorKeys } from '../../story/visitor-keys.ts'
 
-/** How many hotels "recently viewed" keeps per visitor. */
-export const RECENT_LIMIT = 10
 /** How many search suggestions are shown. */
 export const SUGGESTION_LIMIT = 8
 
-/** One search suggestion: a member of `<prefix>:suggest`, `'<term>|<slug>'`. */
+/** One search suggestion: a member of `<prefix>:suggest`, `'<phrase>|<hotel slug>'`. */
 export interface Suggestion {
   term: string
   slug: string
@@ -18,8 +17,7 @@ export interface Suggestion {
  */
 export function visitorsOf(client: RedisClient, prefix: string) {
   const { redis } = client
-  const views = (hotel: string) => `${prefix}:views:${hotel}`
-  const recent = (visitor: string) => `${prefix}:recent:${visitor}`
+  const { views, recent, suggest } = visitorKeys(prefix)
   return {
     views: async (hotel: string) => Number((await redis.get(views(hotel))) ?? 0),
     viewsOf: async (hotels: string[]): Promise<Map<string, number>> => {
@@ -42,10 +40,11 @@ export function visitorsOf(client: RedisClient, prefix: string) {
     },
     recent: (visitor: string) => redis.lrange(recent(visitor), 0, RECENT_LIMIT - 1),
     async suggest(query: string): Promise<Suggestion[]> {
-      const term = query.trim().toLowerCase()
+      // compared as the release 2 migration stored the phrases
+      const term = searchText(query)
       if (term === '') return []
       // every member whose text starts with the term: [term, [term\xff
-      const members = await redis.zrangebylex(`${prefix}:suggest`, `[${term}`, `[${term}\xff`, 'LIMIT', 0, 50)
+      const members = await redis.zrangebylex(suggest, `[${term}`, `[${term}\xff`, 'LIMIT', 0, 50)
       const seen = new Set<string>()
       const suggestions: Suggestion[] = []
       for (const member of members) {

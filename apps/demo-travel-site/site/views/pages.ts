@@ -116,7 +116,7 @@ export function hotelPage({ hotel, photos, rooms, reviews, views }: HotelView, a
           ${
             reviews.count === 0
               ? html`<p class="muted no-reviews">No reviews yet.</p>`
-              : html`<p><strong>${reviews.rating.toFixed(1)}</strong> / 5 from ${reviews.count.toLocaleString('en')} reviews</p>
+              : html`<p><strong>${reviews.rating.toFixed(1)}</strong> / 5 from ${reviews.count.toLocaleString('en')} ${reviews.count === 1 ? 'review' : 'reviews'}</p>
                   ${reviews.latest.map(
                     (review) => html`<div class="review">
                       <div><span class="stars">${stars(review.rating)}</span> <strong>${review.author}</strong>
