@@ -77,7 +77,7 @@ export async function dropStores(env: Record<string, string>): Promise<void> {
 }
 
 /** Every object under the s3 store's prefix, flux's own `.flux/` ones too (the blob API hides those). */
-async function deletePrefix(media: S3Client): Promise<void> {
+export async function deletePrefix(media: S3Client): Promise<void> {
   // the SDK is @flux/s3's dependency, not the demo's: load it from there
   const sdk = createRequire(import.meta.resolve('@flux/s3'))('@aws-sdk/client-s3')
   for (;;) {
