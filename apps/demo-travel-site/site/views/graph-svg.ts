@@ -51,7 +51,7 @@ export function graphSvg(nodes: MigrationNode[], migrations: StatusRow[]): Html 
     ...node.parents.map((parent) => ({ from: parent, to: node.id, dashed: false })),
     ...node.after.map((after) => ({ from: after, to: node.id, dashed: true })),
   ])
-  return html`<svg class="flux-graph" xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="system-ui, sans-serif" font-size="11">
+  return html`<svg class="flux-graph" xmlns="http://www.w3.org/2000/svg" width="100%" style="max-width: ${width}px" viewBox="0 0 ${width} ${height}" font-family="system-ui, sans-serif" font-size="11">
     <defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M 0 0 L 10 5 L 0 10 z" fill="#7b8794" /></marker></defs>
     ${lanes.map(
       (

@@ -139,7 +139,11 @@ export function itineraryPage(itinerary: Itinerary, destination: Destination | u
         <a href="/destinations/${itinerary.destination}">${destination?.name ?? itinerary.destination}</a> › Itinerary
       </div>
       <h1>${itinerary.title}</h1>
-      <p class="muted">${itinerary.days.length} days in ${destination?.name ?? itinerary.destination}</p>
+      <p class="muted">
+        An itinerary for ${destination ? `${destination.name}, ${destination.country}` : itinerary.destination} ·
+        ${itinerary.days.length} days · ${itinerary.days.reduce((stops, day) => stops + day.stops.length, 0)} stops ·
+        <a href="/destinations/${itinerary.destination}">hotels nearby</a>
+      </p>
       <div class="panel itinerary">
         ${itinerary.days.map(
           (day) => html`<div class="day">
