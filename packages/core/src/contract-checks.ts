@@ -1,3 +1,4 @@
+import type { LedgerChange } from './adapter.ts'
 import { FluxError } from './errors.ts'
 
 /**
@@ -38,4 +39,20 @@ export function ledgerEntryProblem(entry: unknown): string | undefined {
   if (record.status !== 'applied' && record.status !== 'running') return 'has a "status" other than applied or running'
   if (typeof record.durationMs !== 'number') return 'has no number "durationMs"'
   return undefined
+}
+
+/**
+ * What a {@link Ledger.write} does, for adapters' messages: `record app/002_b as applied and
+ * app/003_c as running`, `remove app/003_c and record app/002_b as running`.
+ */
+export function describeChanges(changes: readonly LedgerChange[]): string {
+  return changes
+    .map((change, index) => {
+      const verb = 'record' in change ? 'record' : 'remove'
+      const previous = changes[index - 1]
+      const same = previous !== undefined && ('record' in previous ? 'record' : 'remove') === verb
+      const what = 'record' in change ? `${change.record.id} as ${change.record.status}` : change.remove
+      return index === 0 ? `${verb} ${what}` : same ? what : `${verb} ${what}`
+    })
+    .join(' and ')
 }

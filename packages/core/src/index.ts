@@ -24,7 +24,7 @@ export {
   defineConfig,
   validateConfig,
 } from './config.ts'
-export { blobKeyProblem, invalidBlobKey, ledgerEntryProblem } from './contract-checks.ts'
+export { blobKeyProblem, describeChanges, invalidBlobKey, ledgerEntryProblem } from './contract-checks.ts'
 export type { BlobRow, BlobsOptions } from './data/blobs.ts'
 export { blobs, DEFAULT_BLOB_CONCURRENCY } from './data/blobs.ts'
 export type { CopyCheckpoint, CopyOptions, CopyResult } from './data/copy.ts'

@@ -1,5 +1,5 @@
 import type { FileHandle } from 'node:fs/promises'
-import { FluxError, type LeaseHolder, type Ledger, leaseTakenOver } from '@flux/core'
+import { describeChanges, FluxError, type LeaseHolder, type Ledger, leaseTakenOver } from '@flux/core'
 import { openCurrent, readRange } from './fs-generations.ts'
 import {
   type Fence,
@@ -105,13 +105,12 @@ export function fsJournal(paths: FsPaths, held: HeldLease): FsJournal {
 
   /** Appends the operations' lines in one write and one fsync: all of them count, or none. */
   const write = (operations: readonly Operation[]): Promise<void> => {
-    const what = operations
-      .map((operation) =>
-        'record' in operation
-          ? `record ${operation.record.id} in the ledger`
-          : `remove ${operation.remove} from the ledger`,
-      )
-      .join(', then ')
+    const what =
+      operations.length === 1 && 'remove' in operations[0]!
+        ? `remove ${operations[0].remove} from the ledger`
+        : operations.length === 1 && 'record' in operations[0]!
+          ? `record ${operations[0].record.id} in the ledger`
+          : `${describeChanges(operations)} in the ledger`
     const creates = operations.some((operation) => 'record' in operation)
     return exclusive(`write the ledger of ${paths.description}`, (known) =>
       attempt<void>(known, creates, async ({ handle, state, size, fromStart }) => {

@@ -1,5 +1,7 @@
 export type { RedisClient, RenameKeysOptions, ScanOptions } from './redis-client.ts'
 export { DEFAULT_RENAME_BATCH, DEFAULT_SCAN_COUNT } from './redis-client.ts'
+export type { RedisEntry, RedisKeysOptions, RedisValueType } from './redis-data.ts'
+export { redisKeys } from './redis-data.ts'
 export type { RedisClusterOptions, RedisConnection, RedisStoreOptions } from './redis-options.ts'
 export { DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_PREFIX } from './redis-options.ts'
 export { redisStore } from './redis-store.ts'

@@ -1,22 +1,32 @@
-import { FluxError, type Ledger, type LedgerEntry, leaseTakenOver } from '@flux/core'
+import {
+  describeChanges,
+  FluxError,
+  type Ledger,
+  type LedgerChange,
+  type LedgerEntry,
+  leaseTakenOver,
+} from '@flux/core'
 import { holderOf } from './redis-lease.ts'
 import { type RedisContext, redisError } from './redis-options.ts'
-import { READ_LEDGER, RECORD_ENTRY, REMOVE_ENTRY, runScript, type Script } from './redis-scripts.ts'
+import { READ_LEDGER, runScript, WRITE_ENTRIES } from './redis-scripts.ts'
 
 /**
  * The ledger as a hash of JSON entries plus a sorted set for their order, both under the
  * store's hash tag. Every call is one script: one round trip, atomic on a cluster too, and a
- * write checks the lease in the same script (see `heldLease`).
+ * write (of one change or several) checks the lease in the same script (see `heldLease`).
  */
 export function redisLedger(context: RedisContext): Ledger {
   const { keys } = context
-  const write = async (action: string, script: Script, args: string[]) => {
+  const write = async (action: string, changes: readonly LedgerChange[]) => {
+    const args = changes.flatMap((change) =>
+      'record' in change ? [change.record.id, JSON.stringify(change.record)] : [change.remove, ''],
+    )
     const held = context.heldLease
     let reply: unknown
     try {
       reply = await runScript(
         context.connection(),
-        script,
+        WRITE_ENTRIES,
         [keys.ledger, keys.order, keys.lease, keys.epoch, keys.taker],
         [held?.value ?? '', held ? String(held.epoch) : '', ...args],
       )
@@ -44,8 +54,9 @@ export function redisLedger(context: RedisContext): Ledger {
         entries.push(parseEntry(context, flat[index]!, flat[index + 1]!))
       return entries
     },
-    record: (entry) => write(`record ${entry.id} in the ledger`, RECORD_ENTRY, [entry.id, JSON.stringify(entry)]),
-    remove: (id) => write(`remove ${id} from the ledger`, REMOVE_ENTRY, [id]),
+    record: (entry) => write(`record ${entry.id} in the ledger`, [{ record: entry }]),
+    remove: (id) => write(`remove ${id} from the ledger`, [{ remove: id }]),
+    write: (changes) => write(`${describeChanges(changes)} in the ledger`, changes),
   }
 }
 

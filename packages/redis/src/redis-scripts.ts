@@ -29,21 +29,27 @@ for _, id in ipairs(ids) do
 end
 return out`)
 
-/** Records entry ARGV[3] = JSON ARGV[4]: a script, so the lease check, the hash and the order change as one. */
-export const RECORD_ENTRY = script(`${CHECK_LEASE}
-if not redis.call('ZSCORE', KEYS[2], ARGV[3]) then
-  local last = redis.call('ZRANGE', KEYS[2], -1, -1, 'WITHSCORES')
-  local place = 1
-  if last[2] then place = tonumber(last[2]) + 1 end
-  redis.call('ZADD', KEYS[2], place, ARGV[3])
+/**
+ * Changes the ledger: from ARGV[3] on, pairs of an id and its entry's JSON (recorded: inserted at
+ * the end of the order, or replaced in its place), or of an id and '' (removed), in order. A
+ * script, so the lease check, the hash and the order change as one, for one change or several.
+ */
+export const WRITE_ENTRIES = script(`${CHECK_LEASE}
+for i = 3, #ARGV, 2 do
+  local id = ARGV[i]
+  if ARGV[i + 1] == '' then
+    redis.call('HDEL', KEYS[1], id)
+    redis.call('ZREM', KEYS[2], id)
+  else
+    if not redis.call('ZSCORE', KEYS[2], id) then
+      local last = redis.call('ZRANGE', KEYS[2], -1, -1, 'WITHSCORES')
+      local place = 1
+      if last[2] then place = tonumber(last[2]) + 1 end
+      redis.call('ZADD', KEYS[2], place, id)
+    end
+    redis.call('HSET', KEYS[1], id, ARGV[i + 1])
+  end
 end
-redis.call('HSET', KEYS[1], ARGV[3], ARGV[4])
-return 1`)
-
-/** Removes entry ARGV[3]: a script, so the lease check, the hash and the order change as one. */
-export const REMOVE_ENTRY = script(`${CHECK_LEASE}
-redis.call('HDEL', KEYS[1], ARGV[3])
-redis.call('ZREM', KEYS[2], ARGV[3])
 return 1`)
 
 // The lease scripts' KEYS: lease, epoch, taker. Taking the lease and raising the epoch in one script keeps the
