@@ -26,6 +26,8 @@ import {
 export const VISITOR_COOKIE = 'wayfarer_visitor'
 /** Response header naming the store a photo's bytes came from, like `media (s3)`. */
 export const PHOTO_STORE_HEADER = 'x-photo-store'
+/** How many hotels a search shows. */
+export const SEARCH_RESULTS = 24
 /** How many hotels the home page shows. */
 export const HOME_HOTELS = 12
 
@@ -131,10 +133,9 @@ export function siteApp(stores: SiteStores): Hono {
 
   app.get('/search', async (c) => {
     const query = (c.req.query('q') ?? '').slice(0, 100)
-    const suggestions = visitors ? await visitors.suggest(query) : []
+    const suggestions = visitors ? await visitors.suggest(query, SEARCH_RESULTS) : []
     const cards = catalog ? await catalog.hotelCardsOf(suggestions.map((suggestion) => suggestion.slug)) : []
-    const bySlug = new Map(cards.map((card) => [card.slug, card]))
-    return respond(c, searchPage(query, suggestions, bySlug, await around(c, [])))
+    return respond(c, searchPage(query, cards, await around(c, cards)))
   })
 
   app.get('/flux', async (c) => respond(c, fluxPage(await readFluxStatus(stores))))

@@ -159,6 +159,23 @@ describe('the travel site in a real browser', () => {
     const visitor = (await page.context().cookies()).find((cookie) => cookie.name === 'wayfarer_visitor')
     expect(visitor).toBeDefined()
     expect(await stores.visitors.redis.lrange(keys.recent(visitor!.value), 0, -1)).toEqual([hotel])
+
+    // the search box suggests from Redis as one types, and searching lists the hotel
+    const { rows } = await stores.catalog.query<{ name: string; destination_name: string }>(
+      'select name, destination_name from hotel_cards where slug = $1',
+      [hotel],
+    )
+    const { name, destination_name: destination } = rows[0]!
+    await page.locator('#q').pressSequentially(`${destination} ${name}`.toLowerCase(), { delay: 20 })
+    await page.waitForFunction(() => document.querySelectorAll('#suggestions option').length > 0)
+    const options = await page.$$eval('#suggestions option', (items) => items.map((item) => item.getAttribute('value')))
+    expect(options).toContain(`${name}, ${destination}`)
+    await page.press('#q', 'Enter')
+    await page.waitForURL('**/search?q=*')
+    expect(
+      await page.$$eval('a[data-hotel]', (links) => links.map((link) => link.getAttribute('data-hotel'))),
+    ).toContain(hotel)
+    await page.screenshot({ path: join(screenshots, 'release-2-search.png'), fullPage: true })
     await page.close()
   })
 

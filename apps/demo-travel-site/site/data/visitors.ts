@@ -39,12 +39,12 @@ export function visitorsOf(client: RedisClient, prefix: string) {
       return Number(count)
     },
     recent: (visitor: string) => redis.lrange(recent(visitor), 0, RECENT_LIMIT - 1),
-    async suggest(query: string): Promise<Suggestion[]> {
+    async suggest(query: string, limit = SUGGESTION_LIMIT): Promise<Suggestion[]> {
       // compared as the release 2 migration stored the phrases
       const term = searchText(query)
       if (term === '') return []
       // every member whose text starts with the term: [term, [term\xff
-      const members = await redis.zrangebylex(suggest, `[${term}`, `[${term}\xff`, 'LIMIT', 0, 50)
+      const members = await redis.zrangebylex(suggest, `[${term}`, `[${term}\xff`, 'LIMIT', 0, limit * 4)
       const seen = new Set<string>()
       const suggestions: Suggestion[] = []
       for (const member of members) {
@@ -53,7 +53,7 @@ export function visitorsOf(client: RedisClient, prefix: string) {
         if (separator < 0 || seen.has(slug)) continue
         seen.add(slug)
         suggestions.push({ term: member.slice(0, separator), slug })
-        if (suggestions.length === SUGGESTION_LIMIT) break
+        if (suggestions.length === limit) break
       }
       return suggestions
     },

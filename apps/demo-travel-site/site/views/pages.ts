@@ -2,7 +2,6 @@ import { html } from 'hono/html'
 import type { Destination, Hotel, HotelCard, Room } from '../data/catalog.ts'
 import type { Photo } from '../data/photos.ts'
 import type { Itinerary, Review } from '../data/trips.ts'
-import type { Suggestion } from '../data/visitors.ts'
 import { destinationCard, hotelGrid, photoUrl, recentStrip } from './cards.ts'
 import { type Html, money, notice, page, stars } from './layout.ts'
 
@@ -58,7 +57,11 @@ export function destinationPage(
           : html`<ul class="itineraries">
               ${itineraries.map(
                 (itinerary) =>
-                  html`<li><a href="/itineraries/${itinerary._id}">${itinerary.title}</a> <span class="muted">· ${itinerary.days.length} days</span></li>`,
+                  html`<li>
+                    <a href="/itineraries/${itinerary._id}">${itinerary.title}</a>
+                    <span class="muted">· ${itinerary.days.reduce((stops, day) => stops + day.stops.length, 0)} stops,
+                      starting at ${itinerary.days[0]?.stops[0]?.title ?? '—'}</span>
+                  </li>`,
               )}
             </ul>`
       }
@@ -155,12 +158,7 @@ export function itineraryPage(itinerary: Itinerary, destination: Destination | u
   )
 }
 
-export function searchPage(
-  query: string,
-  suggestions: Suggestion[],
-  cards: Map<string, HotelCard>,
-  around: Around,
-): Html {
+export function searchPage(query: string, cards: HotelCard[], around: Around): Html {
   return page(
     query ? `Search: ${query}` : 'Search',
     html`<h1>Search</h1>
@@ -168,15 +166,10 @@ export function searchPage(
       ${
         query === ''
           ? html`<p class="muted">Type a hotel or a place in the search box.</p>`
-          : suggestions.length === 0
+          : cards.length === 0
             ? html`<p class="muted">Nothing matches “${query}”.</p>`
-            : html`<ul class="suggestions">
-                ${suggestions.map((suggestion) => {
-                  const card = cards.get(suggestion.slug)
-                  return html`<li><a href="/hotels/${suggestion.slug}">${card?.name ?? suggestion.slug}</a>
-                    <span class="muted">${card ? `${card.destinationName}, ${card.country}` : suggestion.term}</span></li>`
-                })}
-              </ul>`
+            : html`<p class="muted">${cards.length} ${cards.length === 1 ? 'hotel matches' : 'hotels match'} “${query}”.</p>
+                ${hotelGrid(cards, around.covers, around.views)}`
       }`,
     { query },
   )
