@@ -14,17 +14,26 @@ import { s3Store } from '@flux/s3'
 export function travelConfig(env: NodeJS.ProcessEnv): FluxConfig {
   const release = Number(env.DEMO_RELEASE ?? 4)
   const schema = env.DEMO_PG_SCHEMA ?? 'travel'
+  const photos = fsStore({ root: env.DEMO_PHOTOS_DIR ?? './var/photos' })
+  if (env.DEMO_PGLITE) {
+    // Where no servers can run (scripts/demo without root): PostgreSQL embedded (PGlite) and
+    // the photos directory. The server stores are retired, so their migrations count as
+    // satisfied: the site runs on release 1's data, with pg keeping itineraries and reviews.
+    return {
+      stores: { catalog: pgStore({ pglite: env.DEMO_PGLITE }), photos },
+      retired: ['visitors', 'trips', 'media'],
+      migrations: './migrations',
+      components: { '@travel/images': { stores: { blobs: 'photos', meta: 'catalog' } } },
+    }
+  }
   // Release 4 ships in two deploys: the first binds the images component's blobs to `media`
   // and copies the photos there, with `photos` still configured (DEMO_KEEP_PHOTOS=1); the
   // second retires `photos`: its migrations, and those that use it, count as satisfied.
   const photosRetired = release >= 4 && env.DEMO_KEEP_PHOTOS !== '1'
   return {
     stores: {
-      // PGlite, embedded, where no PostgreSQL server can run (scripts/demo without root)
-      catalog: env.DEMO_PGLITE
-        ? pgStore({ pglite: env.DEMO_PGLITE })
-        : pgStore({ url: withSearchPath(env.DATABASE_URL, schema), schema }),
-      ...(photosRetired ? {} : { photos: fsStore({ root: env.DEMO_PHOTOS_DIR ?? './var/photos' }) }),
+      catalog: pgStore({ url: withSearchPath(env.DATABASE_URL, schema), schema }),
+      ...(photosRetired ? {} : { photos }),
       visitors: redisStore({ url: env.REDIS_URL, prefix: env.DEMO_REDIS_PREFIX ?? 'travel' }),
       trips: mongoStore({ url: env.MONGODB_URL, database: env.DEMO_MONGO_DB ?? 'travel' }),
       media: s3Store({
