@@ -1,5 +1,6 @@
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3'
 import {
+  describeChanges,
   FluxError,
   type LeaseHolder,
   type Ledger,
@@ -165,6 +166,15 @@ export function s3Ledger(target: S3Target): { ledger: Ledger; fencing: S3Fencing
     },
     record: (entry) => update(`record ${entry.id} in the ledger`, (entries) => recorded(entries, entry)),
     remove: (id) => update(`remove ${id} from the ledger`, (entries) => removed(entries, id)),
+    // one compare-and-swap for them all: a step's applied record with the next step's running one
+    write: (changes) =>
+      update(`${describeChanges(changes)} in the ledger`, (entries) =>
+        changes.reduce(
+          (current, change) =>
+            'record' in change ? recorded(current, change.record) : removed(current, change.remove),
+          entries,
+        ),
+      ),
   }
   return { ledger, fencing }
 }
