@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
+import { describeWithServer } from '@flux/core/testing'
+import { afterAll, beforeAll, expect, it, vi } from 'vitest'
 import { siteApp } from '../site/app.ts'
 import { openSiteStores, type SiteStores } from '../site/site-stores.ts'
 import { applyRelease, DEMO_DIR } from '../story/releases.ts'
@@ -9,6 +10,7 @@ import { dropStores, openStores, type TravelStores } from '../story/testing.ts'
 // The site's pages without a browser (hono's app.request), on the real servers: what each
 // page says before the releases that fill its stores, HTML escaping, and which blobs
 // /photos/* refuses to serve. The browser test covers the pages after every release.
+
 // the config reads its variables when it is first imported, which this file's imports do:
 // they are set before those run, for release 2's bindings
 const env = await vi.hoisted(async () => {
@@ -19,17 +21,6 @@ const env = await vi.hoisted(async () => {
 })
 let stores: TravelStores
 let site: SiteStores | undefined
-
-beforeAll(async () => {
-  await dropStores(env)
-  stores = await openStores(env)
-}, 120_000)
-
-afterAll(async () => {
-  await site?.close()
-  await stores?.close()
-  await dropStores(env)
-}, 120_000)
 
 async function release(n: number): Promise<void> {
   let output = ''
@@ -42,7 +33,18 @@ async function get(path: string) {
   return { status: response.status, headers: response.headers, body: Buffer.from(await response.arrayBuffer()) }
 }
 
-describe('the travel site pages', () => {
+describeWithServer('FLUX_TEST_PG_URL', 'the travel site pages', () => {
+  beforeAll(async () => {
+    await dropStores(env)
+    stores = await openStores(env)
+  }, 120_000)
+
+  afterAll(async () => {
+    await site?.close()
+    await stores?.close()
+    await dropStores(env)
+  }, 120_000)
+
   it('before release 1, every page says what is missing instead of failing', async () => {
     site = await openSiteStores(DEMO_DIR)
     expect([...site.unavailable]).toEqual([])
