@@ -119,6 +119,36 @@ describe('copy', () => {
     expect(readAhead.slice(0, -1)).toEqual(new Array(9).fill(1))
   })
 
+  it('saves the checkpoint of a batch while the next one is written, one save at a time, in order', async () => {
+    const source = memoryTable(rowsUpTo(50))
+    const events: string[] = []
+    let saving = 0
+    let mostSaving = 0
+    const target: DataTarget<Row> = {
+      async write(batch) {
+        events.push(`write ${batch.at(-1)!.id}`)
+        await new Promise((resolve) => setTimeout(resolve, 2))
+      },
+      describe: () => 'target',
+    }
+    const { context, saves } = fakeContext()
+    const save = context.checkpoint.save
+    context.checkpoint.save = async (value) => {
+      saving++
+      mostSaving = Math.max(mostSaving, saving)
+      events.push(`save ${(value as { after: number }).after}`)
+      await new Promise((resolve) => setTimeout(resolve, 5))
+      await save(value)
+      events.push(`saved ${(value as { after: number }).after}`)
+      saving--
+    }
+    await copy({ from: source.table, to: target, batchSize: 10, context })
+    expect(saves.map((value) => (value as { after: number }).after)).toEqual([10, 20, 30, 40, 50])
+    expect(mostSaving).toBe(1)
+    // batch 20 is written while the checkpoint of batch 10 is saved
+    expect(events.slice(0, 4)).toEqual(['write 10', 'save 10', 'write 20', 'saved 10'])
+  })
+
   it('killed after a checkpoint, resumes after it: rows before it are not read again, the batch in flight is redone without duplicates', async () => {
     const source = memoryTable(rowsUpTo(3_000))
     const target = memoryTable([], 'target')

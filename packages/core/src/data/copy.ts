@@ -46,7 +46,8 @@ export interface CopyResult {
  * Copies every row of `from` into `to`, in batches, in the source's key order: reads batch
  * n + 1 while batch n is written (one batch in flight each way, so memory stays bounded by
  * the batch size), saves the last written key in the migration's checkpoint after each
- * batch, and resumes after that key when the migration runs again after a crash. Writes are
+ * batch (while the next batch is written, so the ledger write costs no time of its own),
+ * and resumes after that key when the migration runs again after a crash. Writes are
  * upserts, so the batch that was in flight when a run was killed is written again without
  * duplicates.
  *
@@ -90,6 +91,8 @@ export async function copy<Row, Out = Row>(options: CopyOptions<Row, Out>): Prom
   bar?.set(readSoFar)
 
   const batches = from.read(resumedAfter, batchSize)[Symbol.asyncIterator]()
+  // the checkpoint of batch n is saved while batch n + 1 is written; one save at a time, in order
+  let saving: Promise<void> | undefined
   try {
     let next = batches.next()
     for (;;) {
@@ -106,16 +109,22 @@ export async function copy<Row, Out = Row>(options: CopyOptions<Row, Out>): Prom
       // a failed write must not leave the read-ahead's rejection unhandled
       next.catch(() => {})
       const out = await transformAll(rows, transform)
+      signal?.throwIfAborted()
       if (out.length > 0) await to.write(out)
+      await saving
       readSoFar += rows.length
       result.read += rows.length
       result.written += out.length
       result.batches++
-      await context?.checkpoint.save({ after: last, read: readSoFar } satisfies CopyCheckpoint)
+      saving = context?.checkpoint.save({ after: last, read: readSoFar } satisfies CopyCheckpoint)
+      // a failed save is thrown by the `await saving` that follows, not left unhandled meanwhile
+      saving?.catch(() => {})
       bar?.set(readSoFar)
-      signal?.throwIfAborted()
     }
+    await saving
   } finally {
+    // a batch written has its checkpoint saved, even when the copy stops on an error
+    await saving?.catch(() => {})
     await batches.return?.()
   }
   return result
@@ -127,11 +136,16 @@ async function transformAll<Row, Out>(
 ): Promise<Out[]> {
   const out: Out[] = []
   for (const row of rows) {
-    const value = await transform(row)
+    const returned = transform(row)
+    // a synchronous transform costs no await per row
+    const value = isThenable(returned) ? await returned : returned
     if (value !== undefined) out.push(value)
   }
   return out
 }
+
+const isThenable = <T>(value: T | Promise<T>): value is Promise<T> =>
+  typeof (value as { then?: unknown } | null | undefined)?.then === 'function'
 
 function checkpointOf(value: unknown): CopyCheckpoint | undefined {
   if (typeof value !== 'object' || value === null || !('after' in value)) return undefined
