@@ -59,19 +59,47 @@ function installTypeScriptAsModules(): boolean {
   if (typeof registerHooks !== 'function') return false
   if (!moduleHooksInstalled) {
     moduleHooksInstalled = true
+    // A package imported by name resolves the same from every file of one folder: a thousand
+    // migrations that import '@flux/core' walk node_modules once, not a thousand times.
+    const resolvedInFolder = new Map<string, ResolveResult>()
     registerHooks({
       resolve(specifier, context, nextResolve) {
-        const resolved = nextResolve(specifier, context)
-        // `.ts` only (`.mts` is a module already, `.cts` is CommonJS on purpose); `null` is a
-        // package without "type", where Node would parse twice and warn
-        const projectTypeScript = /\.ts$/.test(resolved.url) && !resolved.url.includes('/node_modules/')
-        return projectTypeScript && (resolved.format === 'commonjs-typescript' || resolved.format == null)
-          ? { ...resolved, format: 'module-typescript' }
-          : resolved
+        const parent = context.parentURL
+        const key =
+          parent?.startsWith('file:') && BARE_SPECIFIER.test(specifier)
+            ? [
+                specifier,
+                parent.slice(0, parent.lastIndexOf('/')),
+                context.conditions.join(','),
+                JSON.stringify(context.importAttributes),
+              ].join('\0')
+            : undefined
+        const known = key === undefined ? undefined : resolvedInFolder.get(key)
+        if (known) return { ...known, shortCircuit: true }
+        const resolved = asProjectFormat(nextResolve(specifier, context))
+        if (key !== undefined) resolvedInFolder.set(key, resolved)
+        return resolved
       },
     })
   }
   return true
+}
+
+type ResolveResult = ReturnType<Parameters<typeof import('node:module').registerHooks>[0]['resolve'] & {}>
+
+/** A package name: not a path, a URL, a builtin (`node:`) or a `#` import. */
+const BARE_SPECIFIER = /^(?![./#]|[a-z][a-z0-9+.-]*:)/i
+
+/**
+ * A project's own `.ts` file as an ES module. `.ts` only (`.mts` is a module already, `.cts`
+ * is CommonJS on purpose); `null` is a package without "type", where Node would parse twice
+ * and warn. Files under `node_modules` keep their package's format.
+ */
+function asProjectFormat(resolved: ResolveResult): ResolveResult {
+  const projectTypeScript = /\.ts$/.test(resolved.url) && !resolved.url.includes('/node_modules/')
+  return projectTypeScript && (resolved.format === 'commonjs-typescript' || resolved.format == null)
+    ? { ...resolved, format: 'module-typescript' }
+    : resolved
 }
 
 let moduleHooksInstalled = false
