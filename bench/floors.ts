@@ -13,7 +13,7 @@
 // (the stores without transactions): the HTTP requests and mongo commands that go through a
 // counting proxy, and the fsync/write/rename system calls (strace) of an fs store, for runs of
 // 20 and 40 migrations, whose difference is the cost of 20 steps (opening, the lease and the
-// first ledger read cancel out).
+// first ledger read cancel out). FLUX_BENCH_STORES=fs,redis measures only those stores.
 import { spawn, spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { once } from 'node:events'
@@ -28,6 +28,8 @@ const root = join(here, '..')
 const fluxBin = join(root, 'apps/cli/bin/flux.js')
 const COUNT = Number(process.env.FLUX_BENCH_COUNT ?? 1000)
 const RUNS = Number(process.env.FLUX_BENCH_RUNS ?? 3)
+/** FLUX_BENCH_STORES=fs,redis: only those stores. */
+const ONLY = process.env.FLUX_BENCH_STORES?.split(',').filter(Boolean)
 const env = process.env
 // flux and the floor read the credentials from the environment, as users give them
 if (env.FLUX_TEST_S3_ACCESS_KEY_ID) {
@@ -92,7 +94,7 @@ const s3Settings = () => ({
   region: env.FLUX_TEST_S3_REGION ?? 'us-east-1',
 })
 
-const STORES: Store[] = [
+const ALL_STORES: Store[] = [
   {
     name: 'fs',
     imports: "import { fsStore } from '@flux/fs'",
@@ -234,6 +236,7 @@ client.destroy()
     },
   },
 ]
+const STORES = ALL_STORES.filter((store) => !ONLY || ONLY.includes(store.name))
 
 const pad = (index: number) => String(index).padStart(4, '0')
 
