@@ -37,6 +37,7 @@ export function siteApp(stores: SiteStores): Hono {
   const catalog = stores.catalog && catalogOf(stores.catalog)
   const visitors = stores.visitors && visitorsOf(stores.visitors, stores.redisPrefix)
   const trips = stores.trips && tripsOf(stores.trips)
+  trips?.warm()
   const meta = stores.photoMeta && photoMetaOf(stores.photoMeta)
   const missing = (name: string, what: string) =>
     stores.unavailable.has(name) ? `${what} are unavailable: store "${name}" could not be reached` : undefined

@@ -21,6 +21,7 @@ const env = await vi.hoisted(async () => {
 })
 let stores: TravelStores
 let site: SiteStores | undefined
+let app: ReturnType<typeof siteApp> | undefined
 
 async function release(n: number): Promise<void> {
   let output = ''
@@ -29,7 +30,8 @@ async function release(n: number): Promise<void> {
 }
 
 async function get(path: string) {
-  const response = await siteApp(site!).request(path)
+  app ??= siteApp(site!)
+  const response = await app.request(path)
   return { status: response.status, headers: response.headers, body: Buffer.from(await response.arrayBuffer()) }
 }
 

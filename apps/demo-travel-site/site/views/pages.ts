@@ -124,7 +124,7 @@ export function hotelPage({ hotel, photos, rooms, reviews, views }: HotelView, a
                     (review) => html`<div class="review">
                       <div><span class="stars">${stars(review.rating)}</span> <strong>${review.author}</strong>
                         <span class="muted">${new Date(review.createdAt).toISOString().slice(0, 10)}</span></div>
-                      <div>${review.body}</div>
+                      <div class="body">${review.body}</div>
                     </div>`,
                   )}`
           }
