@@ -125,16 +125,19 @@ export function redisKeys(
     },
     async write(entries) {
       if (entries.length === 0) return
+      const phases = entries.map(commandsOf)
       if (store.isCluster) {
-        // a cluster routes each command to its key's master; one key's commands stay in order on that connection
+        // a cluster routes each command to its key's master, but a command redirected while the
+        // client learns the slots can overtake the next one: each phase waits for the one before
         const redis = store.redis as unknown as Redis
-        await Promise.all(
-          entries.flatMap((entry) => commandsOf(entry).map(([name, ...args]) => redis.call(name, ...args))),
-        )
+        for (const phase of [0, 1, 2])
+          await Promise.all(
+            phases.flatMap((commands) => commands[phase]!.map(([name, ...args]) => redis.call(name, ...args))),
+          )
         return
       }
       const pipeline = (store.redis as Redis).pipeline()
-      for (const entry of entries) for (const [name, ...args] of commandsOf(entry)) pipeline.call(name, ...args)
+      for (const commands of phases) for (const [name, ...args] of commands.flat()) pipeline.call(name, ...args)
       const results = (await pipeline.exec()) ?? []
       const failed = results.find(([error]) => error)
       if (failed) throw failed[0]
@@ -146,29 +149,32 @@ export function redisKeys(
 /** A command's name and arguments. */
 type Command = [name: string, ...args: (string | number)[]]
 
-/** The commands that make `entry.key` hold exactly `entry`, whatever it held before. */
-function commandsOf(entry: RedisEntry): Command[] {
+/**
+ * The commands that make `entry.key` hold exactly `entry`, whatever it held before, in three
+ * phases run in order: `SET` or `DEL`; the collection's members; `PEXPIRE`.
+ */
+function commandsOf(entry: RedisEntry): [Command[], Command[], Command[]] {
   const { key } = entry
   const expire: Command[] = entry.ttl !== undefined && entry.ttl > 0 ? [['PEXPIRE', key, Math.ceil(entry.ttl)]] : []
-  if (entry.type === 'string') return [['SET', key, entry.value], ...expire]
-  const replace: Command[] = [['DEL', key]]
-  const add = (name: string, args: (string | number)[]) => {
-    if (args.length > 0) replace.push([name, key, ...args])
-  }
-  if (entry.type === 'hash') add('HSET', Object.entries(entry.value).flat())
-  else if (entry.type === 'set') add('SADD', entry.value)
-  else if (entry.type === 'zset')
-    add(
-      'ZADD',
-      entry.value.flatMap(({ member, score }) => [score, member]),
-    )
-  else if (entry.type === 'list') add('RPUSH', entry.value)
-  else
-    throw new TypeError(
-      `redisKeys: ${key} has type ${(entry as { type: unknown }).type}, not one of string, hash, set, zset, list`,
-    )
-  // an empty collection is no key in Redis: nothing to expire
-  return replace.length > 1 ? [...replace, ...expire] : replace
+  if (entry.type === 'string') return [[['SET', key, entry.value]], [], expire]
+  const members: (string | number)[] =
+    entry.type === 'hash'
+      ? Object.entries(entry.value).flat()
+      : entry.type === 'zset'
+        ? entry.value.flatMap(({ member, score }) => [score, member])
+        : entry.type === 'set' || entry.type === 'list'
+          ? entry.value
+          : invalidType(entry)
+  // an empty collection is no key in Redis: nothing to add or expire
+  if (members.length === 0) return [[['DEL', key]], [], []]
+  return [[['DEL', key]], [[ADD[entry.type], key, ...members]], expire]
+}
+
+const ADD = { hash: 'HSET', set: 'SADD', zset: 'ZADD', list: 'RPUSH' } as const
+
+function invalidType(entry: never): never {
+  const { key, type } = entry as { key: string; type: unknown }
+  throw new TypeError(`redisKeys: ${key} has type ${String(type)}, not one of string, hash, set, zset, list`)
 }
 
 /** Each key's type (unless known), value and TTL, in two pipelines (one when the type is known); keys gone meanwhile are left out. */
@@ -191,8 +197,8 @@ async function readValues(master: Redis, keys: string[], known: RedisValueType |
     if (ttl === -2 || raw === null || !READ_COMMANDS[type]) return
     const base = ttl >= 0 ? { key, ttl } : { key }
     if (type === 'string') entries.push({ ...base, type, value: raw as string })
-    else if (type === 'hash') entries.push({ ...base, type, value: pairsToObject(raw as string[]) })
-    else if (type === 'zset') entries.push({ ...base, type, value: scoredMembers(raw as string[]) })
+    else if (type === 'hash') entries.push({ ...base, type, value: fieldsOf(raw) })
+    else if (type === 'zset') entries.push({ ...base, type, value: scoredMembers(raw) })
     else entries.push({ ...base, type, value: raw as string[] })
   })
   return entries
@@ -224,17 +230,21 @@ async function exec(master: Redis, commands: Command[]): Promise<unknown[]> {
   return results.map(([, value]) => value)
 }
 
-function pairsToObject(flat: string[]): Record<string, string> {
-  const object: Record<string, string> = {}
-  for (let index = 0; index < flat.length; index += 2) object[flat[index]!] = flat[index + 1]!
-  return object
+/** HGETALL's answer: a flat field, value list (RESP2), or a map (RESP3). */
+function fieldsOf(raw: unknown): Record<string, string> {
+  if (!Array.isArray(raw)) return { ...(raw as Record<string, string>) }
+  const fields: Record<string, string> = {}
+  for (let index = 0; index < raw.length; index += 2) fields[raw[index]] = raw[index + 1]
+  return fields
 }
 
-function scoredMembers(flat: string[]): { member: string; score: number }[] {
-  const members: { member: string; score: number }[] = []
-  for (let index = 0; index < flat.length; index += 2)
-    members.push({ member: flat[index]!, score: Number(flat[index + 1]) })
-  return members
+/** ZRANGE … WITHSCORES's answer: a flat member, score list (RESP2), or member, score pairs (RESP3). */
+function scoredMembers(raw: unknown): { member: string; score: number }[] {
+  const list = raw as unknown[]
+  const pairs = Array.isArray(list[0])
+    ? (list as [string, string | number][])
+    : Array.from({ length: list.length / 2 }, (_, index) => [list[index * 2], list[index * 2 + 1]] as [string, string])
+  return pairs.map(([member, score]) => ({ member, score: Number(score) }))
 }
 
 /** flux's own keys, `{<prefix>}:ledger` and the like (see `RedisStoreOptions.prefix`): never copied. */
