@@ -9,6 +9,7 @@
 // temporary folder and import flux and its adapters through a link to apps/cli's node_modules.
 import { spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
+import { readFileSync } from 'node:fs'
 import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import { cpus, loadavg, tmpdir } from 'node:os'
@@ -158,11 +159,31 @@ async function clean(dir: string, space: Space): Promise<void> {
   await rm(dir, { recursive: true, force: true })
 }
 
+/** CPU time of the whole machine (all cores, in clock ticks): busy and in total, from /proc/stat. */
+function machineTicks(): { busy: number; total: number } {
+  const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number)
+  const total = fields.reduce((sum, value) => sum + value, 0)
+  // idle and iowait
+  return { busy: total - fields[3]! - (fields[4] ?? 0), total }
+}
+
+/** CPU seconds used by this process's children that have ended (user + system), from /proc/self/stat. */
+function childrenCpuSeconds(): number {
+  const stat = readFileSync('/proc/self/stat', 'utf8')
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  // cutime and cstime are fields 16 and 17 of the line: 14 and 15 after the name and state
+  return (Number(fields[13]) + Number(fields[14])) / 100
+}
+
+/** What one run used: the machine's cores busy (share of all), and flux's own CPU seconds. */
+const usage = new Map<string, { machine: number[]; flux: number[] }>()
+
 /** Seconds of one whole `flux up` over `stores`, in a fresh project. */
-async function timeRun(stores: StoreName[], args: string[]): Promise<number> {
+async function timeRun(stores: StoreName[], args: string[], name?: string): Promise<number> {
   const space = { id: `bench_${randomBytes(4).toString('hex')}` }
   const dir = await writeProject(stores, space)
   try {
+    const [ticks, cpu] = [machineTicks(), childrenCpuSeconds()]
     const started = performance.now()
     const result = spawnSync(process.execPath, [fluxBin, 'up', ...args], {
       cwd: dir,
@@ -172,6 +193,13 @@ async function timeRun(stores: StoreName[], args: string[]): Promise<number> {
       maxBuffer: 64 * 1024 * 1024,
     })
     const seconds = (performance.now() - started) / 1000
+    const after = machineTicks()
+    if (name) {
+      const used = usage.get(name) ?? { machine: [], flux: [] }
+      used.machine.push((after.busy - ticks.busy) / (after.total - ticks.total))
+      used.flux.push(childrenCpuSeconds() - cpu)
+      usage.set(name, used)
+    }
     if (result.status !== 0) {
       throw new Error(`flux up ${args.join(' ')} over ${stores.join(', ')} failed (${result.status}): ${result.stderr}`)
     }
@@ -205,7 +233,7 @@ const times = new Map<string, number[]>(scenarios.map((scenario) => [scenario.na
 for (let run = 0; run < RUNS; run++) {
   // each scenario goes first in turn
   const order = scenarios.map((_, index) => scenarios[(index + run) % scenarios.length]!)
-  for (const scenario of order) times.get(scenario.name)!.push(await timeRun(scenario.stores, scenario.args))
+  for (const scenario of order) times.get(scenario.name)!.push(await timeRun(scenario.stores, scenario.args, scenario.name))
 }
 const figure = (name: string) => median(times.get(name)!)
 for (const scenario of scenarios) {
@@ -213,7 +241,10 @@ for (const scenario of scenarios) {
     .get(scenario.name)!
     .map((value) => value.toFixed(2))
     .join(', ')
-  console.log(`  ${scenario.name.padEnd(44)} ${figure(scenario.name).toFixed(2)} s  (runs: ${all})`)
+  const used = usage.get(scenario.name)!
+  console.log(
+    `  ${scenario.name.padEnd(44)} ${figure(scenario.name).toFixed(2)} s  (runs: ${all}); cores busy ${(median(used.machine) * 100).toFixed(0)}%, flux's own CPU ${median(used.flux).toFixed(2)} s`,
+  )
 }
 const alone = scenarios.slice(2)
 const slowest = alone.reduce((worst, scenario) => (figure(scenario.name) > figure(worst.name) ? scenario : worst))
@@ -222,3 +253,6 @@ const serial = figure(scenarios[1]!.name)
 console.log(`all five / slowest alone (${slowest.name}): ${(side / figure(slowest.name)).toFixed(2)}× (target ≤ 1.15×)`)
 console.log(`all five one at a time / all five side by side: ${(serial / side).toFixed(2)}×`)
 console.log(`load average ${loadavg()[0]!.toFixed(2)} at the end: other work on this machine shows in the figures.`)
+console.log(
+  "cores busy: the share of all the machine's cores (flux, the five servers and anything else) in use during the run; near 100%, the run is bound by this machine's CPU, not by waiting.",
+)
