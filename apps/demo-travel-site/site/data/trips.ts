@@ -67,7 +67,10 @@ export function tripsOf(client: MongoStoreClient): Trips {
       .then(
         () => (digest = next),
         (error: unknown) => {
-          console.error('travel site: could not read the reviews:', error)
+          // the site stopping closes the client under a read: nothing to report
+          if ((error as Error).name !== 'MongoClientClosedError') {
+            console.error('travel site: could not read the reviews:', error)
+          }
           // a failed first read is not kept: the next page tries again
           if (digest === next) digest = undefined
         },
