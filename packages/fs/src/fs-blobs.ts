@@ -142,7 +142,72 @@ export function fsBlobs(paths: FsPaths): BlobStore {
     }
   }
 
-  return {
+  /**
+   * The keys under `prefix` in ascending order (as JavaScript compares strings), a directory
+   * at a time: its entries sorted with a directory's name followed by "/", since every key
+   * under it starts so; directories whose keys all come before `after` are not read.
+   */
+  async function* sortedKeys(
+    directory: string,
+    prefix: string,
+    rootReal: string,
+    after?: string,
+  ): AsyncGenerator<string> {
+    const entries = await readdir(directory, { withFileTypes: true }).catch((error: unknown) => {
+      ignoreMissing(error)
+      return []
+    })
+    const named = entries.map((entry) => ({ entry, sortName: entry.isDirectory() ? `${entry.name}/` : entry.name }))
+    named.sort((a, b) => (a.sortName < b.sortName ? -1 : a.sortName > b.sortName ? 1 : 0))
+    for (const { entry, sortName } of named) {
+      const key = prefix + entry.name
+      if ((prefix === '' && entry.name === paths.fluxDir) || keyProblem(key)) continue
+      const path = join(directory, entry.name)
+      if (entry.isDirectory()) {
+        const under = prefix + sortName
+        if (after !== undefined && under < after && !after.startsWith(under)) continue
+        yield* sortedKeys(path, under, rootReal, after)
+      } else if (after !== undefined && key <= after) continue
+      else if (entry.isFile()) yield key
+      else if (entry.isSymbolicLink()) {
+        const real = await realpathIfAny(path)
+        if (real && isInside(real, rootReal) && (await isFile(real))) yield key
+      }
+    }
+  }
+
+  /** What `list` gives, page by page (see `PagedBlobStore.listPages` in @flux/core): one directory and one page held at a time. */
+  async function* listPages(prefix = '', options: { after?: string; pageSize?: number } = {}) {
+    const pageSize = Math.max(options.pageSize ?? 1_000, 1)
+    const rootReal = await realpathIfAny(paths.root)
+    if (rootReal === undefined) return
+    const start = prefix.slice(0, prefix.lastIndexOf('/') + 1)
+    let directory: string | undefined = paths.root
+    if (start !== '') {
+      directory = await fileOf(start.slice(0, -1)).catch((error: unknown) => {
+        if (FluxError.is(error) && error.code === 'KEY_INVALID') return undefined
+        throw error
+      })
+      if (directory === undefined) return
+    }
+    let page: string[] = []
+    try {
+      for await (const key of sortedKeys(directory, start, rootReal, options.after)) {
+        if (!key.startsWith(prefix)) continue
+        page.push(key)
+        if (page.length >= pageSize) {
+          yield page
+          page = []
+        }
+      }
+    } catch (error) {
+      throw storeError(paths, `list blobs under "${prefix}"`, error)
+    }
+    if (page.length > 0) yield page
+  }
+
+  // listPages is not part of BlobStore's type: the data toolkit's blobs() looks for it
+  const client: BlobStore & { listPages: typeof listPages } = {
     async put(key: string, body: BlobBody) {
       const file = await fileOf(key).catch((error: unknown) => {
         destroyUnread(body)
@@ -222,7 +287,10 @@ export function fsBlobs(paths: FsPaths): BlobStore {
     async exists(key) {
       return isFile(await fileOf(key))
     },
+
+    listPages,
   }
+  return client
 }
 
 async function realpathIfAny(path: string): Promise<string | undefined> {

@@ -5,6 +5,7 @@ import {
   GetObjectCommand,
   HeadObjectCommand,
   ListObjectsV2Command,
+  type ListObjectsV2CommandOutput,
   PutObjectCommand,
 } from '@aws-sdk/client-s3'
 import { Upload } from '@aws-sdk/lib-storage'
@@ -54,7 +55,48 @@ export function s3Blobs(target: S3Target): S3Client {
     }
   }
 
-  return {
+  /**
+   * The keys under `prefix`, page by page as ListObjectsV2 gives them (S3's order: by UTF-8
+   * bytes), after the key `after` (`StartAfter`): one page in memory at a time.
+   */
+  async function* listPages(prefix = '', options: { after?: string; pageSize?: number } = {}) {
+    const cut = prefix.lastIndexOf('/') + 1
+    // no valid key starts with a prefix whose complete names are invalid
+    if (/[\\\0]/.test(prefix) || prefix.slice(0, cut).split('/').slice(0, -1).some(isBadName)) return
+    // some servers (MinIO) refuse a prefix ending in "." or "..", which ".keep" or "..x" may still start with
+    const tail = prefix.slice(cut)
+    const Prefix = target.prefix + (tail === '.' || tail === '..' ? prefix.slice(0, cut) : prefix)
+    const StartAfter = options.after === undefined ? undefined : target.prefix + options.after
+    const MaxKeys = Math.min(Math.max(options.pageSize ?? BATCH_SIZE, 1), BATCH_SIZE)
+    let ContinuationToken: string | undefined
+    do {
+      let page: ListObjectsV2CommandOutput
+      try {
+        page = await sdk().send(
+          new ListObjectsV2Command({
+            Bucket,
+            Prefix,
+            ContinuationToken,
+            MaxKeys,
+            ...(ContinuationToken ? {} : { StartAfter }),
+          }),
+        )
+      } catch (error) {
+        throw storeError(target, `list blobs under "${prefix}"`, error)
+      }
+      const keys: string[] = []
+      for (const object of page.Contents ?? []) {
+        const key = object.Key!.slice(target.prefix.length)
+        // flux's own objects, and objects no blob key can name (folder markers "a/", "a//b")
+        if (key.startsWith(prefix) && !keyProblem(key)) keys.push(key)
+      }
+      if (keys.length > 0) yield keys
+      ContinuationToken = page.IsTruncated ? page.NextContinuationToken : undefined
+    } while (ContinuationToken)
+  }
+
+  // listPages is not part of S3Client's type: the data toolkit's blobs() looks for it
+  const client: S3Client & { listPages: typeof listPages } = {
     get client() {
       return target.sdk()
     },
@@ -105,32 +147,13 @@ export function s3Blobs(target: S3Target): S3Client {
     },
 
     async list(prefix = '') {
-      const cut = prefix.lastIndexOf('/') + 1
-      // no valid key starts with a prefix whose complete names are invalid
-      if (/[\\\0]/.test(prefix) || prefix.slice(0, cut).split('/').slice(0, -1).some(isBadName)) return []
-      // some servers (MinIO) refuse a prefix ending in "." or "..", which ".keep" or "..x" may still start with
-      const tail = prefix.slice(cut)
-      const Prefix = target.prefix + (tail === '.' || tail === '..' ? prefix.slice(0, cut) : prefix)
       const keys: string[] = []
-      let ContinuationToken: string | undefined
-      try {
-        do {
-          const page = await sdk().send(
-            new ListObjectsV2Command({ Bucket, Prefix, ContinuationToken, MaxKeys: BATCH_SIZE }),
-          )
-          for (const object of page.Contents ?? []) {
-            const key = object.Key!.slice(target.prefix.length)
-            // flux's own objects, and objects no blob key can name (folder markers "a/", "a//b")
-            if (key.startsWith(prefix) && !keyProblem(key)) keys.push(key)
-          }
-          ContinuationToken = page.IsTruncated ? page.NextContinuationToken : undefined
-        } while (ContinuationToken)
-      } catch (error) {
-        throw storeError(target, `list blobs under "${prefix}"`, error)
-      }
+      for await (const page of listPages(prefix)) keys.push(...page)
       // S3 sorts by UTF-8 bytes; fs (and JavaScript) by UTF-16 code unit
       return keys.sort()
     },
+
+    listPages,
 
     async delete(key) {
       const Key = objectKey(key)
@@ -190,6 +213,7 @@ export function s3Blobs(target: S3Target): S3Client {
 
     exists,
   }
+  return client
 }
 
 /** An empty, `.` or `..` name: the `""` check comes first in keyProblem, for its own message. */

@@ -4,6 +4,20 @@ import type { DataKey, DataSource, DataTarget } from './data-types.ts'
 /** How many objects {@link blobs} reads or puts at once unless `concurrency` says otherwise. */
 export const DEFAULT_BLOB_CONCURRENCY = 16
 
+/**
+ * A blob store that lists its keys page by page. The fs and s3 stores' clients have
+ * `listPages`; {@link blobs} uses it where present, and else `list`, which holds every key.
+ */
+export interface PagedBlobStore extends BlobStore {
+  /**
+   * The keys under `prefix` (as `list` gives them, never the ledger's own), in pages of about
+   * `pageSize`, in the store's own ascending order (s3: by UTF-8 bytes; fs: by UTF-16 code
+   * units, as JavaScript compares strings), the same on every call, starting after the key
+   * `after` when given. Only one page is held at a time.
+   */
+  listPages?(prefix: string, options?: { after?: string; pageSize?: number }): AsyncIterable<string[]>
+}
+
 /** One object of a blob store, as {@link blobs} reads and writes it. */
 export interface BlobRow {
   /** Its key, relative to the `prefix` given to {@link blobs}. */
@@ -22,8 +36,9 @@ export interface BlobsOptions {
 
 /**
  * The objects of a blob store (an fs or s3 store's client, `ctx.store` or `ctx.stores.<name>`),
- * as a source and a target for {@link copy} and {@link verifyCopy}: read in key order
- * (the store's `list` sorts keys), `concurrency` gets at a time; written with `concurrency`
+ * as a source and a target for {@link copy} and {@link verifyCopy}: read in key order, page by
+ * page of the store's listing (`listPages`, see {@link PagedBlobStore}; keys only, one page at a
+ * time, so memory does not grow with the number of objects), `concurrency` gets at a time; written with `concurrency`
  * puts at a time (a put replaces, so a redone batch does not duplicate). Bodies are read
  * whole: for very large objects copy with `store.put(key, stream)` yourself.
  *
@@ -36,33 +51,46 @@ export function blobs(store: BlobStore, options: BlobsOptions = {}): DataSource<
   const prefix = options.prefix ?? ''
   const concurrency = options.concurrency ?? DEFAULT_BLOB_CONCURRENCY
   const name = `${options.name ?? 'blobs'}${prefix ? ` under ${prefix}` : ''}`
-  // the listing holds keys only, never bodies
-  const listAfter = async (after: DataKey | undefined) => {
-    const keys = (await store.list(prefix)).map((key) => key.slice(prefix.length))
-    return after === undefined ? keys : keys.filter((key) => key > (after as string))
+  const paged = store as PagedBlobStore
+  /** Keys relative to `prefix`, after `after`, in batches of at most `batchSize`: pages of the listing where the store has them. */
+  async function* keyBatches(after: DataKey | undefined, batchSize: number): AsyncIterable<string[]> {
+    if (paged.listPages) {
+      const pages = paged.listPages(prefix, {
+        after: after === undefined ? undefined : prefix + (after as string),
+        pageSize: batchSize,
+      })
+      for await (const page of pages)
+        for (let start = 0; start < page.length; start += batchSize)
+          yield page.slice(start, start + batchSize).map((key) => key.slice(prefix.length))
+      return
+    }
+    // the whole listing, keys only, never bodies
+    const all = (await store.list(prefix)).map((key) => key.slice(prefix.length))
+    const keys = after === undefined ? all : all.filter((key) => key > (after as string))
+    for (let start = 0; start < keys.length; start += batchSize) yield keys.slice(start, start + batchSize)
   }
   return {
     async *read(after, batchSize) {
-      const keys = await listAfter(after)
-      for (let start = 0; start < keys.length; start += batchSize) {
-        const batch = keys.slice(start, start + batchSize)
-        yield await mapConcurrently(batch, concurrency, async (key) => ({ key, body: await store.get(prefix + key) }))
-      }
+      for await (const batch of keyBatches(after, batchSize))
+        if (batch.length > 0)
+          yield await mapConcurrently(batch, concurrency, async (key) => ({ key, body: await store.get(prefix + key) }))
     },
     keyOf: (row) => row.key,
     async count() {
-      return (await store.list(prefix)).length
+      let count = 0
+      for await (const batch of keyBatches(undefined, LIST_PAGE)) count += batch.length
+      return count
     },
-    async *keys(batchSize) {
-      const keys = await listAfter(undefined)
-      for (let start = 0; start < keys.length; start += batchSize) yield keys.slice(start, start + batchSize)
-    },
+    keys: (batchSize) => keyBatches(undefined, batchSize),
     async write(rows) {
       await mapConcurrently(rows, concurrency, (row) => store.put(prefix + row.key, row.body))
     },
     describe: () => name,
   }
 }
+
+/** Keys per page when {@link blobs} only counts them. */
+const LIST_PAGE = 1_000
 
 /** `task` over every item, at most `width` at a time, results in the items' order. */
 export async function mapConcurrently<T, R>(

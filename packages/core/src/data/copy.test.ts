@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import type { BlobStore } from '../adapter.ts'
 import { FluxError } from '../errors.ts'
-import { blobs } from './blobs.ts'
+import { blobs, type PagedBlobStore } from './blobs.ts'
 import { copy } from './copy.ts'
 import type { DataKey, DataSource, DataTarget } from './data-types.ts'
 import { verifyCopy } from './verify-copy.ts'
@@ -252,5 +252,51 @@ describe('blobs', () => {
     expect([...remote.map.keys()].sort()).toEqual(entries.map(([key]) => key.replace('photos/', 'copied/')))
     expect(remote.map.get('copied/17.jpg')?.toString()).toBe('body 17')
     expect((await verifyCopy({ from, to, checksum: true })).ok).toBe(true)
+  })
+})
+
+describe('blobs over a store that lists page by page', () => {
+  it('reads the listing a page at a time, never the whole listing, and resumes with the last key as `after`', async () => {
+    const bodies = new Map(
+      Array.from({ length: 45 }, (_, n) => [`photos/${String(n).padStart(2, '0')}.jpg`, Buffer.from(`body ${n}`)]),
+    )
+    const calls: { prefix: string; after?: string; pageSize?: number }[] = []
+    const store: PagedBlobStore = {
+      put: async () => {},
+      get: async (key) => bodies.get(key)!,
+      list: async () => {
+        throw new Error('list() holds every key: not to be called')
+      },
+      async *listPages(prefix, options = {}) {
+        calls.push({ prefix, ...options })
+        const keys = [...bodies.keys()].filter(
+          (key) => key.startsWith(prefix) && (!options.after || key > options.after),
+        )
+        for (let start = 0; start < keys.length; start += options.pageSize ?? 1_000)
+          yield keys.slice(start, start + (options.pageSize ?? 1_000))
+      },
+      delete: async () => {},
+      move: async () => {},
+      exists: async (key) => bodies.has(key),
+    }
+    const written: string[] = []
+    const to: DataTarget<{ key: string; body: Buffer }> = {
+      write: async (rows) => void written.push(...rows.map((row) => `${row.key}=${row.body}`)),
+      describe: () => 'target',
+    }
+    const first = fakeContext(undefined, 2)
+    const from = blobs(store, { prefix: 'photos/' })
+    await expect(copy({ from, to, batchSize: 10, context: first.context })).rejects.toThrow('killed')
+    expect(first.saves.at(-1)).toEqual({ after: '19.jpg', read: 20 })
+    const result = await copy({ from, to, batchSize: 10, context: fakeContext(first.saves.at(-1)).context })
+    expect(result.read).toBe(25)
+    // count() for the progress bar, then the read: each a paged listing; the resumed read starts after the checkpoint
+    expect(calls.filter((call) => call.pageSize === 10)).toEqual([
+      { prefix: 'photos/', after: undefined, pageSize: 10 },
+      { prefix: 'photos/', after: 'photos/19.jpg', pageSize: 10 },
+    ])
+    expect(written.at(-1)).toBe('44.jpg=body 44')
+    expect(new Set(written).size).toBe(45)
+    expect((await verifyCopy({ from, to: from, checksum: true })).from.count).toBe(45)
   })
 })
