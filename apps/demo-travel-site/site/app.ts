@@ -39,8 +39,13 @@ export function siteApp(stores: SiteStores): Hono {
   const trips = stores.trips && tripsOf(stores.trips)
   trips?.warm()
   const meta = stores.photoMeta && photoMetaOf(stores.photoMeta)
-  const missing = (name: string, what: string) =>
-    stores.unavailable.has(name) ? `${what} are unavailable: store "${name}" could not be reached` : undefined
+  /** Why `what` is not on a page: its store could not be reached, is retired, or is not configured. */
+  const absent = (name: string, what: string): string =>
+    stores.unavailable.has(name)
+      ? `${what} are unavailable: store "${name}" could not be reached.`
+      : stores.project.retired.includes(name)
+        ? `${what} are not shown: store "${name}" is retired in this configuration.`
+        : `${what} are not shown: flux.config.ts has no store "${name}".`
 
   /** What every page shows around its content: recently viewed, covers, view counts, notices. */
   async function around(c: Context, cards: HotelCard[], owners: string[] = []): Promise<Around> {
@@ -52,11 +57,11 @@ export function siteApp(stores: SiteStores): Hono {
       ? await meta.coversOf([...owners, ...slugs.map((slug) => `hotel:${slug}`)])
       : new Map()
     const views = visitors ? await visitors.viewsOf(slugs) : new Map<string, number>()
-    const notices = [
-      catalog ? undefined : 'The catalog is unavailable: no PostgreSQL store "catalog" could be opened.',
-      missing(STORE_NAMES.visitors, 'View counts and recently viewed'),
-      stores.photos ? undefined : 'Photos are unavailable: the images component\'s "blobs" store could not be opened.',
-    ].filter((text): text is string => text !== undefined)
+    const notices: string[] = []
+    if (!catalog) notices.push(absent(STORE_NAMES.catalog, 'Destinations and hotels'))
+    if (!visitors) notices.push(absent(STORE_NAMES.visitors, 'View counts and recently viewed hotels'))
+    if (!stores.photos)
+      notices.push('Photos are unavailable: the images component\'s "blobs" store could not be opened.')
     return { recent, covers, views, notices }
   }
 
@@ -74,7 +79,9 @@ export function siteApp(stores: SiteStores): Hono {
     if (!destination) return respond(c, notFoundPage(`No destination is called “${c.req.param('slug')}”.`), 404)
     const hotels = await catalog.hotelCards({ destination: destination.slug, limit: 48 })
     const itineraries = trips ? await trips.itinerariesOf(destination.slug) : []
-    return respond(c, destinationPage(destination, hotels, itineraries, await around(c, hotels)))
+    const surroundings = await around(c, hotels)
+    if (!trips) surroundings.notices.push(absent(STORE_NAMES.trips, 'Itineraries'))
+    return respond(c, destinationPage(destination, hotels, itineraries, surroundings))
   })
 
   app.get('/hotels/:slug', async (c) => {
@@ -95,7 +102,7 @@ export function siteApp(stores: SiteStores): Hono {
       trips ? trips.reviewsOf(hotel.slug) : { latest: [], count: 0, rating: 0 },
       around(c, []),
     ])
-    if (!trips) surroundings.notices.push(missing(STORE_NAMES.trips, 'Reviews') ?? 'Reviews are not configured.')
+    if (!trips) surroundings.notices.push(absent(STORE_NAMES.trips, 'Reviews'))
     return respond(c, hotelPage({ hotel, photos, rooms, reviews, views }, surroundings))
   })
 

@@ -59,7 +59,8 @@ export async function readFluxStatus(stores: SiteStores): Promise<FluxStatus> {
   const rows = Object.entries(project.adapters)
     .sort(([a], [b]) => a.localeCompare(b))
     .map(([name, adapter]) => row(name, adapter.kind, adapter.describe(), failures.has(name) ? 'unreachable' : 'ok'))
-  for (const name of project.retired) rows.push(row(name, '—', 'retired: replaced by another store', 'retired'))
+  for (const name of project.retired)
+    rows.push(row(name, '—', 'retired: no longer configured; its migrations count as satisfied', 'retired'))
   const statuses = new Map(migrations.map((migration) => [migration.id, migration.status]))
   return { stores: rows, migrations, nodes: project.graph.nodes, mermaid: toMermaid(project.graph, statuses) }
 }
