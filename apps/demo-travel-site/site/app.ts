@@ -31,13 +31,21 @@ export const SEARCH_RESULTS = 24
 /** How many hotels the home page shows. */
 export const HOME_HOTELS = 12
 
+export interface Site {
+  app: Hono
+  /**
+   * Reads what the pages list from MongoDB (see `tripsOf`), resolving with how many reviews
+   * and itineraries it read, or `undefined` without a trips store or when it failed (logged).
+   */
+  ready(): Promise<{ reviews: number; itineraries: number } | undefined>
+}
+
 /** The site's routes over the stores the config names (see site-stores.ts). */
-export function siteApp(stores: SiteStores): Hono {
+export function siteApp(stores: SiteStores): Site {
   const app = new Hono()
   const catalog = stores.catalog && catalogOf(stores.catalog)
   const visitors = stores.visitors && visitorsOf(stores.visitors, stores.redisPrefix)
   const trips = stores.trips && tripsOf(stores.trips)
-  trips?.warm()
   const meta = stores.photoMeta && photoMetaOf(stores.photoMeta)
   /** Why `what` is not on a page: its store could not be reached, is retired, or is not configured. */
   const absent = (name: string, what: string): string =>
@@ -153,5 +161,5 @@ export function siteApp(stores: SiteStores): Hono {
     console.error(`travel site: ${c.req.method} ${c.req.path} failed:`, error)
     return c.html(await errorPage(error.message), 500)
   })
-  return app
+  return { app, ready: async () => trips?.ready() }
 }

@@ -11,6 +11,8 @@ export interface SiteOptions {
   port?: number
   /** Default 127.0.0.1. */
   host?: string
+  /** Receives what the site has to say while it starts (stores it could not open, what it read). */
+  log?: (line: string) => void
 }
 
 export interface RunningSite {
@@ -29,8 +31,18 @@ const DEMO_DIR = resolve(fileURLToPath(import.meta.url), '../..')
 export async function startSite(options: SiteOptions = {}): Promise<RunningSite> {
   const host = options.host ?? '127.0.0.1'
   const stores = await openSiteStores(options.cwd ?? DEMO_DIR)
-  const app = siteApp(stores)
+  const log = options.log ?? (() => {})
+  for (const [store, why] of stores.unavailable) log(`travel site: store "${store}" is unavailable: ${why}`)
+  const { app, ready } = siteApp(stores)
   try {
+    // the pages' lists of reviews and itineraries, read before the first page asks for them
+    if (stores.trips) log('travel site: reading the reviews and itineraries (MongoDB store "trips")…')
+    const started = performance.now()
+    const read = await ready()
+    if (read) {
+      const seconds = ((performance.now() - started) / 1000).toFixed(1)
+      log(`travel site: read ${read.reviews} reviews and ${read.itineraries} itineraries in ${seconds} s`)
+    }
     const { server, port } = await new Promise<{ server: ReturnType<typeof serve>; port: number }>((done, fail) => {
       const server = serve({ fetch: app.fetch, port: options.port ?? 3000, hostname: host }, (info) =>
         done({ server, port: info.port }),
@@ -61,8 +73,7 @@ async function main(): Promise<void> {
     console.error(`travel site: PORT=${process.env.PORT} is not a port number (0-65535)`)
     process.exit(2)
   }
-  const site = await startSite({ port, host: process.env.HOST || '127.0.0.1' })
-  for (const [store, why] of site.unavailable) console.warn(`travel site: store "${store}" is unavailable: ${why}`)
+  const site = await startSite({ port, host: process.env.HOST || '127.0.0.1', log: (line) => console.log(line) })
   console.log(`travel site on ${site.url}`)
   let stopping = false
   const stop = (signal: string) => {

@@ -21,7 +21,7 @@ const env = await vi.hoisted(async () => {
 })
 let stores: TravelStores
 let site: SiteStores | undefined
-let app: ReturnType<typeof siteApp> | undefined
+let app: ReturnType<typeof siteApp>['app'] | undefined
 
 async function release(n: number): Promise<void> {
   let output = ''
@@ -30,7 +30,7 @@ async function release(n: number): Promise<void> {
 }
 
 async function get(path: string) {
-  app ??= siteApp(site!)
+  app ??= siteApp(site!).app
   const response = await app.request(path)
   return { status: response.status, headers: response.headers, body: Buffer.from(await response.arrayBuffer()) }
 }
