@@ -33,13 +33,18 @@ async function release(n: number) {
   return output
 }
 
-/** `flux status --json` with DEMO_RELEASE=n: each migration's status, by id, and the stores. */
-function status(n: number) {
-  const result = spawnSync(process.execPath, [FLUX_BIN, 'status', '--json'], {
+/** `flux <args>` with DEMO_RELEASE=n, its output captured. */
+function flux(n: number, ...args: string[]) {
+  return spawnSync(process.execPath, [FLUX_BIN, ...args], {
     cwd: DEMO_DIR,
     env: { ...process.env, ...env, DEMO_RELEASE: String(n) },
     encoding: 'utf8',
   })
+}
+
+/** `flux status --json` with DEMO_RELEASE=n: each migration's status, by id, and the stores. */
+function status(n: number) {
+  const result = flux(n, 'status', '--json')
   expect(result.status, result.stderr).toBe(0)
   const report = JSON.parse(result.stdout) as {
     migrations: { id: string; store: string; status: string }[]
@@ -126,6 +131,12 @@ describe.skipIf(!whenServers())('the travel site, release by release', () => {
     expect(byStatus['trips applied']).toEqual(['app/move-reviews', 'app/move-itineraries', 'app/merge-heads'])
     expect(byStatus['catalog applied']?.slice(-3)).toEqual(['app/trips-tables', 'app/seed-trips', 'app/drop-pg-trips'])
     expect(byStatus['media pending']).toEqual(['app/photos-to-media'])
+    // the two teams' branches are joined: one head per component
+    const heads = flux(3, 'heads', '--json')
+    expect(JSON.parse(heads.stdout).components).toEqual([
+      { component: 'app', heads: ['app/20261207100430_photos-to-media'] },
+      { component: '@travel/images', heads: ['@travel/images/20261020090100_blob-layout'] },
+    ])
   })
 
   it('release 4: the images component rebound to s3, its photos copied there, the photos store retired', async () => {
@@ -140,6 +151,9 @@ describe.skipIf(!whenServers())('the travel site, release by release', () => {
     expect(byStatus['media retired']).toEqual(['app/photos-to-media'])
     expect(byStatus['catalog retired']).toEqual(['app/seed-photos'])
     expect(Object.keys(byStatus).filter((group) => !/applied|retired/.test(group))).toEqual([])
+    const verify = flux(4, 'verify')
+    expect(verify.status, verify.stdout + verify.stderr).toBe(0)
+    expect(verify.stdout).toContain('verified: migrations and flux.sum match the stores')
   })
 
   it('down to release 2 takes MongoDB, S3 and the pg trips tables back; up again restores releases 3 and 4', async () => {
