@@ -73,6 +73,8 @@ async function main(): Promise<void> {
     console.error(`travel site: PORT=${process.env.PORT} is not a port number (0-65535)`)
     process.exit(2)
   }
+  // as the flux command does: relative paths in the config (./var/photos) are from its folder
+  process.chdir(DEMO_DIR)
   const site = await startSite({ port, host: process.env.HOST || '127.0.0.1', log: (line) => console.log(line) })
   console.log(`travel site on ${site.url}`)
   let stopping = false
