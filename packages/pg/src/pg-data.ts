@@ -1,5 +1,6 @@
 import type { DataKey, DataSource, DataTarget } from '@flux/core'
 import type { PgClient } from './pg-client.ts'
+import { columnTypesOf, quote, upsertRows } from './pg-data-write.ts'
 
 export interface PgRowsOptions {
   /** The table, `review` or `schema.review`. */
@@ -15,16 +16,14 @@ export interface PgRowsOptions {
   columns?: readonly string[]
 }
 
-/** PostgreSQL's limit of bound parameters per statement. */
-const MAX_PARAMETERS = 65_535
-
 /**
  * A table of a pg store (its client, `ctx.store` or `ctx.stores.<name>`) as a source and a
  * target for `copy` and `verifyCopy` from `@flux/core`. Read by keyset pagination
  * (`where key > $1 order by key limit n`, with a composite key the row value
  * `where (a, b) > ($1, $2) order by a, b`: each batch one indexed query, however deep into
- * the table); written with multi-row `insert … on conflict (key) do update`, so a batch
- * written twice leaves one row per key. The target's table must exist, with a primary key
+ * the table); written with `insert … select * from unnest($1::int4[], …) on conflict (key) do
+ * update`, one array per column (a multi-row `values` list where a column is itself an array),
+ * so a batch written twice leaves one row per key. The target's table must exist, with a primary key
  * or unique index on `key` (on all its columns, in any order).
  *
  * @example
@@ -45,6 +44,7 @@ export function pgRows<Row extends Record<string, unknown> = Record<string, any>
       : (row: Row) => keyNames.map((name) => row[name] as DataKey)
   const keyColumns = keyNames.map(quote).join(', ')
   const columns = options.columns ? options.columns.map(quote).join(', ') : '*'
+  const types = columnTypesOf(client, table)
   const pages = (select: string, after: DataKey | undefined, batchSize: number) =>
     keysetPages<Row>(client, { select, table, keyNames, keyOf }, after, batchSize)
   return {
@@ -57,33 +57,7 @@ export function pgRows<Row extends Record<string, unknown> = Record<string, any>
     async *keys(batchSize) {
       for await (const rows of pages(keyColumns, undefined, batchSize)) yield rows.map(keyOf)
     },
-    async write(rows) {
-      if (rows.length === 0) return
-      const names = Object.keys(rows[0]!)
-      const perStatement = Math.max(1, Math.floor(MAX_PARAMETERS / names.length))
-      for (let start = 0; start < rows.length; start += perStatement) {
-        const chunk = rows.slice(start, start + perStatement)
-        const params: unknown[] = []
-        const values = chunk.map(
-          (row) =>
-            `(${names
-              .map((name) => {
-                params.push(row[name])
-                return `$${params.length}`
-              })
-              .join(', ')})`,
-        )
-        const updates = names
-          .filter((name) => !keyNames.includes(name))
-          .map((name) => `${quote(name)} = excluded.${quote(name)}`)
-        await client.query(
-          `insert into ${table} (${names.map(quote).join(', ')}) values ${values.join(', ')} on conflict (${keyColumns}) ${
-            updates.length > 0 ? `do update set ${updates.join(', ')}` : 'do nothing'
-          }`,
-          params,
-        )
-      }
-    },
+    write: (rows) => upsertRows(client, { table, keyNames }, rows, types),
     describe: () => `pg table ${options.table}`,
   }
 }
@@ -131,5 +105,3 @@ function keyValues(key: DataKey, keyNames: readonly string[]): unknown[] {
     )
   return key
 }
-
-const quote = (identifier: string) => `"${identifier.replaceAll('"', '""')}"`
