@@ -122,9 +122,9 @@ export function siteApp(stores: SiteStores): Site {
   })
 
   app.get('/photos/*', async (c) => {
-    const key = decodeURIComponent(c.req.path.slice('/photos/'.length))
+    const key = decodedOrUndefined(c.req.path.slice('/photos/'.length))
     // only the component's photos, never another blob of the store (nor its ledger)
-    if (blobKeyProblem(key, '.flux') !== undefined || !meta || !(await meta.photo(key))) {
+    if (key === undefined || blobKeyProblem(key, '.flux') !== undefined || !meta || !(await meta.photo(key))) {
       return c.text(`no photo ${key}`, 404)
     }
     if (!stores.photos) return c.text('photos are unavailable: their store could not be opened', 503)
@@ -137,7 +137,7 @@ export function siteApp(stores: SiteStores): Site {
   })
 
   app.get('/search/suggest', async (c) => {
-    const suggestions = visitors ? await visitors.suggest(c.req.query('q') ?? '') : []
+    const suggestions = visitors ? await visitors.suggest((c.req.query('q') ?? '').slice(0, 100)) : []
     const cards = catalog ? await catalog.hotelCardsOf(suggestions.map((suggestion) => suggestion.slug)) : []
     return c.json(
       suggestions.map((suggestion) => {
@@ -162,4 +162,13 @@ export function siteApp(stores: SiteStores): Site {
     return c.html(await errorPage(error.message), 500)
   })
   return { app, ready: async () => trips?.ready() }
+}
+
+/** A path segment with its %-escapes decoded, `undefined` when they are malformed. */
+function decodedOrUndefined(path: string): string | undefined {
+  try {
+    return decodeURIComponent(path)
+  } catch {
+    return undefined
+  }
 }

@@ -88,7 +88,12 @@ describeWithServer('FLUX_TEST_PG_URL', 'the travel site pages', () => {
     expect(photo.body.equals(await readFile(join(env.DEMO_PHOTOS_DIR!, key)))).toBe(true)
     // a blob the images component does not know, flux's own ledger, a path out of the store
     await stores.photos.put('private/notes.txt', Buffer.from('not a photo'))
-    for (const path of ['/photos/private/notes.txt', '/photos/.flux/ledger.jsonl', '/photos/..%2Fflux.config.ts']) {
+    for (const path of [
+      '/photos/private/notes.txt',
+      '/photos/.flux/ledger.jsonl',
+      '/photos/..%2Fflux.config.ts',
+      '/photos/%E0%A4%A',
+    ]) {
       expect((await get(path)).status, path).toBe(404)
     }
 
