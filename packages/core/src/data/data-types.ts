@@ -32,10 +32,12 @@ export interface DataSource<Row = unknown> {
    * at most `batchSize`, in ascending key order, the same order on every call: a copy resumed
    * from a checkpoint calls it with the last key written, and must not see that row or any
    * row before it again. Nothing may be read ahead beyond the batch being yielded: memory
-   * stays bounded by the batch size.
+   * stays bounded by the batch size. A source without a key order (Redis `SCAN`) may instead
+   * give, as `keyOf` of a batch's rows, the position after that batch (a cursor) and take it
+   * back as `after`; its `keys` then give what `verifyCopy` compares.
    */
   read(after: DataKey | undefined, batchSize: number): AsyncIterable<Row[]>
-  /** The key of a row, as `read` orders it and takes it back as `after`. */
+  /** The key of a row, as `read` orders it and takes it back as `after` (or its batch's position, see `read`). */
   keyOf(row: Row): DataKey
   /**
    * How many rows there are, for the progress bar and for {@link verifyCopy}. Optional: without
