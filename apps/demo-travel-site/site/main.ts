@@ -1,5 +1,6 @@
 import { resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { exitCodeOf, FluxError } from '@flux/core'
 import { serve } from '@hono/node-server'
 import { siteApp } from './app.ts'
 import { openSiteStores } from './site-stores.ts'
@@ -68,7 +69,7 @@ export async function startSite(options: SiteOptions = {}): Promise<RunningSite>
 }
 
 async function main(): Promise<void> {
-  const port = process.env.PORT === undefined ? 3000 : Number(process.env.PORT)
+  const port = process.env.PORT ? Number(process.env.PORT) : 3000
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     console.error(`travel site: PORT=${process.env.PORT} is not a port number (0-65535)`)
     process.exit(2)
@@ -96,9 +97,11 @@ async function main(): Promise<void> {
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   main().catch((error: unknown) => {
-    const hint = (error as { hint?: string }).hint
+    const { code, hint } = error as { code?: string; hint?: string }
     console.error(`travel site: could not start: ${error instanceof Error ? error.message : String(error)}`)
     if (hint) console.error(`  hint: ${hint}`)
-    process.exit(1)
+    else if (code === 'EADDRINUSE') console.error('  hint: another program listens there: stop it, or set PORT')
+    // flux's exit codes: 2 for a bad config, 1 for a store that cannot be reached (and the rest)
+    process.exit(FluxError.is(error) ? exitCodeOf(error.code) : 1)
   })
 }
