@@ -19,6 +19,12 @@ interface Queued {
 /** A script is sent once it holds this many transactions, or this many characters. */
 const SCRIPT_TRANSACTIONS = 32
 const SCRIPT_LENGTH = 1 << 18
+/**
+ * While a batch runs, its commits are made durable (a script's last commit waits for the disk)
+ * at most this long apart, and at its end: a batch of a thousand migrations waits for the disk
+ * a few times, not once per script, and what the user sees applied still moves on.
+ */
+const DURABLE_EVERY_MS = 250
 
 /**
  * Sent before each COMMIT of a script but its last: that commit does not wait for its WAL to
@@ -141,21 +147,34 @@ export async function serverBatch(
     // told once the next script is on its way (after this turn's promise jobs), so that the
     // server is not kept waiting while the caller reports
     const count = durable
-    if (options.onCommit) setImmediate(() => options.onCommit!(count))
+    if (options.onCommit && count > told) {
+      told = count
+      setImmediate(() => options.onCommit!(count))
+    }
     return sent.results
   }
-  const takePending = () => {
-    const statements = durableAtEnd(pending, () => {
-      durable = committed
-    })
+  let durableAt = performance.now()
+  /** The last count told to onCommit. */
+  let told = 0
+  const takePending = (final: boolean) => {
+    const waits = final || performance.now() - durableAt >= DURABLE_EVERY_MS
+    const statements = durableAtEnd(
+      pending,
+      waits
+        ? () => {
+            durable = committed
+            durableAt = performance.now()
+          }
+        : undefined,
+    )
     pending = []
     pendingLength = 0
     pendingTransactions = 0
     from = 0
     return statements
   }
-  /** Sends what is queued once the script in flight is back, without waiting for it to run. */
-  const dispatch = async () => {
+  /** Sends what is queued once the script in flight is back, without waiting for it to run; `final`: the batch's last. */
+  const dispatch = async (final = false) => {
     if (inflight && !(await inflight)) return
     if (pending.length === 0) return
     if (options.signal?.aborted) {
@@ -163,13 +182,13 @@ export async function serverBatch(
       state.failed ??= { index: pending[0]!.owner, error: options.signal.reason }
       return
     }
-    const script = run(takePending(), false)
+    const script = run(takePending(final), false)
     inflight = script.then((results) => results !== undefined)
   }
   /** Sends what is queued, a statement of the transaction being built last, and waits for its results. */
   const send = (): Promise<pg.QueryResult[] | undefined> => {
     sentSome = true
-    const script = run(takePending(), true)
+    const script = run(takePending(false), true)
     inflight = script.then((results) => results !== undefined)
     return script
   }
@@ -273,7 +292,7 @@ export async function serverBatch(
       pendingTransactions += 1
       if (pendingTransactions >= SCRIPT_TRANSACTIONS || pendingLength >= SCRIPT_LENGTH) await dispatch()
     }
-    if (!state.failed) await dispatch()
+    if (!state.failed) await dispatch(true)
     await inflight
   } catch (error) {
     // the driver failed outside a query (it should not): the connection is not to be trusted
@@ -287,8 +306,9 @@ export async function serverBatch(
         broken = rollbackError
       })
     }
-    if (state.failed && !broken && durable < committed) {
-      // the script stopped after commits that did not wait for the disk: they are made durable before they are told
+    if (!broken && durable < committed) {
+      // the batch stopped (or its last transaction had nothing to commit) after commits that did
+      // not wait for the disk: they are made durable before they are told
       await flush(client).then(
         () => {
           durable = committed
@@ -296,6 +316,7 @@ export async function serverBatch(
         (flushError: Error) => {
           broken = flushError
           lost = flushError
+          state.failed ??= { index: durable, error: flushError }
         },
       )
     }
@@ -316,17 +337,17 @@ const SEPARATOR = ';\n'
 
 /**
  * The script's statements with {@link ASYNC_COMMIT} before each COMMIT but the last, and
- * `onDurable` called once that last one ran.
+ * `onDurable` called once that last one ran; without `onDurable`, before every COMMIT.
  */
-function durableAtEnd(statements: Queued[], onDurable: () => void): Queued[] {
+function durableAtEnd(statements: Queued[], onDurable: (() => void) | undefined): Queued[] {
   let last = -1
-  for (let index = statements.length - 1; index >= 0; index--) {
+  for (let index = statements.length - 1; onDurable && index >= 0; index--) {
     if (statements[index]!.commit) {
       last = index
       break
     }
   }
-  if (last < 0) return statements
+  if (last < 0 && onDurable) return statements
   const script: Queued[] = []
   for (let index = 0; index < statements.length; index++) {
     const statement = statements[index]!
@@ -336,7 +357,7 @@ function durableAtEnd(statements: Queued[], onDurable: () => void): Queued[] {
         ...statement,
         onRan: () => {
           onRan?.()
-          onDurable()
+          onDurable!()
         },
       })
     } else {

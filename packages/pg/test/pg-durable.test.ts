@@ -50,7 +50,7 @@ describeWithServer('durable for one flush per script', (url) => {
     return rows.map((row) => row.setting)
   }
 
-  it('with synchronous_commit on, only the last commit of each script of 32 waits for the disk', async () => {
+  it("with synchronous_commit on, only the batch's last commit waits for the disk, and a script's last every 250 ms at most", async () => {
     const project = testProject(
       { catalog: pgStore({ pool: pool('on'), schema: `${schema}_on` }) },
       migrations('on', 40),
@@ -58,8 +58,27 @@ describeWithServer('durable for one flush per script', (url) => {
     const report = await migrate(project, { direction: 'up' })
     expect(report.error).toBeUndefined()
     expect(report.steps.filter((step) => step.status === 'applied')).toHaveLength(40)
-    const expected = Array.from({ length: 40 }, (_, index) => (index === 31 || index === 39 ? 'on' : 'off'))
-    expect(await settings('on')).toEqual(expected)
+    const seen = await settings('on')
+    expect(seen).toHaveLength(40)
+    // scripts of 32: only the end of one may wait (when 250 ms passed since the batch began)
+    expect(seen.filter((setting, index) => setting === 'on' && index !== 31 && index !== 39)).toEqual([])
+    expect(seen[39]).toBe('on')
+  })
+
+  it('a long batch waits for the disk again once 250 ms have passed, at the end of a script', async () => {
+    // 100 migrations of 5 ms each: the third script is sent ≥ 320 ms after the batch began
+    const slow = Array.from({ length: 100 }, (_, offset) => ({
+      name: `${String(offset + 1).padStart(4, '0')}_slow`,
+      sql: `-- flux:store catalog\n-- flux:up\nselect pg_sleep(0.005);\ninsert into "${schema}".item values (${offset + 1}, 'slow');`,
+    }))
+    const project = testProject({ catalog: pgStore({ pool: pool('on'), schema: `${schema}_slow` }) }, slow)
+    const report = await migrate(project, { direction: 'up' })
+    expect(report.error).toBeUndefined()
+    const seen = await settings('slow')
+    const waited = seen.flatMap((setting, index) => (setting === 'on' ? [index] : []))
+    expect(waited.every((index) => [31, 63, 95, 99].includes(index))).toBe(true)
+    expect(waited.at(-1)).toBe(99)
+    expect(waited.length).toBeGreaterThanOrEqual(2)
   })
 
   it('a session whose synchronous_commit is already off keeps it off for every commit', async () => {
