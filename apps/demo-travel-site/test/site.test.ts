@@ -3,6 +3,7 @@ import { join } from 'node:path'
 import { describeWithServer } from '@flux/core/testing'
 import { afterAll, beforeAll, expect, it, vi } from 'vitest'
 import { siteApp } from '../site/app.ts'
+import { startSite } from '../site/main.ts'
 import { openSiteStores, type SiteStores } from '../site/site-stores.ts'
 import { applyRelease, DEMO_DIR } from '../story/releases.ts'
 import { dropStores, openStores, type TravelStores } from '../story/testing.ts'
@@ -110,5 +111,21 @@ describeWithServer('FLUX_TEST_PG_URL', 'the travel site pages', () => {
     expect(suggestions).toContainEqual(expect.objectContaining({ slug: name.slug }))
     const search = String((await get(`/search?q=${encodeURIComponent(name.name)}`)).body)
     expect(search).toContain(`href="/hotels/${name.slug}"`)
+  })
+
+  // last: the config is imported once, so this site shares the stores above, and closes them
+  it('startSite serves on a free port, says what it read, and close() stops it', async () => {
+    const lines: string[] = []
+    const running = await startSite({ port: 0, log: (line) => lines.push(line) })
+    expect(running.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/)
+    expect(lines).toEqual([
+      'travel site: reading the reviews and itineraries (MongoDB store "trips")…',
+      expect.stringMatching(/^travel site: read 0 reviews and 0 itineraries in \d+\.\d s$/),
+    ])
+    const home = await fetch(`${running.url}/`)
+    expect(home.status).toBe(200)
+    expect(await home.text()).toContain('<h2>Destinations</h2>')
+    await running.close()
+    await expect(fetch(`${running.url}/`)).rejects.toThrow()
   })
 })
