@@ -77,7 +77,7 @@ export function siteApp(stores: SiteStores): Site {
 
   app.get('/', async (c) => {
     const destinations = catalog ? await catalog.destinations() : []
-    const hotels = catalog ? await catalog.hotelCards({ limit: HOME_HOTELS }) : []
+    const hotels = catalog ? await catalog.topHotelCards(HOME_HOTELS) : []
     const owners = destinations.map((destination) => `destination:${destination.slug}`)
     return respond(c, homePage(destinations, hotels, await around(c, hotels, owners)))
   })

@@ -62,6 +62,15 @@ export function catalogOf(client: PgClient) {
         ])
       )[0],
     /** The best-rated hotels first, then by name. */
+    /** The best hotel of each destination (most stars, then dearest), best first: the home page's picks. */
+    topHotelCards: (limit: number) =>
+      rows<HotelCard>(
+        `select ${cardColumns} from (
+           select distinct on (destination_slug) * from hotel_cards
+            order by destination_slug, stars desc, price_from_cents desc nulls last, slug
+         ) best order by stars desc, price_from_cents desc nulls last, slug limit $1`,
+        [limit],
+      ),
     hotelCards: (options: { destination?: string; limit: number }) =>
       rows<HotelCard>(
         `select ${cardColumns} from hotel_cards

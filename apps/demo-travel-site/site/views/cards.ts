@@ -10,7 +10,7 @@ export function photoUrl(key: string): string {
 
 export function coverImage(photo: Photo | undefined, alt: string): Html {
   return photo
-    ? html`<img src="${photoUrl(photo.key)}" alt="${photo.caption ?? alt}" width="${photo.width}" height="${photo.height}" loading="lazy" />`
+    ? html`<img src="${photoUrl(photo.key)}" alt="${photo.caption ?? alt}" width="${photo.width}" height="${photo.height}" />`
     : html`<div class="placeholder" role="img" aria-label="no photo yet"></div>`
 }
 

@@ -32,6 +32,7 @@ export function homePage(destinations: Destination[], hotels: HotelCard[], aroun
             </div>`
       }
       <h2>Top hotels</h2>
+      <p class="muted">The best-rated hotel of each destination.</p>
       ${hotelGrid(hotels, around.covers, around.views)}`,
   )
 }
