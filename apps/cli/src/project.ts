@@ -15,7 +15,10 @@ import {
  */
 export async function openProject(
   configFile: string | undefined,
-  options: Pick<LoadProjectOptions, 'configOnly' | 'prefetch' | 'allowMissingMigrations' | 'checkSums'> = {},
+  options: Pick<
+    LoadProjectOptions,
+    'configOnly' | 'prefetch' | 'allowMissingMigrations' | 'checkSums' | 'unsetStoresAllowed'
+  > = {},
 ): Promise<Project> {
   const file = await findConfigFile(process.cwd(), configFile)
   process.chdir(dirname(file))

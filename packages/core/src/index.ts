@@ -101,4 +101,5 @@ export {
   updateSum,
   writeSum,
 } from './sum.ts'
+export { unsetStore, unsetStoreError } from './unset-store.ts'
 export { writeFileAtomic } from './write-file-atomic.ts'

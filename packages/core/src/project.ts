@@ -14,6 +14,7 @@ import { importModule, type ModuleImporter } from './module-loader.ts'
 import type { StoreInfo } from './plan.ts'
 import { closeStores, openStores, readLedgers } from './stores.ts'
 import { assertSumsMatch } from './sum.ts'
+import { unsetStoreError } from './unset-store.ts'
 
 /** A loaded, validated project: config, components, migrations and their graph. Nothing is opened yet. */
 export interface Project {
@@ -67,6 +68,12 @@ export interface LoadProjectOptions {
    * the stores are closed before the error is thrown.
    */
   prefetch?: boolean
+  /**
+   * Load even when a store misses a setting it needs to be reached (an unset `DATABASE_URL`):
+   * for commands that never open a store (`new`, `sum`, `heads`, `merge`, `graph`). Default
+   * `false`: such a store is an error here, naming it and the variable.
+   */
+  unsetStoresAllowed?: boolean
 }
 
 /** Finds the config file: the one given, or the first of `CONFIG_FILE_NAMES` in `cwd`. */
@@ -104,6 +111,13 @@ export async function loadProject(options: LoadProjectOptions = {}): Promise<Pro
     throw configLoadError(error, { configFile, displayConfig, root: dirname(configFile), cwd, unset })
   }
   const config = validateConfig(module.default, displayConfig)
+  if (!options.unsetStoresAllowed) {
+    // the first in the config's order, as when its factory threw
+    for (const adapter of Object.values(config.stores)) {
+      const error = unsetStoreError(adapter)
+      if (error) throw configLoadError(error, { configFile, displayConfig, root: dirname(configFile), cwd, unset })
+    }
+  }
   const names = Object.keys(config.stores).sort()
   let prefetched: Promise<Record<string, LedgerEntry[]>> | undefined
   if (options.prefetch && !options.configOnly) {

@@ -1,9 +1,9 @@
 import { stat } from 'node:fs/promises'
-import { type Adapter, FluxError, messageOf } from '@flux/core'
+import { type Adapter, FluxError, messageOf, unsetStore } from '@flux/core'
 import { fsBlobs } from './fs-blobs.ts'
 import { fsLease } from './fs-lease.ts'
 import { fsJournal, type HeldLease } from './fs-ledger.ts'
-import { type FsClient, type FsStoreOptions, isErrorCode, resolvePaths } from './fs-options.ts'
+import { type FsClient, type FsPaths, type FsStoreOptions, isErrorCode, resolvePaths } from './fs-options.ts'
 
 /**
  * A store that is a directory on the local filesystem: blobs are the files under `root`,
@@ -15,7 +15,13 @@ import { type FsClient, type FsStoreOptions, isErrorCode, resolvePaths } from '.
  * ```
  */
 export function fsStore(options: FsStoreOptions): Adapter<FsClient> {
-  const paths = resolvePaths(options)
+  let paths: FsPaths
+  try {
+    paths = resolvePaths(options)
+  } catch (error) {
+    // no root (an unset variable): commands that open no store still work
+    return unsetStore(error, { kind: 'fs', capabilities: { blobs: true } })
+  }
   // the lease token this instance writes its ledger lines under, while it holds the lease
   const held: HeldLease = { token: undefined }
   const journal = fsJournal(paths, held)

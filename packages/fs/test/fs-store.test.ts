@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 
 import { tmpdir } from 'node:os'
 import { basename, join, resolve } from 'node:path'
 import { Readable } from 'node:stream'
-import { FluxError, type LedgerEntry } from '@flux/core'
+import { FluxError, type LedgerEntry, unsetStoreError } from '@flux/core'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { DEFAULT_FLUX_DIR, fsStore } from '../src/index.ts'
 import { contentsOf } from './fs-test-helpers.ts'
@@ -47,7 +47,8 @@ describe('fsStore', () => {
   })
 
   it('refuses a missing root or a fluxDir that is not one name', () => {
-    expect(() => fsStore({ root: '' })).toThrow(/needs a `root`/)
+    // an unset variable as root: a store that says so when opened, and to loadProject
+    expect(unsetStoreError(fsStore({ root: '' }))?.message).toMatch(/needs a `root`/)
     expect(() => fsStore({ root: '.', fluxDir: '../x' })).toThrow(/invalid fluxDir/)
   })
 

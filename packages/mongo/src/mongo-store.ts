@@ -1,4 +1,4 @@
-import { type Adapter, FluxError, type Ledger } from '@flux/core'
+import { type Adapter, FluxError, type Ledger, unsetStore } from '@flux/core'
 import { type Db, type Document, MongoClient } from 'mongodb'
 import { type MongoStoreClient, mongoClient } from './mongo-client.ts'
 import { type FenceState, mongoFence } from './mongo-fence.ts'
@@ -28,7 +28,13 @@ interface Connection {
  * ```
  */
 export function mongoStore(options: MongoStoreOptions): Adapter<MongoStoreClient> {
-  const settings = resolveSettings(options)
+  let settings: MongoSettings
+  try {
+    settings = resolveSettings(options)
+  } catch (error) {
+    // no url (an unset MONGODB_URL): commands that open no store still work
+    return unsetStore(error, { kind: 'mongo', capabilities: { transactions: options.transactions ?? false } })
+  }
   let connection: Connection | undefined
   let detected = false
   let clockOffsetMs = 0

@@ -1,4 +1,4 @@
-import { FluxError } from '@flux/core'
+import { FluxError, unsetStoreError } from '@flux/core'
 import { describe, expect, it } from 'vitest'
 import { pgStore } from './pg-store.ts'
 
@@ -26,10 +26,12 @@ describe('pgStore options', () => {
     expect(pgStore({ pglite: 'memory://', schema: 'App_2', ledgerTable: '_Ledger' }).kind).toBe('pg')
   })
 
-  it('needs exactly one of url, pool and pglite, and a known lock mode', () => {
-    expect(configError(() => pgStore({})).code).toBe('CONFIG_INVALID')
+  it('needs exactly one of url, pool and pglite, and a known lock mode', async () => {
+    // none given (an unset DATABASE_URL): a store that says so when opened, and to loadProject
+    expect(unsetStoreError(pgStore({}))?.message).toBe('pgStore() needs exactly one of url, pool or pglite; got 0')
+    await expect(pgStore({}).open()).rejects.toThrow('needs exactly one of url, pool or pglite')
     expect(configError(() => pgStore({ url: 'postgres://a/b', pglite: 'memory://' })).code).toBe('CONFIG_INVALID')
-    expect(configError(() => pgStore({ url: '' })).code).toBe('CONFIG_INVALID')
+    expect(unsetStoreError(pgStore({ url: '' }))?.code).toBe('CONFIG_INVALID')
     expect(configError(() => pgStore({ url: 'postgres://a/b', lock: 'file' as 'table' })).code).toBe('CONFIG_INVALID')
     expect(configError(() => pgStore({ pglite: 'memory://', lock: 'advisory' })).hint).toContain('re-entrant')
   })

@@ -1,5 +1,5 @@
 import { resolve } from 'node:path'
-import { type Adapter, FluxError } from '@flux/core'
+import { type Adapter, FluxError, unsetStore } from '@flux/core'
 import pg from 'pg'
 import { type Driver, type PgClient, pgClientOf, type Queryable, serverDriver } from './pg-client.ts'
 import { connectionLost, isConnectionError, unavailable } from './pg-errors.ts'
@@ -33,7 +33,13 @@ import { loadSqlMigration, SQL_MIGRATION_EXTENSION } from './pg-sql-file.ts'
  * ```
  */
 export function pgStore(options: PgStoreOptions): Adapter<PgClient> {
-  const settings = resolveSettings(options)
+  let settings: PgSettings
+  try {
+    settings = resolveSettings(options)
+  } catch (error) {
+    // no url (an unset DATABASE_URL): commands that open no store still work
+    return unsetStore(error, { kind: 'pg', capabilities: { transactions: true }, migrationFiles: SQL_FILES })
+  }
   const pgliteDir =
     typeof options.pglite === 'string' && !options.pglite.includes('://') ? resolve(options.pglite) : options.pglite
   const tables: TableState = { ledger: false }
@@ -93,7 +99,7 @@ export function pgStore(options: PgStoreOptions): Adapter<PgClient> {
     specVersion: 'v1',
     kind: 'pg',
     capabilities: { transactions: true },
-    migrationFiles: { extensions: [SQL_MIGRATION_EXTENSION], load: loadSqlMigration },
+    migrationFiles: SQL_FILES,
 
     async open() {
       if (driver) return
@@ -212,3 +218,6 @@ async function connect(
   if (typeof pgliteDir !== 'string') return pgliteDriver(pgliteDir as PgliteInstance, false)
   return openPglite(pgliteDir, settings.description)
 }
+
+/** `.sql` migration files, which pg stores load. */
+const SQL_FILES = { extensions: [SQL_MIGRATION_EXTENSION], load: loadSqlMigration }

@@ -1,4 +1,4 @@
-import { type Adapter, FluxError, messageOf } from '@flux/core'
+import { type Adapter, FluxError, messageOf, unsetStore } from '@flux/core'
 import { Cluster, Redis } from 'ioredis'
 import { type RedisClient, redisClient } from './redis-client.ts'
 import { redisLease } from './redis-lease.ts'
@@ -32,7 +32,14 @@ import {
  * ```
  */
 export function redisStore(options: RedisStoreOptions): Adapter<RedisClient> {
-  const { description, secrets } = describeTarget(options)
+  let target: ReturnType<typeof describeTarget>
+  try {
+    target = describeTarget(options)
+  } catch (error) {
+    // no url (an unset REDIS_URL): commands that open no store still work
+    return unsetStore(error, { kind: 'redis', capabilities: {} })
+  }
+  const { description, secrets } = target
   const keys = keysOf(options.prefix)
   let connection: RedisConnection | undefined
   let client: RedisClient | undefined

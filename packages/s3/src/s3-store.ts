@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { DeleteObjectCommand, HeadBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3'
-import { type Adapter, FluxError } from '@flux/core'
+import { type Adapter, FluxError, unsetStore } from '@flux/core'
 import { s3Blobs } from './s3-blobs.ts'
 import { s3Lease } from './s3-lease.ts'
 import { s3Ledger } from './s3-ledger.ts'
@@ -32,7 +32,13 @@ const OPEN_TIMEOUT_MS = 10_000
  * ```
  */
 export function s3Store(options: S3StoreOptions): Adapter<S3Client> {
-  const target = resolveTarget(options)
+  let target: S3Target
+  try {
+    target = resolveTarget(options)
+  } catch (error) {
+    // no bucket (an unset S3_BUCKET): commands that open no store still work
+    return unsetStore(error, { kind: 's3', capabilities: { blobs: true } })
+  }
   const { ledger, fencing } = s3Ledger(target)
   const lease = s3Lease(target, fencing)
   const client = Object.freeze(s3Blobs(target))

@@ -9,7 +9,7 @@ import {
   ListBucketsCommand,
   PutObjectCommand,
 } from '@aws-sdk/client-s3'
-import { FluxError, type LedgerEntry } from '@flux/core'
+import { FluxError, type LedgerEntry, unsetStoreError } from '@flux/core'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { DEFAULT_FLUX_DIR, DEFAULT_PART_SIZE, s3Store } from '../src/index.ts'
 import {
@@ -87,7 +87,8 @@ describe('s3Store', () => {
       }
       return 'no error'
     }
-    expect(code(() => s3Store({ bucket: '' }))).toBe('CONFIG_INVALID')
+    // an unset variable as bucket: a store that says so when opened, and to loadProject
+    expect(unsetStoreError(s3Store({ bucket: '' }))?.code).toBe('CONFIG_INVALID')
     expect(code(() => s3Store({ bucket: 'a', prefix: '../x' }))).toBe('CONFIG_INVALID')
     expect(code(() => s3Store({ bucket: 'a', prefix: '/abs' }))).toBe('CONFIG_INVALID')
     expect(code(() => s3Store({ bucket: 'a', endpoint: 'not a url' }))).toBe('CONFIG_INVALID')

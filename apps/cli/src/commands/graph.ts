@@ -25,7 +25,9 @@ export async function run({ values, configFile }: CommandInput): Promise<number>
   if (format !== 'mermaid' && format !== 'dot') {
     throw new FluxError('USAGE', `unknown format "${format}"`, { hint: 'use --format mermaid or --format dot' })
   }
-  const project = await openProject(configFile)
+  // the graph alone needs no store: only --status and --down read the ledgers
+  const readsLedgers = values.status === true || typeof values.down === 'string'
+  const project = await openProject(configFile, { unsetStoresAllowed: !readsLedgers })
   const statuses = new Map<string, string>()
   if (values.status === true) for (const row of (await readStatus(project)).migrations) statuses.set(row.id, row.status)
   if (typeof values.down === 'string') {

@@ -9,7 +9,7 @@ export const maxPositionals = 0
 export const options = {} as const
 
 export async function run({ configFile, output, json }: CommandInput): Promise<number> {
-  const project = await openProject(configFile)
+  const project = await openProject(configFile, { unsetStoresAllowed: true })
   const heads = headsByComponent(project.graph.nodes)
   if (json) {
     output.printJson({

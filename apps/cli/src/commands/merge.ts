@@ -15,7 +15,7 @@ export const options = {
 } as const
 
 export async function run({ positionals, values, configFile, output }: CommandInput): Promise<number> {
-  const project = await openProject(configFile)
+  const project = await openProject(configFile, { unsetStoresAllowed: true })
   const app = project.components[0]!
   const name = positionals[0] ?? app.name
   if (name !== app.name) {

@@ -76,7 +76,7 @@ export async function run({ positionals, values, configFile, output }: CommandIn
     .replace(/^-+|-+$/g, '')
   if (!slug) throw new FluxError('USAGE', `"${rawName}" has no letters or digits to name a file with`)
   // the application's folder may not exist yet: the first migration creates it
-  const project = await openProject(configFile, { allowMissingMigrations: true })
+  const project = await openProject(configFile, { allowMissingMigrations: true, unsetStoresAllowed: true })
   const storeNames = Object.keys(project.adapters)
   const store = typeof values.store === 'string' ? values.store : storeNames.length === 1 ? storeNames[0] : undefined
   if (store === undefined || !project.adapters[store]) {

@@ -13,7 +13,7 @@ export const maxPositionals = 0
 export const options = {} as const
 
 export async function run({ configFile, output, json }: CommandInput): Promise<number> {
-  const project = await openProject(configFile)
+  const project = await openProject(configFile, { unsetStoresAllowed: true })
   const written: { component: string; file: string; migrations: number }[] = []
   const skipped: { component: string; folder: string }[] = []
   for (const component of project.components) {
