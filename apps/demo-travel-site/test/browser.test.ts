@@ -90,9 +90,9 @@ async function visit(page: Page, path: string, name: string): Promise<void> {
   console.log(`browser test: ${path} → ${file}`)
 }
 
-/** Every image of the gallery, with whether it loaded (complete, natural width > 0). */
-function galleryImages(page: Page) {
-  return page.$$eval('.gallery img', (elements) =>
+/** Every image of the page (`selector`: of a part of it), with whether it loaded (complete, natural width > 0). */
+function images(page: Page, selector = 'img') {
+  return page.$$eval(selector, (elements) =>
     // the DOM's HTMLImageElement, without the DOM's types in this Node project
     (elements as unknown as { currentSrc: string; complete: boolean; naturalWidth: number }[]).map((image) => ({
       src: new URL(image.currentSrc).pathname,
@@ -146,6 +146,9 @@ describeInBrowser('the travel site in a real browser', () => {
     await startSite(2)
     const page = await browser.newPage({ viewport: { width: 1200, height: 900 } })
     await visit(page, '/', 'release-2-home')
+    const covers = await images(page)
+    expect(covers.length).toBeGreaterThan(0)
+    expect(covers.filter((image) => !image.loaded)).toEqual([])
     const { rows: destinations } = await stores.catalog.query<{ slug: string }>(
       'select slug from destinations order by name',
     )
@@ -197,8 +200,9 @@ describeInBrowser('the travel site in a real browser', () => {
     await visit(page, `/hotels/${hotel}`, 'release-3-hotel')
     const expected = await photoKeys(`hotel:${hotel}`)
     expect(expected.length).toBeGreaterThan(0)
-    const images = await galleryImages(page)
-    expect(images).toEqual(expected.map((key) => ({ src: photoPath(key), loaded: true })))
+    expect(await images(page, '.gallery img')).toEqual(expected.map((key) => ({ src: photoPath(key), loaded: true })))
+    // the recently viewed strip's covers too
+    expect((await images(page)).filter((image) => !image.loaded)).toEqual([])
     for (const key of expected) {
       expect(sources.get(photoPath(key)), key).toBe('photos (fs)')
       await access(join(env.DEMO_PHOTOS_DIR!, key))
@@ -240,8 +244,9 @@ describeInBrowser('the travel site in a real browser', () => {
     const sources = photoSources(page)
     await visit(page, `/hotels/${hotel}`, 'release-4-hotel')
     const expected = await photoKeys(`hotel:${hotel}`)
-    const images = await galleryImages(page)
-    expect(images).toEqual(expected.map((key) => ({ src: photoPath(key), loaded: true })))
+    expect(await images(page, '.gallery img')).toEqual(expected.map((key) => ({ src: photoPath(key), loaded: true })))
+    // the recently viewed strip's covers too
+    expect((await images(page)).filter((image) => !image.loaded)).toEqual([])
     for (const key of expected) {
       expect(sources.get(photoPath(key)), key).toBe('media (s3)')
       expect(await stores.media.exists(key), `${key} in s3`).toBe(true)
