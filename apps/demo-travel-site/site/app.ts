@@ -56,13 +56,16 @@ export function siteApp(stores: SiteStores): Site {
         : `${what} are not shown: flux.config.ts has no store "${name}".`
 
   /** What every page shows around its content: recently viewed, covers, view counts, notices. */
-  async function around(c: Context, cards: HotelCard[], owners: string[] = []): Promise<Around> {
+  async function around(c: Context, cards: HotelCard[], options: { owners?: string[]; page?: string } = {}) {
     const visitor = getCookie(c, VISITOR_COOKIE)
-    const recentSlugs = visitors && visitor ? await visitors.recent(visitor) : []
+    // on a hotel's page, the others: the visit has just put this one first
+    const recentSlugs = (visitors && visitor ? await visitors.recent(visitor) : []).filter(
+      (slug) => slug !== options.page,
+    )
     const recent = catalog ? await catalog.hotelCardsOf(recentSlugs) : []
     const slugs = [...new Set([...cards, ...recent].map((card) => card.slug))]
     const covers: Map<string, Photo> = meta
-      ? await meta.coversOf([...owners, ...slugs.map((slug) => `hotel:${slug}`)])
+      ? await meta.coversOf([...(options.owners ?? []), ...slugs.map((slug) => `hotel:${slug}`)])
       : new Map()
     const views = visitors ? await visitors.viewsOf(slugs) : new Map<string, number>()
     const notices: string[] = []
@@ -70,7 +73,7 @@ export function siteApp(stores: SiteStores): Site {
     if (!visitors) notices.push(absent(STORE_NAMES.visitors, 'View counts and recently viewed hotels'))
     if (!stores.photos)
       notices.push('Photos are unavailable: the images component\'s "blobs" store could not be opened.')
-    return { recent, covers, views, notices }
+    return { recent, covers, views, notices } satisfies Around
   }
 
   const respond = async (c: Context, body: Html, status: 200 | 404 = 200) => c.html(await body, status)
@@ -79,7 +82,7 @@ export function siteApp(stores: SiteStores): Site {
     const destinations = catalog ? await catalog.destinations() : []
     const hotels = catalog ? await catalog.topHotelCards(HOME_HOTELS) : []
     const owners = destinations.map((destination) => `destination:${destination.slug}`)
-    return respond(c, homePage(destinations, hotels, await around(c, hotels, owners)))
+    return respond(c, homePage(destinations, hotels, await around(c, hotels, { owners })))
   })
 
   app.get('/destinations/:slug', async (c) => {
@@ -108,7 +111,7 @@ export function siteApp(stores: SiteStores): Site {
       stores.photoMeta ? photosOf(stores.photoMeta, `hotel:${hotel.slug}`) : [],
       catalog.rooms(hotel.slug),
       trips ? trips.reviewsOf(hotel.slug) : { latest: [], count: 0, rating: 0 },
-      around(c, []),
+      around(c, [], { page: hotel.slug }),
     ])
     if (!trips) surroundings.notices.push(absent(STORE_NAMES.trips, 'Reviews'))
     return respond(c, hotelPage({ hotel, photos, rooms, reviews, views }, surroundings))

@@ -210,9 +210,15 @@ describeInBrowser('the travel site in a real browser', () => {
     }
 
     const reviews = stores.trips.db.collection('reviews')
-    const reviewed = (await reviews.findOne({}, { sort: { _id: 1 } })) as { hotel: string } | null
+    const reviewed = (await reviews.findOne({ hotel: { $ne: hotel } }, { sort: { _id: 1 } })) as {
+      hotel: string
+    } | null
     expect(reviewed).not.toBeNull()
     await visit(page, `/hotels/${reviewed!.hotel}`, 'release-3-reviewed-hotel')
+    // recently viewed (Redis): the hotel seen before, not this one
+    expect(await page.$$eval('.recent a', (links) => links.map((link) => link.getAttribute('href')))).toEqual([
+      `/hotels/${hotel}`,
+    ])
     const ratings = (await reviews.find({ hotel: reviewed!.hotel }).toArray()).map((review) => Number(review.rating))
     const mean = ratings.reduce((sum, rating) => sum + rating, 0) / ratings.length
     expect(await page.textContent('aside')).toContain(
