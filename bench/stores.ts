@@ -233,7 +233,8 @@ const times = new Map<string, number[]>(scenarios.map((scenario) => [scenario.na
 for (let run = 0; run < RUNS; run++) {
   // each scenario goes first in turn
   const order = scenarios.map((_, index) => scenarios[(index + run) % scenarios.length]!)
-  for (const scenario of order) times.get(scenario.name)!.push(await timeRun(scenario.stores, scenario.args, scenario.name))
+  for (const scenario of order)
+    times.get(scenario.name)!.push(await timeRun(scenario.stores, scenario.args, scenario.name))
 }
 const figure = (name: string) => median(times.get(name)!)
 for (const scenario of scenarios) {

@@ -44,7 +44,8 @@ async function block(marker: string): Promise<Block> {
 
 /** What identifies each block, and who exercises it. */
 const CASES: Record<string, string> = {
-  './scripts/test': '.ci/run runs it; scripts/demo runs story/demo.ts, run by apps/demo-travel-site/test/story-demo.test.ts',
+  './scripts/test':
+    '.ci/run runs it; scripts/demo runs story/demo.ts, run by apps/demo-travel-site/test/story-demo.test.ts',
   'npx flux init': 'the quickstart, below, and with a real install in install/ (pnpm test:install)',
   'stores: {\n    photos: fsStore': 'the config, below',
   'defineMigration<FsClient>': 'the migration, below',
