@@ -65,9 +65,14 @@ export function configLoadError(
     if (!store) return error
     const missingOptions = (error.details?.missing as string[] | undefined) ?? []
     const call = source.slice(store.index, store.end)
-    const variables = context.unset.filter((variable) => readsIn(source, call, variable.name))
-    if (missingOptions.length > 0 && variables.length > 0) {
+    const inCall = context.unset.filter((variable) => readsIn(source, call, variable.name))
+    if (missingOptions.length > 0 && inCall.length > 0) {
       const option = missingOptions.find((name) => new RegExp(`\\b${name}\\s*:`).test(call)) ?? missingOptions[0]!
+      // those read for that option's value, where the call says (`url: process.env.DATABASE_URL`),
+      // not those of its other options (`schema: process.env.APP_SCHEMA ?? 'app'`)
+      const value = new RegExp(`\\b${option}\\s*:([^,}\\n]*)`).exec(call)?.[1]
+      const forOption = value === undefined ? [] : inCall.filter((variable) => readsIn(source, value, variable.name))
+      const variables = forOption.length > 0 ? forOption : inCall
       const read = variables.map((variable) => variable.name)
       const state = variables.every((variable) => variable.empty) ? 'empty' : 'not set'
       return new FluxError(

@@ -116,6 +116,7 @@ export default {
   stores: {
     images: pgStore({ pglite: './var/pg' }),
     catalog: pgStore({ url: process.env.DATABASE_URL ?? process.env.PG_URL }),
+    orders: pgStore({ schema: process.env.ORDERS_SCHEMA ?? 'orders', url: process.env.ORDERS_URL }),
   },
 }
 `
@@ -142,6 +143,22 @@ export default {
     expect(named.store).toBe('catalog')
     expect(named.location).toBe('flux.config.ts:5:14')
     expect(named.hint).toBe('set it, e.g. export DATABASE_URL=postgres://user:password@localhost:5432/app')
+    // of the variables the call reads, those of the missing option's value
+    const orders = withStack(
+      new FluxError('CONFIG_INVALID', refusal.message, { details: { missing: ['url', 'pool', 'pglite'] } }),
+      `FluxError: x\n    at file://${configFile}:6:13`,
+    )
+    const ordersNamed = configLoadError(orders, {
+      ...context,
+      unset: [
+        { name: 'ORDERS_SCHEMA', empty: false },
+        { name: 'ORDERS_URL', empty: false },
+      ],
+    })
+    expect(ordersNamed.message).toBe(
+      'store "orders": its url is not set: flux.config.ts reads environment variable ORDERS_URL, which is not set',
+    )
+    expect(ordersNamed.hint).toBe('set it, e.g. export ORDERS_URL=postgres://user:password@localhost:5432/app')
     // no variable behind it: the adapter's own message, with the store's name
     expect(configLoadError(refusal, { ...context, unset: [] }).message).toBe(
       'store "catalog": pgStore() needs exactly one of url, pool or pglite; got 0',
