@@ -60,6 +60,16 @@ function printStatus(output: Output, status: ProjectStatus): void {
       )
     }
   }
+  // retired stores (in the config's `retired`): their migrations count as done and never run
+  const active = new Set(status.stores.map((store) => store.name))
+  const retired = Map.groupBy(
+    status.migrations.filter((row) => row.status === 'retired' && !active.has(row.store)),
+    (row) => row.store,
+  )
+  for (const [name, rows] of retired) {
+    output.line(`${output.paint.bold(name)} ${output.paint.dim('retired: its migrations count as done and never run')}`)
+    for (const row of rows) output.line(`  ${statusLabel(output, row)} ${row.id}`)
+  }
   const total = status.migrations.length
   output.line(
     total === 0
