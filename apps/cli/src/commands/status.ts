@@ -62,10 +62,11 @@ function printStatus(output: Output, status: ProjectStatus): void {
   }
   // retired stores (in the config's `retired`): their migrations count as done and never run
   const active = new Set(status.stores.map((store) => store.name))
-  const retired = Map.groupBy(
-    status.migrations.filter((row) => row.status === 'retired' && !active.has(row.store)),
-    (row) => row.store,
-  )
+  const retired = new Map<string, ProjectStatus['migrations']>()
+  for (const row of status.migrations) {
+    if (row.status === 'retired' && !active.has(row.store))
+      retired.set(row.store, [...(retired.get(row.store) ?? []), row])
+  }
   for (const [name, rows] of retired) {
     output.line(`${output.paint.bold(name)} ${output.paint.dim('retired: its migrations count as done and never run')}`)
     for (const row of rows) output.line(`  ${statusLabel(output, row)} ${row.id}`)
