@@ -8,3 +8,18 @@ export { loadSqlMigration, SQL_MIGRATION_EXTENSION, sqlOf } from './pg-sql-file.
 export type { SqlStatement } from './pg-sql-split.ts'
 export { splitSql } from './pg-sql-split.ts'
 export { pgStore } from './pg-store.ts'
+export type { SchemaMigrationOptions, SchemaOperationList } from './schema/pg-schema-migration.ts'
+export { schemaMigration, schemaOperationsOf } from './schema/pg-schema-migration.ts'
+export type {
+  ColumnChange,
+  ColumnDefault,
+  ColumnSpec,
+  ColumnWas,
+  EnumValueOptions,
+  ForeignKeyOptions,
+  IndexOptions,
+  ReferentialAction,
+  SchemaOperation,
+  SchemaOperations,
+  SqlExpression,
+} from './schema/pg-schema-ops.ts'

@@ -1,0 +1,141 @@
+import { defineMigration, FluxError, type MigrationContext, type MigrationDefinition } from '@flux/core'
+import { deferOf, type PgClient } from '../pg-client.ts'
+import { compileOperations } from './pg-schema-compile.ts'
+import { type SchemaOperation, type SchemaOperations, schemaOperations } from './pg-schema-ops.ts'
+import { describeOperation, destroyedBy, inverseOf } from './pg-schema-ops-inverse.ts'
+
+/** The operations of a migration, made from the operation builder. */
+export type SchemaOperationList = (schema: SchemaOperations) => readonly SchemaOperation[]
+
+export interface SchemaMigrationOptions {
+  /** The pg store the operations run on. */
+  store: string
+  /** As in `defineMigration`: default the previous file of the component. */
+  parents?: string[]
+  /** As in `defineMigration`. */
+  after?: string[]
+  /**
+   * Run in one transaction with the ledger record. Default `true`; `false` is required by
+   * `createIndex(…, { concurrently: true })`, and then each statement runs on its own.
+   */
+  transaction?: boolean
+  /** Qualifies every table, index, constraint target and enum with this schema (not raw `sql`). Default: none, the search path decides. */
+  schema?: string
+  /**
+   * The operations that undo `up`, written by hand: wins over the derived down. Without it,
+   * `down` is derived where every operation has a certain inverse (see each operation), and
+   * otherwise the migration has no down.
+   */
+  down?: SchemaOperationList
+  /** As in `defineMigration`; by default, set when `down` drops a table or column, naming them. */
+  destroysData?: boolean | string
+}
+
+/**
+ * A pg migration made of schema operations (Alembic's `op.*`), compiled to SQL when the
+ * migration is loaded, with no connection: `sql.up` and `sql.down` are exactly what runs, so
+ * `flux plan --sql` prints it, and the runner sends it in the migration's transaction,
+ * batched with its neighbours like a `.sql` file.
+ *
+ * @example
+ * ```ts
+ * import { schemaMigration } from '@flux/pg'
+ *
+ * export default schemaMigration({ store: 'catalog' }, (schema) => [
+ *   schema.addColumn('hotel', 'stars', { type: 'smallint', notNull: true, default: 3 }),
+ *   schema.addCheck('hotel_stars', 'hotel', 'stars between 1 and 5'),
+ * ])
+ * ```
+ */
+export function schemaMigration(
+  options: SchemaMigrationOptions,
+  operations: SchemaOperationList,
+): MigrationDefinition<PgClient> {
+  const up = operations(schemaOperations)
+  const invalid = (message: string, hint: string) =>
+    new FluxError('MIGRATION_INVALID', message, { store: options.store, hint })
+  if (up.length === 0)
+    throw invalid('schemaMigration has no operations', 'return at least one operation from its callback')
+  const derived = inverseOf(up)
+  const down = options.down ? options.down(schemaOperations) : 'down' in derived ? derived.down : undefined
+  for (const operation of [...up, ...(down ?? [])]) {
+    const concurrent =
+      (operation.kind === 'createIndex' && operation.options.concurrently) ||
+      (operation.kind === 'dropIndex' && operation.concurrently)
+    if (concurrent && options.transaction !== false) {
+      throw invalid(
+        `schemaMigration: ${describeOperation(operation)} runs concurrently, which PostgreSQL refuses inside a transaction`,
+        'give the migration `transaction: false` (keep it to this one operation, so a failure leaves nothing half done)',
+      )
+    }
+    if (
+      operation.kind === 'alterColumn' &&
+      Object.keys(operation.change).every((key) => key === 'was' || key === 'using')
+    ) {
+      throw invalid(
+        `schemaMigration: ${describeOperation(operation)} changes nothing`,
+        'give it a type, notNull or default',
+      )
+    }
+  }
+
+  const upSql = compileOperations(up, options.schema)
+  const definition: MigrationDefinition<PgClient> = {
+    store: options.store,
+    sql: { up: upSql },
+    up: (context) => run(context, upSql),
+  }
+  if (options.parents) definition.parents = options.parents
+  if (options.after) definition.after = options.after
+  if (options.transaction !== undefined) definition.transaction = options.transaction
+  if (down) {
+    const downSql = compileOperations(down, options.schema)
+    definition.sql = { up: upSql, down: downSql }
+    definition.down = (context) => run(context, downSql)
+    const destroys = options.destroysData ?? destroyedBy(down)
+    if (destroys !== undefined) definition.destroysData = destroys
+  } else if (options.destroysData !== undefined) {
+    definition.destroysData = options.destroysData
+  }
+  Object.defineProperty(definition, OPERATIONS, {
+    value: { up, down, irreversible: 'irreversible' in derived ? derived.irreversible : undefined },
+  })
+  return defineMigration(definition)
+}
+
+const OPERATIONS = Symbol.for('flux.pg.schema-operations')
+
+/** The operations of a migration made by {@link schemaMigration}; `undefined` for any other. */
+export function schemaOperationsOf(
+  definition: MigrationDefinition,
+): { up: readonly SchemaOperation[]; down?: readonly SchemaOperation[]; irreversible?: SchemaOperation } | undefined {
+  return (definition as unknown as Record<symbol, ReturnType<typeof schemaOperationsOf>>)[OPERATIONS]
+}
+
+/**
+ * Runs the statements: in a server transaction, queued to go with the ledger write and COMMIT
+ * in one round trip, like a `.sql` file's; elsewhere one by one, stopping between them when
+ * the run is cancelled.
+ */
+async function run(context: MigrationContext<PgClient>, statements: readonly string[]): Promise<void> {
+  const defer = deferOf(context.store)
+  const failed = (statement: string, error: unknown) =>
+    new FluxError('MIGRATION_FAILED', `${context.migration.id}: ${(error as Error).message} in \`${statement}\``, {
+      migration: context.migration.id,
+      store: context.migration.store,
+      cause: error,
+    })
+  if (defer) {
+    context.signal.throwIfAborted()
+    for (const statement of statements) defer(statement, (error) => failed(statement, error))
+    return
+  }
+  for (const statement of statements) {
+    context.signal.throwIfAborted()
+    try {
+      await context.store.query(statement)
+    } catch (error) {
+      throw failed(statement, error)
+    }
+  }
+}
