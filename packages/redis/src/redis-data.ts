@@ -68,7 +68,7 @@ interface ScanPosition {
  * await copy({
  *   from: pgRows(ctx.stores.main, { table: 'hotel' }),
  *   to: redisKeys(ctx.store),
- *   transform: (row) => ({ key: `hotel:${row.id}`, type: 'hash', value: { name: row.name, city: row.city } }),
+ *   transform: (row): RedisEntry => ({ key: `hotel:${row.id}`, type: 'hash', value: { name: row.name, city: row.city } }),
  *   context: ctx,
  * })
  * ```
