@@ -206,6 +206,33 @@ function roundTrip(name: string, open: () => Promise<Backend>) {
       }
       expect(await catalog(db, schema)).toEqual([])
     })
+
+    it('reports a failing operation with its migration and statement, and leaves nothing of its migration', async () => {
+      const { schema, db } = backend
+      const options: SchemaMigrationOptions = { store: 'catalog', schema }
+      const list: TestMigration[] = [
+        {
+          name: '0001_hotel',
+          definition: schemaMigration(options, (s) => [s.createTable('hotel', { id: { type: 'integer' } })]),
+        },
+        {
+          name: '0002_bad',
+          definition: schemaMigration(options, (s) => [
+            s.addColumn('hotel', 'city', { type: 'text' }),
+            s.renameColumn('hotel', 'nmae', 'title'),
+          ]),
+        },
+      ]
+      const report = await migrate(testProject({ catalog: backend.store() }, list), { direction: 'up' })
+      expect(report.steps.map((step) => [step.id, step.status])).toEqual([
+        ['app/0001_hotel', 'applied'],
+        ['app/0002_bad', 'failed'],
+      ])
+      expect(report.error?.message).toBe(
+        `migration app/0002_bad failed (up): column "nmae" does not exist, in \`alter table "${schema}"."hotel" rename column "nmae" to "title"\``,
+      )
+      expect(await catalog(db, schema)).toEqual(['column hotel.id integer'])
+    })
   })
 }
 

@@ -119,10 +119,13 @@ export function schemaOperationsOf(
  */
 async function run(context: MigrationContext<PgClient>, statements: readonly string[]): Promise<void> {
   const defer = deferOf(context.store)
+  const { id, store, direction } = context.migration
+  // core prefixes an error thrown here with this; a batch's error reaches the user as made
+  const prefix = defer ? `migration ${id} failed (${direction}): ` : ''
   const failed = (statement: string, error: unknown) =>
-    new FluxError('MIGRATION_FAILED', `${context.migration.id}: ${(error as Error).message} in \`${statement}\``, {
-      migration: context.migration.id,
-      store: context.migration.store,
+    new FluxError('MIGRATION_FAILED', `${prefix}${(error as Error).message}, in \`${statement}\``, {
+      migration: id,
+      store,
       cause: error,
     })
   if (defer) {
