@@ -17,6 +17,7 @@ export type {
   ColumnWas,
   EnumValueOptions,
   ForeignKeyOptions,
+  IndexColumn,
   IndexOptions,
   ReferentialAction,
   SchemaOperation,

@@ -65,7 +65,9 @@ function compileOne(schema: SchemaModule, operation: SchemaOperation): string {
       let index = schema
         .createIndex(operation.name)
         .on(operation.table)
-        .columns([...operation.columns])
+        .columns(
+          operation.columns.map((column) => (typeof column === 'string' ? column : sql.raw(column.sqlExpression))),
+        )
       if (options.unique) index = index.unique()
       if (options.where !== undefined) index = index.where(sql.raw<boolean>(options.where))
       const text = rendered(index)

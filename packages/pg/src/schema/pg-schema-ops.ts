@@ -61,6 +61,9 @@ export interface ForeignKeyOptions {
   onUpdate?: ReferentialAction
 }
 
+/** A column of an index, with an order if any (`'price desc'`), or an expression: `schema.expression('lower(name)')`. */
+export type IndexColumn = string | SqlExpression
+
 export interface IndexOptions {
   unique?: boolean
   /** A partial index's predicate, an SQL expression: `'deleted_at is null'`. */
@@ -91,7 +94,7 @@ export type SchemaOperation =
   | { kind: 'dropColumn'; table: string; column: string }
   | { kind: 'renameColumn'; table: string; column: string; to: string }
   | { kind: 'alterColumn'; table: string; column: string; change: ColumnChange }
-  | { kind: 'createIndex'; name: string; table: string; columns: readonly string[]; options: IndexOptions }
+  | { kind: 'createIndex'; name: string; table: string; columns: readonly IndexColumn[]; options: IndexOptions }
   | { kind: 'dropIndex'; name: string; concurrently?: boolean }
   | {
       kind: 'addForeignKey'
@@ -164,11 +167,11 @@ export const schemaOperations = {
     column,
     change,
   }),
-  /** Columns may carry an order: `'price desc'`. Down: drops it. */
+  /** Columns may carry an order (`'price desc'`) or be expressions (`schema.expression('lower(name)')`). Down: drops it. */
   createIndex: (
     name: string,
     table: string,
-    columns: readonly string[],
+    columns: readonly IndexColumn[],
     options: IndexOptions = {},
   ): SchemaOperation => ({
     kind: 'createIndex',
@@ -228,7 +231,7 @@ export const schemaOperations = {
   }),
   /** Any statement, as written: the escape hatch. Not schema-qualified. No derived down. */
   sql: (text: string): SchemaOperation => ({ kind: 'sql', text }),
-  /** An SQL expression for a default: `default: schema.expression('now()')`. */
+  /** An SQL expression, for a default (`default: schema.expression('now()')`) or an index column. */
   expression: (text: string): SqlExpression => ({ sqlExpression: text }),
 }
 
