@@ -62,7 +62,8 @@ describe('options and redaction', () => {
 
   it('refuses bad options with CONFIG_INVALID, without echoing the url', async () => {
     for (const options of [{}, { url: 'redis://a', cluster: { nodes: ['b:1'] } }, { url: `http://u:${PASSWORD}@x` }]) {
-      const error = await failure(Promise.resolve().then(() => redisStore(options)))
+      // none of url, client, cluster (an unset REDIS_URL): a store that refuses to open
+      const error = await failure(Promise.resolve().then(() => redisStore(options).open()))
       expect(error.code).toBe('CONFIG_INVALID')
       expect(error.text).not.toContain(PASSWORD)
     }
