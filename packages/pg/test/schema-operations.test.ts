@@ -1,5 +1,5 @@
 import { PGlite } from '@electric-sql/pglite'
-import { type MigrationDefinition, migrate } from '@flux/core'
+import { type MigrationDefinition, migrate, resolveAutomatically } from '@flux/core'
 import pg from 'pg'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { type PgliteInstance, pgStore, type SchemaMigrationOptions, schemaMigration } from '../src/index.ts'
@@ -234,6 +234,55 @@ function roundTrip(name: string, open: () => Promise<Backend>) {
         `migration app/0002_bad failed (up): column "nmae" does not exist, in \`alter table "${schema}"."hotel" rename column "nmae" to "title"\``,
       )
       expect(await catalog(db, schema)).toEqual(['column hotel.id integer'])
+    })
+
+    it('verifies a concurrent index after a failed or interrupted run: invalid is for a human, absent runs again, built is applied', async () => {
+      const { schema, db } = backend
+      await db.query(`create table "${schema}".guest (email text)`)
+      await db.query(`insert into "${schema}".guest values ('ana@example.com'), ('ana@example.com')`)
+      const id = 'app/0001_guest_email'
+      const list: TestMigration[] = [
+        {
+          name: '0001_guest_email',
+          definition: schemaMigration({ store: 'catalog', schema, transaction: false }, (s) => [
+            s.createIndex('guest_email', 'guest', ['email'], { unique: true, concurrently: true }),
+          ]),
+        },
+      ]
+      const project = () => testProject({ catalog: backend.store() }, list)
+
+      // the duplicate fails the build, which leaves the index behind, invalid: the error says to drop it
+      const failed = await migrate(project(), { direction: 'up' })
+      expect(failed.error?.message).toContain('could not create unique index "guest_email"')
+      expect(failed.error?.message).toContain(
+        ` (a failed \`create index concurrently\` leaves the index behind, invalid: \`drop index concurrently "${schema}"."guest_email"\` before running the migration again)`,
+      )
+      await db.query(`drop index "${schema}".guest_email`)
+      const ana = `select ctid from "${schema}".guest where email = 'ana@example.com' limit 1`
+      await db.query(`update "${schema}".guest set email = 'bo@example.com' where ctid = (${ana})`)
+      expect((await migrate(project(), { direction: 'up' })).error).toBeUndefined()
+
+      // the run died after the build, before it recorded it
+      const dirty = () => db.query(`update "${schema}".flux_ledger set status = 'running' where id = $1`, [id])
+      await dirty()
+      expect(await resolveAutomatically(project())).toEqual([{ id, outcome: 'applied' }])
+      // … before the build
+      await db.query(`drop index "${schema}".guest_email`)
+      await dirty()
+      expect(await resolveAutomatically(project())).toEqual([{ id, outcome: 'rolled-back' }])
+      // … during the build, which left it invalid: a human decides
+      await db.query(`update "${schema}".guest set email = 'ana@example.com'`)
+      await expect(
+        db.query(`create unique index concurrently guest_email on "${schema}".guest (email)`),
+      ).rejects.toThrow('could not create unique index "guest_email"')
+      await db.query(
+        `insert into "${schema}".flux_ledger (id, checksum, status, applied_at, duration_ms, run_id, flux_version)
+         values ($1, 'sha256:0', 'running', now(), 0, 'test', '0.1.0')`,
+        [id],
+      )
+      expect(await resolveAutomatically(project())).toEqual([
+        { id, outcome: 'unsure', reason: 'its verify() could not tell' },
+      ])
     })
   })
 }

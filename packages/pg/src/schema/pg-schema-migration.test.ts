@@ -161,6 +161,19 @@ describe('schemaMigration', () => {
     })
   })
 
+  it('has a verify() outside a transaction where each operation can be looked up in the catalog', () => {
+    const index = (s: Ops) => s.createIndex('hotel_name', 'hotel', ['name'], { concurrently: true })
+    expect(typeof schemaMigration({ store, transaction: false }, (s) => [index(s)]).verify).toBe('function')
+    const both = (s: Ops) => [s.addColumn('hotel', 'city', { type: 'text' }), s.dropTable('old'), s.dropIndex('x')]
+    expect(typeof schemaMigration({ store, transaction: false }, both).verify).toBe('function')
+    // in a transaction a crash rolls everything back: nothing to verify
+    expect(schemaMigration({ store }, both).verify).toBeUndefined()
+    expect(
+      schemaMigration({ store, transaction: false }, (s) => [index(s), s.addCheck('hotel_name', 'hotel', 'true')])
+        .verify,
+    ).toBeUndefined()
+  })
+
   it('refuses an empty list and an alterColumn that changes nothing', () => {
     expect(() => schemaMigration({ store }, () => [])).toThrow('schemaMigration has no operations')
     expect(() =>

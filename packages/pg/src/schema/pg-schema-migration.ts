@@ -3,6 +3,7 @@ import { deferOf, type PgClient } from '../pg-client.ts'
 import { compileOperations } from './pg-schema-compile.ts'
 import { type SchemaOperation, type SchemaOperations, schemaOperations } from './pg-schema-ops.ts'
 import { describeOperation, destroyedBy, inverseOf } from './pg-schema-ops-inverse.ts'
+import { verifierOf } from './pg-schema-verify.ts'
 
 /** The operations of a migration, made from the operation builder. */
 export type SchemaOperationList = (schema: SchemaOperations) => readonly SchemaOperation[]
@@ -16,7 +17,9 @@ export interface SchemaMigrationOptions {
   after?: string[]
   /**
    * Run in one transaction with the ledger record. Default `true`; `false` is required by
-   * `createIndex(…, { concurrently: true })`, and then each statement runs on its own.
+   * `createIndex(…, { concurrently: true })`, and then each statement runs on its own, and
+   * the migration gets a `verify()` for `flux resolve --auto` where its operations are
+   * tables, columns and indexes (an index left invalid by a failed build: it cannot tell).
    */
   transaction?: boolean
   /** Qualifies every table, index, constraint target and enum with this schema (not raw `sql`). Default: none, the search path decides. */
@@ -88,6 +91,9 @@ export function schemaMigration(
   if (options.parents) definition.parents = options.parents
   if (options.after) definition.after = options.after
   if (options.transaction !== undefined) definition.transaction = options.transaction
+  // in a transaction, a crash rolls back the operations with the ledger write: nothing to verify
+  const verify = options.transaction === false ? verifierOf(up, options.schema) : undefined
+  if (verify) definition.verify = verify
   if (down) {
     const downSql = compileOperations(down, options.schema)
     definition.sql = { up: upSql, down: downSql }
@@ -122,12 +128,19 @@ async function run(context: MigrationContext<PgClient>, statements: readonly str
   const { id, store, direction } = context.migration
   // core prefixes an error thrown here with this; a batch's error reaches the user as made
   const prefix = defer ? `migration ${id} failed (${direction}): ` : ''
-  const failed = (statement: string, error: unknown) =>
-    new FluxError('MIGRATION_FAILED', `${prefix}${(error as Error).message}, in \`${statement}\``, {
+  const failed = (statement: string, error: unknown) => {
+    const index = /^create (?:unique )?index concurrently ("(?:[^"]|"")*")/.exec(statement)?.[1]
+    const on = index && / on ((?:"(?:[^"]|"")*"\.)?)/.exec(statement)?.[1]
+    // in the message: core replaces the hint of a failure outside a transaction with its own
+    const advice = index
+      ? ` (a failed \`create index concurrently\` leaves the index behind, invalid: \`drop index concurrently ${on}${index}\` before running the migration again)`
+      : ''
+    return new FluxError('MIGRATION_FAILED', `${prefix}${(error as Error).message}, in \`${statement}\`${advice}`, {
       migration: id,
       store,
       cause: error,
     })
+  }
   if (defer) {
     context.signal.throwIfAborted()
     for (const statement of statements) defer(statement, (error) => failed(statement, error))
