@@ -92,11 +92,14 @@ describe('schemaMigration', () => {
         was: { type: 'integer', using: 'age::integer', default: null },
       }),
       s.addCheck('room_floor', 'room', 'floor >= 0'),
+      s.alterColumn('visitor', 'phone', { notNull: true, was: { notNull: true } }),
     ])
     expect(migration.parents).toEqual(['0001_init'])
     expect(migration.after).toEqual(['@travel/images/0001_init'])
     expect(migration.transaction).toBeUndefined()
     expect(migration.sql?.down).toEqual([
+      // it was not null already: the down leaves it so
+      'alter table "visitor" alter column "phone" set not null',
       'alter table "room" drop constraint "room_floor"',
       'alter table "visitor" alter column "age" type integer using age::integer, alter column "age" drop default',
       'alter table "visitor" alter column "email" drop not null',

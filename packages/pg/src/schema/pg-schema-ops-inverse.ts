@@ -44,7 +44,7 @@ function inverseOfOne(operation: SchemaOperation): SchemaOperation | undefined {
         if (was.default === undefined) return undefined
         back.change.default = was.default
       }
-      if (change.notNull !== undefined) back.change.notNull = !change.notNull
+      if (change.notNull !== undefined) back.change.notNull = was.notNull ?? !change.notNull
       return back
     }
     case 'createIndex':

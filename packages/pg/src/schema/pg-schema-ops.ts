@@ -40,6 +40,8 @@ export interface ColumnWas {
   using?: string
   /** The default before; `null`: there was none. */
   default?: ColumnDefault | null
+  /** Whether it was not null: the derived down restores it. Default: the opposite of the change's `notNull`. */
+  notNull?: boolean
 }
 
 /** What `alterColumn` changes. */
@@ -159,7 +161,7 @@ export const schemaOperations = {
   }),
   /**
    * Changes a column's type, null-ness or default, in one statement. Down: the reverse change,
-   * where `was` gives the type and default before (not null: the opposite of `notNull`).
+   * where `was` gives the type and default before (not null: `was.notNull`, else the opposite of `notNull`).
    */
   alterColumn: (table: string, column: string, change: ColumnChange): SchemaOperation => ({
     kind: 'alterColumn',
