@@ -186,12 +186,29 @@ export default defineConfig({
     const plan = await flux(['plan', '--sql'], dir, env)
     expect(plan.code, plan.stderr).toBe(0)
     expect(plan.stdout).toContain('create index concurrently hotel_name on hotel (name);')
+    // with no server and no credentials: the same SQL, as for a fresh database
+    const offline = await flux(['plan', '--sql', '--offline'], dir, { DATABASE_URL: '' })
+    expect(offline.code, offline.stderr).toBe(0)
+    expect(offline.stdout).toBe(plan.stdout)
+    const downOffline = await flux(['plan', '--down', '--offline'], dir)
+    expect(downOffline.code).toBe(2)
+    expect(downOffline.stderr).toContain('nothing to revert')
     const up = await flux(['up'], dir, env)
     expect(up.code, up.stderr).toBe(0)
     expect((await statusJson(dir, env)).map((row) => row.status)).toEqual(['applied', 'applied'])
     const down = await flux(['down', '-1'], dir, env)
     expect(down.code, down.stderr).toBe(0)
     expect((await statusJson(dir, env)).map((row) => row.status)).toEqual(['applied', 'pending'])
+    // a migration without a down: its plan says so, where the SQL would be
+    await writeFile(
+      join(dir, 'migrations', '20261103090000_stars.sql'),
+      '-- flux:store catalog\n-- flux:up\nalter table hotel add column stars int;\n',
+    )
+    expect((await flux(['up'], dir, env)).code).toBe(0)
+    const irreversible = await flux(['plan', '--down', '--steps', '1', '--sql'], dir, env)
+    expect(irreversible.code).toBe(3)
+    expect(irreversible.stdout).toContain('-- no down(): migrations/20261103090000_stars.sql cannot be reverted\n')
+    expect(irreversible.stdout).toContain('-- irreversible: ')
   })
 
   it('a component package and the config that binds its role, as written', async () => {

@@ -130,12 +130,18 @@ function withinStatusTimeout(opening: Promise<void>): Promise<void> {
  */
 export async function previewPlan(
   project: Project,
-  options: { direction: 'up' | 'down'; target?: string | undefined; steps?: number | undefined },
+  options: {
+    direction: 'up' | 'down'
+    target?: string | undefined
+    steps?: number | undefined
+    /** Plan against empty ledgers, opening no store: what a fresh database would get (`flux plan --sql --offline`). */
+    offline?: boolean
+  },
 ): Promise<Plan> {
-  return withStores(project, async (names) =>
+  const plan = (names: string[], ledgers: Record<string, LedgerEntry[]>) =>
     createPlan({
       nodes: project.graph.nodes,
-      ledgers: await readLedgers(project.adapters, names),
+      ledgers,
       stores: storeInfoOf(project.adapters),
       direction: options.direction,
       target: options.target,
@@ -143,8 +149,12 @@ export async function previewPlan(
       leased: names,
       retired: project.retired,
       ignoredComponents: project.ignoredComponents,
-    }),
-  )
+    })
+  if (options.offline) {
+    const names = Object.keys(project.adapters).sort()
+    return plan(names, Object.fromEntries(names.map((name) => [name, []])))
+  }
+  return withStores(project, async (names) => plan(names, await readLedgers(project.adapters, names)))
 }
 
 export interface VerifyReport {

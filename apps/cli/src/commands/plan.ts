@@ -1,16 +1,18 @@
-import { type Plan, type Project, previewPlan, type SumProblem, sumMismatches } from '@flux/core'
+import { FluxError, type Plan, type Project, previewPlan, type SumProblem, sumMismatches } from '@flux/core'
 import type { CommandInput } from '../command.ts'
 import { stepVerb } from '../format.ts'
 import { parseSteps, TARGET_FORMS, whyOf } from '../migrate-command.ts'
 import type { Output } from '../output.ts'
 import { openProject } from '../project.ts'
 
-export const usage = 'flux plan [target] [--down] [--steps <n>] [--sql] [--json]'
+export const usage = 'flux plan [target] [--down] [--steps <n>] [--sql] [--offline] [--json]'
 export const description = `Shows the steps \`flux up\` (or with --down, \`flux down\`) would run now, in order, with
 the store of each and the problems that would stop it, then the lanes: groups of stores
 whose steps run side by side with the other groups', when there are several (--json: \`lanes\`). Changes nothing and takes no lease.
 With --sql, prints the SQL the steps would run, for review (migrations that compute their
-changes at run time are listed as not renderable). Exits 3 when the plan has integrity problems,
+changes at run time are listed as not renderable). With --offline, opens no store: plans
+against empty ledgers, as for a fresh database (\`up\` only), so a DBA can review the SQL with no
+server and no credentials. Exits 3 when the plan has integrity problems,
 or a migrations folder does not match its flux.sum (\`up\` and \`down\` refuse to run then).
 ${TARGET_FORMS}`
 export const maxPositionals = 1
@@ -18,19 +20,32 @@ export const options = {
   down: { type: 'boolean', description: 'plan `flux down` instead of `flux up`' },
   steps: { type: 'string', value: 'n', description: 'with --down: the last n applied migrations' },
   sql: { type: 'boolean', description: 'print the SQL each step would run' },
+  offline: { type: 'boolean', description: 'open no store: plan as for empty stores (up only)' },
 } as const
 export const examples = [
   'flux plan',
   'flux plan --sql > review.sql',
+  'flux plan --sql --offline > fresh-database.sql',
   'flux plan --json',
   'flux plan --down --steps 1',
   'flux plan --down app@-1',
 ]
 
 export async function run({ values, positionals, configFile, output, json }: CommandInput): Promise<number> {
-  const project = await openProject(configFile)
   const direction = values.down === true ? 'down' : 'up'
-  const plan = await previewPlan(project, { direction, target: positionals[0], steps: parseSteps(values.steps) })
+  const offline = values.offline === true
+  if (offline && direction === 'down') {
+    throw new FluxError('USAGE', '--offline plans against empty stores, where there is nothing to revert', {
+      hint: 'use --offline without --down, or drop --offline to plan a down against the stores',
+    })
+  }
+  const project = await openProject(configFile, { unsetStoresAllowed: offline })
+  const plan = await previewPlan(project, {
+    direction,
+    target: positionals[0],
+    steps: parseSteps(values.steps),
+    offline,
+  })
   // reported, not thrown: the plan is still worth reading while flux.sum is being sorted out
   const sums = await sumMismatches(project.components, project.loaders.keys())
   if (values.sql === true) {
@@ -88,8 +103,16 @@ function printSql(project: Project, plan: Plan, sums: SumProblem[], output: Outp
   }
   for (const step of steps) {
     output.line(`-- ${step.id} (${step.file}) on store "${step.store}"`)
-    if (step.sql === null) output.line('-- not renderable: this migration computes its changes at run time\n')
-    else output.line(`${step.sql.map((statement) => `${statement.trimEnd().replace(/;$/, '')};`).join('\n')}\n`)
+    const definition = project.graph.definitions.get(step.id)
+    if (step.sql !== null) {
+      output.line(`${step.sql.map((statement) => `${statement.trimEnd().replace(/;$/, '')};`).join('\n')}\n`)
+    } else if (direction === 'down' && definition?.down === undefined) {
+      output.line(`-- no down(): ${step.file} cannot be reverted\n`)
+    } else {
+      output.line('-- not renderable: this migration computes its changes at run time\n')
+    }
   }
+  // what would stop the run, as comments a reviewer sees
+  for (const problem of plan.problems) output.line(`-- ${problem.kind}: ${problem.message}`)
   for (const problem of sums) output.line(`-- flux.sum: ${problem.message}`)
 }
