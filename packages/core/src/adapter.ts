@@ -287,6 +287,18 @@ export interface Adapter<Client = unknown> {
     options?: BatchOptions,
   ): Promise<BatchOutcome>
   /**
+   * Optional: compares the store with the schema the application declares for it (an adapter
+   * option, such as pg's `declared: 'db/schema.sql'`) and returns a candidate migration that
+   * would make the store match it, in the language of the store's migration files (SQL for
+   * pg): `up` and `down` statements in order, without their `;`, and `notes` for the person
+   * who reviews it (choices made, such as a drop and an add that may have been a rename, and
+   * what was not generated), one line each. It never changes the store. `flux new
+   * --autogenerate` calls it between `open()` and `close()` and writes the file. `undefined`
+   * or an empty `up`: the store already matches, nothing to generate. Throws `CONFIG_INVALID`
+   * when the store has no declaration or it is invalid. Absent: the store cannot autogenerate.
+   */
+  autogenerate?(): Promise<{ up: string[]; down: string[]; notes: string[] } | undefined>
+  /**
    * Migration files this kind of store reads besides TypeScript and JavaScript, such as
    * `.sql` for pg. Core gives a file with one of these extensions to the first configured
    * store whose adapter lists it. Absent: the adapter reads no other files.
