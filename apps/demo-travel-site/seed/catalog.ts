@@ -120,12 +120,16 @@ export function reviewRows(sizes: Sizes, hotels: Hotel[]) {
     []
   for (let id = 1; id <= sizes.reviews; id++) {
     const hotel = hotels[random.int(0, hotels.length - 1)] as Hotel
+    const author = random.pick(WORDS.authors)
+    const rating = random.int(1, 5)
+    const verdict = random.pick(WORDS.verdicts)
+    const feature = random.pick(WORDS.features)
     reviews.push({
       id,
       hotel_slug: hotel.slug,
-      author: random.pick(WORDS.authors),
-      rating: random.int(1, 5),
-      body: `${random.pick(WORDS.verdicts)}. ${random.pick(WORDS.features)[0]!.toUpperCase()}${random.pick(WORDS.features).slice(1)} made it.`,
+      author,
+      rating,
+      body: `${verdict}. ${feature[0]!.toUpperCase()}${feature.slice(1)} made it.`,
       created_at: new Date(start + random.int(0, 700) * 86_400_000 + random.int(0, 86_399) * 1000),
     })
   }
