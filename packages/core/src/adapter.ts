@@ -304,6 +304,43 @@ export interface Adapter<Client = unknown> {
    * store whose adapter lists it. Absent: the adapter reads no other files.
    */
   readonly migrationFiles?: MigrationFileLoader
+  /**
+   * Optional: checks this store's migrations whose statements are known before they run
+   * (`definition.sql`) for what takes a long lock or destroys data, with no connection. Gets
+   * every migration of the store in run order (earlier ones tell what exists: tables, views),
+   * and returns what it found, for `flux lint` and `flux plan`. Absent: the store's migrations
+   * are not linted. pg parses them with PostgreSQL's own parser.
+   */
+  lint?(migrations: readonly LintSubject[]): Promise<LintFinding[]>
+}
+
+/** One migration given to {@link Adapter.lint}. */
+export interface LintSubject {
+  id: string
+  /** Path for messages, relative to the working directory (from which the adapter may read it). */
+  file: string
+  definition: MigrationDefinition
+}
+
+/** What {@link Adapter.lint} reports about one statement of a migration. */
+export interface LintFinding {
+  /** The migration's id. */
+  migration: string
+  file: string
+  /** 1-based line of the statement in `file`, where the adapter knows it (`.sql` files). */
+  line?: number
+  /** Which section the statement is in. */
+  direction: 'up' | 'down'
+  /** 1-based index of the statement in its section. */
+  statement: number
+  /** Stable id of the rule: `index-not-concurrent`. */
+  rule: string
+  /** `error` fails `flux lint`; `warning` is shown only. */
+  severity: 'error' | 'warning'
+  /** What is wrong, naming the table, column or index. */
+  message: string
+  /** The safe alternative, and how to accept the finding on purpose. */
+  hint: string
 }
 
 /** Options core passes to {@link Adapter.transactionBatch}. */

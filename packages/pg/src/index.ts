@@ -1,3 +1,7 @@
+export { lintMigrations } from './lint/pg-lint.ts'
+export { lintIgnore } from './lint/pg-lint-ignore.ts'
+export type { LintRule } from './lint/pg-lint-rules.ts'
+export { LINT_RULES } from './lint/pg-lint-rules.ts'
 export type { PgClient, PgResult } from './pg-client.ts'
 export type { PgRowsOptions } from './pg-data.ts'
 export { pgRows } from './pg-data.ts'

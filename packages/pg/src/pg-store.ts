@@ -1,6 +1,7 @@
 import { resolve } from 'node:path'
 import { type Adapter, FluxError, unsetStore } from '@flux/core'
 import pg from 'pg'
+import { lintMigrations } from './lint/pg-lint.ts'
 import { type Driver, type PgClient, pgClientOf, type Queryable, serverDriver } from './pg-client.ts'
 import { connectionLost, isConnectionError, unavailable } from './pg-errors.ts'
 import { type Fence, fenceRefusal, isFenceRefusal, takenOver } from './pg-fence.ts'
@@ -38,7 +39,13 @@ export function pgStore(options: PgStoreOptions): Adapter<PgClient> {
     settings = resolveSettings(options)
   } catch (error) {
     // no url (an unset DATABASE_URL): commands that open no store still work
-    return unsetStore(error, { kind: 'pg', capabilities: { transactions: true }, migrationFiles: SQL_FILES })
+    const unset = unsetStore<PgClient>(error, {
+      kind: 'pg',
+      capabilities: { transactions: true },
+      migrationFiles: SQL_FILES,
+    })
+    // linting opens no store
+    return Object.assign(unset, { lint: lintMigrations })
   }
   const pgliteDir =
     typeof options.pglite === 'string' && !options.pglite.includes('://') ? resolve(options.pglite) : options.pglite
@@ -100,6 +107,7 @@ export function pgStore(options: PgStoreOptions): Adapter<PgClient> {
     kind: 'pg',
     capabilities: { transactions: true },
     migrationFiles: SQL_FILES,
+    lint: lintMigrations,
 
     async open() {
       if (driver) return
