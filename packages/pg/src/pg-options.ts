@@ -55,6 +55,20 @@ export interface PgStoreOptions {
    * ends them too.
    */
   lock?: PgLockMode
+  /**
+   * The schema the application declares for this store: a desired-state SQL file of CREATE
+   * TABLE, CREATE INDEX and CREATE TYPE … AS ENUM statements (`'db/schema.sql'`), relative to
+   * the config's folder. `flux new <name> --autogenerate --store <store>` compares the store
+   * with it and writes a candidate migration for review; nothing is applied. The file runs in
+   * a scratch schema inside a transaction that is always rolled back.
+   */
+  declared?: string | undefined
+  /**
+   * The live schema that `declared` describes: default the connection's `current_schema()`,
+   * the first existing schema of its `search_path` (normally `public`), where the application's
+   * tables are. (`schema` places only flux's ledger, whose tables are never compared.)
+   */
+  declaredSchema?: string | undefined
 }
 
 /** Everything the adapter derives from its options, once. */

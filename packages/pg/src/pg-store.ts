@@ -1,6 +1,7 @@
 import { resolve } from 'node:path'
 import { type Adapter, FluxError, unsetStore } from '@flux/core'
 import pg from 'pg'
+import { autogenerate } from './autogenerate/pg-autogenerate.ts'
 import { lintMigrations } from './lint/pg-lint.ts'
 import { type Driver, type PgClient, pgClientOf, type Queryable, serverDriver } from './pg-client.ts'
 import { connectionLost, isConnectionError, unavailable } from './pg-errors.ts'
@@ -10,10 +11,13 @@ import { advisoryLease, sessionNames } from './pg-lease-advisory.ts'
 import { pgLedger, type TableState } from './pg-ledger.ts'
 import {
   DEFAULT_CONNECT_TIMEOUT_MS,
+  DEFAULT_LEDGER_TABLE,
+  LOCK_TABLE_SUFFIX,
   type PgliteInstance,
   type PgSettings,
   type PgStoreOptions,
   resolveSettings,
+  validateIdentifier,
 } from './pg-options.ts'
 import { openPglite, pgliteDriver } from './pg-pglite.ts'
 import { loadSqlMigration, SQL_MIGRATION_EXTENSION } from './pg-sql-file.ts'
@@ -49,6 +53,10 @@ export function pgStore(options: PgStoreOptions): Adapter<PgClient> {
   }
   const pgliteDir =
     typeof options.pglite === 'string' && !options.pglite.includes('://') ? resolve(options.pglite) : options.pglite
+  const declared =
+    options.declared === undefined ? undefined : { path: resolve(options.declared), display: options.declared }
+  const declaredSchema =
+    options.declaredSchema === undefined ? undefined : validateIdentifier('declaredSchema', options.declaredSchema)
   const tables: TableState = { ledger: false }
   let driver: Driver | undefined
   const current = (): Driver => {
@@ -154,6 +162,23 @@ export function pgStore(options: PgStoreOptions): Adapter<PgClient> {
       )
       tables.ledger ||= local.ledger
       return result
+    },
+
+    async autogenerate() {
+      if (!declared) {
+        throw new FluxError('CONFIG_INVALID', `${settings.description} declares no schema to compare with`, {
+          hint: "add declared: 'db/schema.sql' (a file of CREATE statements, relative to the config's folder) to its pgStore() options",
+        })
+      }
+      const ledger = options.ledgerTable ?? DEFAULT_LEDGER_TABLE
+      return explained('compare the store with its declared schema', () =>
+        autogenerate(current(), {
+          ...declared,
+          schema: declaredSchema,
+          ledgerSchema: settings.schema,
+          ledgerTables: [ledger, `${ledger}${LOCK_TABLE_SUFFIX}`],
+        }),
+      )
     },
 
     async transactionBatch(fns, batchOptions) {
