@@ -159,6 +159,12 @@ describeWithServer('flux new --autogenerate on a pg store', (url) => {
       ).rows[0].n,
     ).toBe(0)
 
+    // and left no scratch schema behind: its transaction was rolled back
+    const scratch = await adminPool(url).query(
+      "select nspname from pg_namespace where nspname like 'flux\\_autogenerate\\_%'",
+    )
+    expect(scratch.rows).toEqual([])
+
     const up = flux(dir, storeUrl, 'up')
     expect(up.code, up.stderr).toBe(0)
     const again = flux(dir, storeUrl, 'new', 'again', '--autogenerate')
@@ -177,7 +183,7 @@ describeWithServer('flux new --autogenerate on a pg store', (url) => {
       '-- flux: column room.n dropped and room.label added; if it was a rename, replace both with: alter table room rename column n to label\n'
     expect(v2Text).toContain(renameNote)
     expect(second.stdout).toContain('note: column room.n dropped and room.label added')
-    expect(v2Text).toContain("alter type mood add value 'happy' after 'ok';")
+    expect(v2Text).toContain("alter type mood add value if not exists 'happy' after 'ok';")
     expect(v2Text).toContain('alter table room drop column n;')
     expect(v2Text).toContain('alter table room add column label text;')
     expect(v2Text).toContain('alter table hotel alter column stars type integer using stars::integer;')
@@ -199,10 +205,15 @@ describeWithServer('flux new --autogenerate on a pg store', (url) => {
     expect(third.stdout).toContain('nothing to generate')
     expect(dump(url, schema)).toBe(await declaredDump(url, V2))
 
-    // the down reverts it, but for the enum value, which PostgreSQL cannot drop: said so
+    // the down reverts it, but for the enum value, which PostgreSQL cannot drop (its note says so)
+    expect(v2Text).toContain("-- flux: enum mood gets value 'happy', which PostgreSQL cannot drop")
     const reverted = flux(dir, storeUrl, 'down', '--steps', '1', '--yes')
     expect(reverted.code, reverted.stdout + reverted.stderr).toBe(0)
-    await writeFile(join(dir, 'db/schema.sql'), V1)
+    expect(dump(url, schema)).toBe(await declaredDump(url, V1.replace("('ok', 'sad')", "('ok', 'happy', 'sad')")))
+
+    // an enum value gone from the declaration: nothing is generated, and the note says why
+    expect(flux(dir, storeUrl, 'up').code).toBe(0)
+    await writeFile(join(dir, 'db/schema.sql'), V2.replace("('ok', 'happy', 'sad')", "('ok', 'sad')"))
     const back = flux(dir, storeUrl, 'new', 'back', '--autogenerate')
     expect(back.code, back.stderr).toBe(0)
     expect(back.stdout).toBe(
@@ -210,5 +221,22 @@ describeWithServer('flux new --autogenerate on a pg store', (url) => {
   note: enum mood is ('ok', 'happy', 'sad') and the declaration has ('ok', 'sad'): PostgreSQL cannot drop or reorder enum values; nothing was generated for it
 `,
     )
+  })
+
+  it('names the line of a declared statement that fails', async () => {
+    const schema = randomSchema()
+    cleanups.push(() => adminPool(url).query(`drop schema if exists "${schema}" cascade`))
+    await adminPool(url).query(`create schema "${schema}"`)
+    const dir = await project(schema)
+    await writeFile(
+      join(dir, 'db/schema.sql'),
+      'create table hotel (id int);\n\ncreate table room (\n  id int,\n  size txet\n);\n',
+    )
+    const result = flux(dir, inSchema(url, schema), 'new', 'x', '--autogenerate')
+    expect(result.code).toBe(2)
+    expect(result.stderr).toContain('error: db/schema.sql:5: type "txet" does not exist')
+    expect(
+      (await adminPool(url).query('select to_regclass($1) as hotel', [`"${schema}".hotel`])).rows[0].hotel,
+    ).toBeNull()
   })
 })

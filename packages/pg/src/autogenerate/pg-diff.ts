@@ -111,9 +111,9 @@ function diffEnum(current: EnumModel, wanted: EnumModel, add: Add, notes: string
     if (current.values.includes(value)) return
     // values are added in the declared order, so the one before is there already
     const place = index > 0 ? `after ${wanted.values[index - 1]}` : `before ${kept[0]}`
-    add(Phase.createEnum, `alter type ${current.name} add value ${value} ${place}`, [])
+    add(Phase.createEnum, `alter type ${current.name} add value if not exists ${value} ${place}`, [])
     notes.push(
-      `enum ${current.name} gets value ${value}, which PostgreSQL cannot drop: the down leaves it (and the value cannot be used in this migration's own transaction)`,
+      `enum ${current.name} gets value ${value}, which PostgreSQL cannot drop: the down leaves it, and the up adds it only if it is not there (the value cannot be used in this migration's own transaction)`,
     )
   })
 }
