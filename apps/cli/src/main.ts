@@ -9,6 +9,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandMod
   new: { summary: 'write a new migration file', load: () => import('./commands/new.ts') },
   status: { summary: 'show where every migration stands in every store', load: () => import('./commands/status.ts') },
   plan: { summary: 'show what `up` or `down` would do, without doing it', load: () => import('./commands/plan.ts') },
+  lint: {
+    summary: 'check SQL migrations for long locks and lost data',
+    load: () => import('./commands/lint.ts'),
+  },
   up: { summary: 'apply pending migrations, up to a target', load: () => import('./commands/up.ts') },
   down: {
     summary: 'revert applied migrations, down to a target or by steps',

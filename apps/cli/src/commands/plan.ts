@@ -4,6 +4,7 @@ import { stepVerb } from '../format.ts'
 import { parseSteps, TARGET_FORMS, whyOf } from '../migrate-command.ts'
 import type { Output } from '../output.ts'
 import { openProject } from '../project.ts'
+import { lintProject, whereOf } from './lint.ts'
 
 export const usage = 'flux plan [target] [--down] [--steps <n>] [--sql] [--offline] [--json]'
 export const description = `Shows the steps \`flux up\` (or with --down, \`flux down\`) would run now, in order, with
@@ -50,8 +51,15 @@ export async function run({ values, positionals, configFile, output, json }: Com
   const sums = await sumMismatches(project.components, project.loaders.keys())
   if (values.sql === true) {
     printSql(project, plan, sums, output, json)
-  } else if (json) {
-    output.printJson({ ...plan, sums })
+    return plan.problems.length > 0 || sums.length > 0 ? 3 : 0
+  }
+  // what `flux lint` finds in the planned steps: shown, never a reason to refuse
+  const planned = new Set(plan.steps.map((step) => step.id))
+  const lint = (await lintProject(project)).findings.filter(
+    (finding) => planned.has(finding.migration) && finding.direction === direction,
+  )
+  if (json) {
+    output.printJson({ ...plan, sums, ...(lint.length > 0 ? { lint } : {}) })
   } else {
     if (plan.steps.length === 0) output.line(direction === 'up' ? 'nothing to apply' : 'nothing to revert')
     for (const [index, step] of plan.steps.entries()) {
@@ -64,6 +72,10 @@ export async function run({ values, positionals, configFile, output, json }: Com
     printLanes(plan, output)
     for (const problem of plan.problems) output.line(`${output.paint.red(problem.kind.padEnd(12))} ${problem.message}`)
     for (const problem of sums) output.line(`${output.paint.red('flux.sum'.padEnd(12))} ${problem.message}`)
+    for (const finding of lint) {
+      output.line(`${output.paint.yellow('lint'.padEnd(12))} ${whereOf(finding)} ${finding.rule}: ${finding.message}`)
+    }
+    if (lint.length > 0) output.line(output.paint.dim('run `flux lint` for the safe alternatives'))
   }
   return plan.problems.length > 0 || sums.length > 0 ? 3 : 0
 }
