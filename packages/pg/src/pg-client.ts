@@ -104,7 +104,14 @@ export function deferOf(client: PgClient): Queryable['defer'] {
 function wrapPg(target: Pick<pg.ClientBase, 'query'>): Queryable {
   return {
     async query<Row>(text: string, params?: readonly unknown[]) {
-      const result = (await target.query(text, params as unknown[] | undefined)) as pg.QueryResult | pg.QueryResult[]
+      // node-postgres' callback form: with its promise form every result outlives a young-generation
+      // GC, and V8 grows its new space to the maximum over a long copy (pg → mongo, 200k rows: peak
+      // RSS 241 → 143 MB, the live heap flat either way)
+      const result = await new Promise<pg.QueryResult | pg.QueryResult[]>((resolve, reject) => {
+        target.query(text, (params ?? []) as unknown[], (error: Error, value: pg.QueryResult) =>
+          error ? reject(error) : resolve(value),
+        )
+      })
       // a script of several statements gives one result per statement
       const last = Array.isArray(result) ? result[result.length - 1] : result
       return { rows: (last?.rows ?? []) as Row[], rowCount: last?.rowCount ?? 0 }
