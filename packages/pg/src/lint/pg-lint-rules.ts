@@ -3,8 +3,17 @@
  * store's earlier statements created, and reports what takes a long lock or destroys data.
  */
 
-/** A node of libpg-query's parse tree: `{ AlterTableStmt: { … } }` and the like. */
-type AstNode = Record<string, any>
+import {
+  type AstNode,
+  type ColumnType,
+  type SchemaState,
+  typeOf,
+  viewOf,
+  viewsNaming,
+  walk,
+  widens,
+  written,
+} from './pg-lint-schema.ts'
 
 /** The rules, with their severity and the safe alternative each one names. */
 export const LINT_RULES = {
@@ -44,35 +53,6 @@ export type LintRule = keyof typeof LINT_RULES
 export interface RuleFinding {
   rule: LintRule | 'lint-ignore' | 'syntax'
   message: string
-}
-
-interface TableState {
-  /** Column name → its type as written (`varchar(20)`), where known. */
-  columns: Map<string, ColumnType>
-}
-
-interface ColumnType {
-  name: string
-  modifiers: number[]
-}
-
-interface ViewState {
-  relations: Set<string>
-  columns: Set<string>
-  /** `select *`: every column of its relations. */
-  star: boolean
-}
-
-/** What the store's statements so far created: the history the rules look back on. */
-export interface SchemaState {
-  tables: Map<string, TableState>
-  views: Map<string, ViewState>
-  /** `table.column` → names of check constraints `column is not null`, and whether each is validated. */
-  notNullChecks: Map<string, Map<string, boolean>>
-}
-
-export function emptyState(): SchemaState {
-  return { tables: new Map(), views: new Map(), notNullChecks: new Map() }
 }
 
 /** Where a statement is: the migration's direction, what it created so far, whether it has a down. */
@@ -240,36 +220,6 @@ export function checkStatement(node: AstNode, state: SchemaState, context: State
   return findings
 }
 
-function typeOf(typeName: AstNode | undefined): ColumnType {
-  const names = (typeName?.names ?? []) as AstNode[]
-  const name = (names[names.length - 1]?.String?.sval as string | undefined) ?? '?'
-  const modifiers = ((typeName?.typmods ?? []) as AstNode[]).map((item) =>
-    Number(item.A_Const?.ival?.ival ?? Number.NaN),
-  )
-  return { name, modifiers }
-}
-
-function written(type: ColumnType): string {
-  return type.modifiers.length > 0 ? `${type.name}(${type.modifiers.join(', ')})` : type.name
-}
-
-/** Changes PostgreSQL makes without rewriting: a longer varchar, varchar to text, more numeric precision. */
-function widens(before: ColumnType, after: ColumnType): boolean {
-  const text = (name: string) => name === 'text' || name === 'varchar'
-  if (text(before.name) && after.name === 'text') return true
-  if (text(before.name) && after.name === 'varchar') {
-    if (after.modifiers.length === 0) return true
-    return before.name === 'varchar' && before.modifiers.length > 0 && after.modifiers[0]! >= before.modifiers[0]!
-  }
-  if (before.name === 'numeric' && after.name === 'numeric') {
-    if (after.modifiers.length === 0) return true
-    const [precision = 0, scale = 0] = before.modifiers
-    const [newPrecision = 0, newScale = 0] = after.modifiers
-    return before.modifiers.length > 0 && newScale === scale && newPrecision >= precision
-  }
-  return false
-}
-
 function defaultOf(column: AstNode): AstNode | undefined {
   for (const { Constraint: constraint } of column.constraints ?? []) {
     if (constraint?.contype === 'CONSTR_DEFAULT') return constraint.raw_expr
@@ -296,37 +246,4 @@ function notNullColumn(expression: AstNode | undefined): string | undefined {
   if (test?.nulltesttype !== 'IS_NOT_NULL') return undefined
   const fields = (test.arg?.ColumnRef?.fields ?? []) as AstNode[]
   return fields[fields.length - 1]?.String?.sval
-}
-
-/** The relations and column names a view's query names (best effort: names, not resolved). */
-function viewOf(query: AstNode): ViewState {
-  const view: ViewState = { relations: new Set(), columns: new Set(), star: false }
-  walk(query, (node) => {
-    if (node.RangeVar) view.relations.add(node.RangeVar.relname)
-    if (node.ColumnRef) {
-      const fields = node.ColumnRef.fields as AstNode[]
-      const last = fields[fields.length - 1]
-      if (last?.A_Star) view.star = true
-      else if (last?.String) view.columns.add(last.String.sval)
-    }
-  })
-  return view
-}
-
-function viewsNaming(state: SchemaState, table: string, column?: string): string[] {
-  const views: string[] = []
-  for (const [name, view] of state.views) {
-    if (!view.relations.has(table)) continue
-    if (column === undefined || view.star || view.columns.has(column)) views.push(name)
-  }
-  return views
-}
-
-function walk(node: unknown, visit: (node: AstNode) => void): void {
-  if (Array.isArray(node)) {
-    for (const item of node) walk(item, visit)
-  } else if (node !== null && typeof node === 'object') {
-    visit(node as AstNode)
-    for (const value of Object.values(node)) walk(value, visit)
-  }
 }

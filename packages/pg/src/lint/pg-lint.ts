@@ -2,7 +2,8 @@ import { readFile } from 'node:fs/promises'
 import type { Adapter } from '@flux/core'
 import { sqlOf } from '../pg-sql-file.ts'
 import { ignoresAbove, ignoresOf, type LintIgnore } from './pg-lint-ignore.ts'
-import { checkStatement, emptyState, LINT_RULES, type RuleFinding, type SchemaState } from './pg-lint-rules.ts'
+import { checkStatement, LINT_RULES, type RuleFinding } from './pg-lint-rules.ts'
+import { emptyState, type SchemaState } from './pg-lint-schema.ts'
 
 // core's index does not export these types of the adapter contract (yet)
 type LintSubject = Parameters<NonNullable<Adapter['lint']>>[0][number]
