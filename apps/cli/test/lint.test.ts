@@ -112,6 +112,28 @@ migrations/20260103000000_drop.sql:3  error drop-without-down
     ])
   })
 
+  it('lints a schemaMigration file, naming its section and statement; lintIgnore() accepts a rule for it', async () => {
+    const migration = (wrap: (text: string) => string) => `import { lintIgnore, schemaMigration } from '@flux/pg'
+export default ${wrap("schemaMigration({ store: 'catalog' }, (schema) => [schema.createIndex('hotel_city', 'hotel', ['city'])])")}
+`
+    const dir = await pgProject({
+      '20260101000000_hotel.sql': HOTEL,
+      '20260102000000_city.ts': migration((text) => text),
+    })
+    const result = await flux(['lint'], dir)
+    expect(result.stdout).toContain(
+      'migrations/20260102000000_city.ts (up, statement 1)  error index-not-concurrent\n  `create index hotel_city` on existing table "hotel"',
+    )
+    expect(result.stdout).toContain("to accept it on purpose: `lintIgnore({ 'index-not-concurrent': '<reason>' }, …)`")
+    expect(result.code).toBe(1)
+    await writeFile(
+      join(dir, 'migrations', '20260102000000_city.ts'),
+      migration((text) => `lintIgnore({ 'index-not-concurrent': 'hotel has 40 rows' }, ${text})`),
+    )
+    const accepted = await flux(['lint'], dir)
+    expect([accepted.stdout, accepted.code]).toEqual(['no findings in 2 migrations (catalog)\n', 0])
+  })
+
   it('shows the findings of the planned steps in `flux plan --offline`', async () => {
     const dir = await pgProject({ '20260101000000_hotel.sql': HOTEL, '20260102000000_city.sql': INDEX })
     const plan = await flux(['plan', '--offline'], dir)
