@@ -52,7 +52,7 @@ describe('flux lint', () => {
   safe: use \`create index concurrently\` in a migration of its own with \`-- flux:transaction off\` (schemaMigration: \`createIndex(…, { concurrently: true })\` with \`transaction: false\`), which lets writes go on while it builds; to accept it on purpose: \`-- flux-lint-ignore index-not-concurrent <reason>\` on the line before the statement
 migrations/20260103000000_drop.sql:3  error drop-without-down
   drops column "name" of table "hotel", and the migration has no down
-  safe: give the migration a down that recreates what it drops (say \`destroysData\` when that down itself drops data), or accept it on purpose; to accept it on purpose: \`-- flux-lint-ignore drop-without-down <reason>\` on the line before the statement
+  safe: give the migration a down that recreates what it drops, and copy the rows first if they may be needed again; to accept it on purpose: \`-- flux-lint-ignore drop-without-down <reason>\` on the line before the statement
 2 errors, 0 warnings in 2 of 3 migrations (catalog)
 `,
     )

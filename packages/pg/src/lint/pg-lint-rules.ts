@@ -39,7 +39,7 @@ export const LINT_RULES = {
   },
   'drop-without-down': {
     severity: 'error',
-    hint: 'give the migration a down that recreates what it drops (say `destroysData` when that down itself drops data), or accept it on purpose',
+    hint: 'give the migration a down that recreates what it drops, and copy the rows first if they may be needed again',
   },
   'drop-used-by-view': {
     severity: 'error',
