@@ -152,6 +152,19 @@ describe('lint rules: each fires on a bad example and stays quiet on the safe al
     expect(
       await rules('drop view hotel_city;\nalter table hotel drop column city;', { down: 'select 1;', before: [view] }),
     ).toEqual(['drop-data'])
+    // a table named by a materialized view (through select *, which names every column)
+    expect(
+      await rules('drop table hotel;', {
+        down: 'select 1;',
+        before: ['create materialized view hotels_by_city as select * from hotel order by city;'],
+      }),
+    ).toEqual(['drop-data', 'drop-used-by-view'])
+    expect(
+      await rules('alter table hotel drop column price;', {
+        down: 'select 1;',
+        before: ['create materialized view hotels_by_city as select * from hotel order by city;'],
+      }),
+    ).toEqual(['drop-data', 'drop-used-by-view'])
   })
 })
 
