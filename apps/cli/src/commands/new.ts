@@ -20,11 +20,7 @@ export const maxPositionals = 1
 export const options = {
   store: { type: 'string', value: 'store', description: 'the store it changes (needed when the config has several)' },
   sql: { type: 'boolean', description: 'write an SQL migration (pg stores): <timestamp>_<name>.sql' },
-  autogenerate: {
-    type: 'boolean',
-    description:
-      "write the migration from the difference between the store and its declared schema (pg: the store's declared option)",
-  },
+  autogenerate: { type: 'boolean', description: 'write what the store lacks of its declared schema (pg: `declared`)' },
   head: { type: 'string', value: 'id', description: 'the parent: a head, or a migration to branch from' },
   after: { type: 'string', value: 'ids', description: "other components' migrations it runs after" },
 } as const

@@ -59,8 +59,8 @@ const SERIALS: Record<string, string> = { integer: 'serial', bigint: 'bigserial'
 
 /**
  * Reads tables (not views, not partitions), their columns, constraints and indexes, and enum
- * types of `schema`, leaving out the tables named in `exclude` (flux's ledger). Run it with
- * `search_path` set to `schema` alone.
+ * types of `schema`, leaving out the tables named in `exclude` (flux's ledger) and what an
+ * extension owns (PostGIS's `spatial_ref_sys`). Run it with `search_path` set to `schema` alone.
  */
 export async function introspect(
   connection: Queryable,
@@ -71,6 +71,7 @@ export async function introspect(
   const tables = await connection.query<{ name: string }>(
     `select quote_ident(c.relname) as name from pg_class c join pg_namespace n on n.oid = c.relnamespace
      where n.nspname = $1 and c.relkind in ('r', 'p') and not c.relispartition and c.relname <> all($2::text[])
+       and not exists (select 1 from pg_depend d where d.classid = 'pg_class'::regclass and d.objid = c.oid and d.deptype = 'e')
      order by c.relname`,
     parameters,
   )
@@ -141,7 +142,9 @@ export async function introspect(
   const enums = await connection.query<{ name: string; values: string[] | string }>(
     `select quote_ident(t.typname) as name, json_agg(quote_literal(e.enumlabel) order by e.enumsortorder) as values
      from pg_type t join pg_enum e on e.enumtypid = t.oid join pg_namespace n on n.oid = t.typnamespace
-     where n.nspname = $1 group by t.typname order by t.typname`,
+     where n.nspname = $1
+       and not exists (select 1 from pg_depend d where d.classid = 'pg_type'::regclass and d.objid = t.oid and d.deptype = 'e')
+     group by t.typname order by t.typname`,
     [schema],
   )
   for (const row of enums.rows) {
