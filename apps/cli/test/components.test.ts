@@ -132,11 +132,6 @@ describe('component bindings', () => {
       '@travel/images/001_layout',
       '@travel/images/002_thumbnails',
     ])
-    // the text shows the retired store too, under its name
-    const text = await flux(['status'], dir)
-    expect(text.stdout).toContain(
-      'legacy retired: its migrations count as done and never run\n  retired  @travel/images/001_layout\n',
-    )
     const up = await flux(['up'], dir)
     expect(up.code, up.stderr).toBe(0)
     expect((await effects(dir)).slice(5)).toEqual(['@travel/images/001_layout', '@travel/images/002_thumbnails'])
