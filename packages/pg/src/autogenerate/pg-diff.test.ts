@@ -159,4 +159,30 @@ describe('diffSchemas', () => {
       'alter table hotel alter column name type text using name::text',
     ])
   })
+  it('redoes a view that reads a table whose column changes type, and the views that read it, in dependency order', () => {
+    const views = [
+      { name: 'names', definition: 'SELECT hotel.name\n   FROM hotel', dependsOn: ['hotel'] },
+      { name: 'short_names', definition: 'SELECT names.name\n   FROM names', dependsOn: ['names'] },
+    ]
+    const wider = {
+      ...hotel,
+      columns: [hotel.columns[0]!, { name: 'name', type: 'character varying(80)', notNull: true }],
+    }
+    const diff = diffSchemas({ ...schema([hotel]), views }, { ...schema([wider]), views })
+    expect(diff.up).toEqual([
+      'drop view short_names',
+      'drop view names',
+      'alter table hotel alter column name type character varying(80) using name::character varying(80)',
+      'create view names as\nSELECT hotel.name\n   FROM hotel',
+      'create view short_names as\nSELECT names.name\n   FROM names',
+    ])
+    expect(diff.down).toEqual([
+      'drop view short_names',
+      'drop view names',
+      'alter table hotel alter column name type text using name::text',
+      'create view names as\nSELECT hotel.name\n   FROM hotel',
+      'create view short_names as\nSELECT names.name\n   FROM names',
+    ])
+    expect(diffSchemas({ ...schema([hotel]), views }, { ...schema([hotel]), views }).up).toEqual([])
+  })
 })

@@ -1,3 +1,5 @@
+import { diffObjects } from './pg-diff-objects.ts'
+import { type Add, Phase } from './pg-diff-phase.ts'
 import type { ColumnModel, ConstraintModel, EnumModel, SchemaModel, TableModel } from './pg-introspect.ts'
 
 /** The statements that take a schema from `live` to `declared`, and back. */
@@ -9,25 +11,6 @@ export interface SchemaDiff {
   /** For the reviewer: choices made (renames), what was not generated and why. One line each. */
   notes: string[]
 }
-
-/**
- * When a change runs in the up: enum types first, what goes away before what replaces it,
- * foreign keys once every table and key they name exists, dropped tables and types last.
- */
-const Phase = {
-  createEnum: 0,
-  dropForeignKey: 1,
-  dropIndex: 2,
-  dropConstraint: 3,
-  createTable: 4,
-  alterColumns: 5,
-  addConstraint: 6,
-  addForeignKey: 7,
-  createIndex: 8,
-  dropTable: 9,
-  dropEnum: 10,
-} as const
-type Phase = (typeof Phase)[keyof typeof Phase]
 
 interface Change {
   phase: Phase
@@ -87,6 +70,8 @@ export function diffSchemas(live: SchemaModel, declared: SchemaModel): SchemaDif
     if (current) diffTable(current, wanted, add, notes)
   }
 
+  diffObjects(live, declared, add, notes)
+
   const ordered = changes
     .map((change, index) => ({ change, index }))
     .sort((a, b) => a.change.phase - b.change.phase || a.index - b.index)
@@ -96,8 +81,6 @@ export function diffSchemas(live: SchemaModel, declared: SchemaModel): SchemaDif
     notes,
   }
 }
-
-type Add = (phase: Phase, up: string | string[], down: string | string[]) => void
 
 function diffEnum(current: EnumModel, wanted: EnumModel, add: Add, notes: string[]): void {
   const missing = current.values.filter((value) => !wanted.values.includes(value))

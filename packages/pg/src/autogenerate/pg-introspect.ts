@@ -1,4 +1,5 @@
 import type { Queryable } from '../pg-client.ts'
+import { introspectSequences, introspectViews, type SequenceModel, type ViewModel } from './pg-introspect-objects.ts'
 
 /**
  * One schema as autogenerate compares it. Every name is as `quote_ident()` gives it, and
@@ -9,7 +10,11 @@ import type { Queryable } from '../pg-client.ts'
 export interface SchemaModel {
   tables: Map<string, TableModel>
   enums: Map<string, EnumModel>
-  /** What the schema has that autogenerate does not compare yet: `view hotel_names`, `function touch`. */
+  /** Views, in the order they were created. Absent: none. */
+  views?: ViewModel[]
+  /** Sequences no column owns. Absent: none. */
+  sequences?: SequenceModel[]
+  /** What the schema has that autogenerate does not compare yet: `materialized view totals`, `function touch`. */
   uncompared?: string[]
 }
 
@@ -152,12 +157,10 @@ export async function introspect(
     model.enums.set(row.name, { name: row.name, values })
   }
   const others = await connection.query<{ what: string }>(
-    `select case c.relkind when 'v' then 'view ' when 'm' then 'materialized view ' when 'S' then 'sequence '
-              when 'f' then 'foreign table ' else 'partition ' end || quote_ident(c.relname) as what
+    `select case c.relkind when 'm' then 'materialized view ' when 'f' then 'foreign table ' else 'partition ' end
+              || quote_ident(c.relname) as what
      from pg_class c join pg_namespace n on n.oid = c.relnamespace
-     where n.nspname = $1 and (c.relkind in ('v', 'm', 'f') or (c.relkind in ('r', 'p') and c.relispartition)
-       or (c.relkind = 'S' and not exists (select 1 from pg_depend d where d.classid = 'pg_class'::regclass
-                                           and d.objid = c.oid and d.deptype in ('a', 'i'))))
+     where n.nspname = $1 and (c.relkind in ('m', 'f') or (c.relkind in ('r', 'p') and c.relispartition))
      union
      select 'function ' || quote_ident(p.proname) from pg_proc p join pg_namespace n on n.oid = p.pronamespace
      where n.nspname = $1 and not exists (select 1 from pg_depend d where d.classid = 'pg_proc'::regclass
@@ -170,5 +173,7 @@ export async function introspect(
     [schema],
   )
   model.uncompared = others.rows.map((row) => row.what)
+  model.views = await introspectViews(connection, schema)
+  model.sequences = await introspectSequences(connection, schema)
   return model
 }
