@@ -13,6 +13,8 @@ export type {
   LedgerChange,
   LedgerEntry,
   LedgerStatus,
+  LintFinding,
+  LintSubject,
   MigrationFileLoader,
 } from './adapter.ts'
 export { batchesTransactions, capabilitiesOf } from './adapter.ts'
