@@ -57,8 +57,8 @@ export interface PgStoreOptions {
   lock?: PgLockMode
   /**
    * The schema the application declares for this store: a desired-state SQL file of CREATE
-   * TABLE, CREATE INDEX and CREATE TYPE … AS ENUM statements (`'db/schema.sql'`), relative to
-   * the config's folder. `flux new <name> --autogenerate --store <store>` compares the store
+   * TABLE, CREATE INDEX, CREATE TYPE … AS ENUM, CREATE VIEW and CREATE SEQUENCE statements
+   * (`'db/schema.sql'`), relative to the config's folder. `flux new <name> --autogenerate --store <store>` compares the store
    * with it and writes a candidate migration for review; nothing is applied. The file runs in
    * a scratch schema inside a transaction that is always rolled back.
    */

@@ -20,8 +20,8 @@ interface Change {
 
 /**
  * Compares two schemas read by `introspect()`. Tables, columns (type, null, default),
- * primary, unique, foreign, check and exclusion constraints, indexes and enum types; a
- * constraint or index that changed is dropped and created again. Renames are never guessed:
+ * primary, unique, foreign, check and exclusion constraints, indexes, enum types, views and
+ * sequences; a constraint, index or view that changed is dropped and created again. Renames are never guessed:
  * a dropped and an added column (or table) stay a drop and an add, with a note.
  */
 export function diffSchemas(live: SchemaModel, declared: SchemaModel): SchemaDiff {
