@@ -84,9 +84,11 @@ describe('diffSchemas', () => {
       'alter table hotel drop column title',
       'alter table hotel add column name text not null',
     ])
-    expect(diff.notes).toContain(
+    expect(diff.notes).toEqual([
+      'column hotel.name is dropped with its data; its down adds it back, empty (it is not null without a default: that fails if hotel has rows)',
+      'column hotel.title is not null without a default: adding it fails if hotel has rows; give it a default, or add it nullable, fill it, then set not null',
       'column hotel.name dropped and hotel.title added; if it was a rename, replace both with: alter table hotel rename column name to title',
-    )
+    ])
 
     const table = diffSchemas(schema([hotel]), schema([{ ...hotel, name: 'inn' }]))
     expect(table.notes).toContain(

@@ -124,7 +124,9 @@ function diffTable(current: TableModel, wanted: TableModel, add: Add, notes: str
       `alter table ${table} drop column ${column.name}`,
       `alter table ${table} add column ${columnDefinition(column)}`,
     )
-    notes.push(`column ${table}.${column.name} is dropped with its data; its down adds it back, empty`)
+    notes.push(
+      `column ${table}.${column.name} is dropped with its data; its down adds it back, empty${needsValue(column) ? ` (it is not null without a default: that fails if ${table} has rows)` : ''}`,
+    )
   }
   for (const column of columns.added) {
     add(
@@ -132,6 +134,11 @@ function diffTable(current: TableModel, wanted: TableModel, add: Add, notes: str
       `alter table ${table} add column ${columnDefinition(column)}`,
       `alter table ${table} drop column ${column.name}`,
     )
+    if (needsValue(column)) {
+      notes.push(
+        `column ${table}.${column.name} is not null without a default: adding it fails if ${table} has rows; give it a default, or add it nullable, fill it, then set not null`,
+      )
+    }
   }
   pairRenames(
     columns.removed.map((column) => column.name),
@@ -215,6 +222,11 @@ function pairRenames(
 ): void {
   for (let index = 0; index < Math.min(removed.length, added.length); index++)
     notes.push(note(removed[index]!, added[index]!))
+}
+
+/** A column that every existing row needs a value for, and gets none. */
+function needsValue(column: ColumnModel): boolean {
+  return column.notNull && column.default === undefined && !column.serial && !column.identity && !column.generated
 }
 
 function isForeignKey(constraint: ConstraintModel): boolean {
