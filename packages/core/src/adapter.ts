@@ -296,8 +296,18 @@ export interface Adapter<Client = unknown> {
    * --autogenerate` calls it between `open()` and `close()` and writes the file. `undefined`
    * or an empty `up`: the store already matches, nothing to generate. Throws `CONFIG_INVALID`
    * when the store has no declaration or it is invalid. Absent: the store cannot autogenerate.
+   *
+   * Renames: where a drop and an add may have been a rename, the result lists it in `renames`
+   * (an `id`, stable from one call to the next, and a yes/no `question` naming both), and
+   * writes the drop and the add, with a note. On a terminal `flux new` asks each question and,
+   * when one is answered yes, calls again with those ids in `options.renames`: the adapter then
+   * writes each as a rename instead.
    */
-  autogenerate?(): Promise<{ up: string[]; down: string[]; notes: string[] } | undefined>
+  autogenerate?(options?: {
+    renames?: readonly string[]
+  }): Promise<
+    { up: string[]; down: string[]; notes: string[]; renames?: { id: string; question: string }[] } | undefined
+  >
   /**
    * Migration files this kind of store reads besides TypeScript and JavaScript, such as
    * `.sql` for pg. Core gives a file with one of these extensions to the first configured
