@@ -1,7 +1,8 @@
+import { spawn } from 'node:child_process'
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { emptyProject, flux } from './helpers.ts'
+import { emptyProject, FLUX_BIN, flux } from './helpers.ts'
 
 // `flux new --autogenerate` as a user sees it: exit codes, messages, the file written or not.
 // The stores are embedded PostgreSQL (PGlite); packages/pg/test/autogenerate-roundtrip.test.ts
@@ -117,5 +118,39 @@ drop table hotel;
     expect(failing.code).toBe(2)
     expect(failing.stderr).toContain('db/schema.sql:7: relation "hotels" does not exist')
     expect(await migrationFiles(dir)).toEqual([])
+  })
+  it('asks on a terminal whether a dropped and an added column were a rename, and writes the rename when told yes', async () => {
+    const dir = await autogenerateProject(HOTEL)
+    expect((await flux(['new', 'hotels', '--autogenerate', '--store', 'catalog'], dir)).code).toBe(0)
+    expect((await flux(['up'], dir)).code).toBe(0)
+    await writeFile(join(dir, 'db/schema.sql'), HOTEL.replaceAll('name', 'title'))
+
+    // `script` gives flux a terminal; the answer is typed once the question shows
+    const command = `'${process.execPath}' '${FLUX_BIN}' new rename --autogenerate --store catalog`
+    const child = spawn('script', ['-qec', command, '/dev/null'], {
+      cwd: dir,
+      env: { ...process.env, TERM: 'xterm', NO_COLOR: '1' },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    })
+    let seen = ''
+    child.stdout.on('data', (chunk) => {
+      seen += chunk
+      if (seen.includes('[y/N]') && !child.stdin.writableEnded) child.stdin.end('y\n')
+    })
+    const code = await new Promise((resolve) => child.on('close', resolve))
+    expect(seen).toContain(
+      'column hotel.name is gone and hotel.title is new: was it renamed (alter table hotel rename column name to title)? [y/N]',
+    )
+    expect(code, seen).toBe(0)
+    const [, file] = await migrationFiles(dir)
+    const text = await readFile(join(dir, 'migrations', file!), 'utf8')
+    expect(text).toContain('-- flux: column hotel.name is renamed to title, as answered\n')
+    expect(text).toContain('alter table hotel rename column name to title;\n')
+    expect(text).not.toContain('drop column')
+    expect(text).toContain('-- flux:down\n')
+    expect(text.slice(text.indexOf('-- flux:down'))).toContain('alter table hotel rename column title to name;')
+    expect((await flux(['up'], dir)).code).toBe(0)
+    const again = await flux(['new', 'more', '--autogenerate', '--store', 'catalog'], dir)
+    expect(again.stdout).toContain('nothing to generate')
   })
 })

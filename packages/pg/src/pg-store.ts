@@ -164,7 +164,7 @@ export function pgStore(options: PgStoreOptions): Adapter<PgClient> {
       return result
     },
 
-    async autogenerate() {
+    async autogenerate(autogenerateOptions) {
       if (!declared) {
         throw new FluxError('CONFIG_INVALID', `${settings.description} declares no schema to compare with`, {
           hint: "add declared: 'db/schema.sql' (a file of CREATE statements, relative to the config's folder) to its pgStore() options",
@@ -172,12 +172,16 @@ export function pgStore(options: PgStoreOptions): Adapter<PgClient> {
       }
       const ledger = options.ledgerTable ?? DEFAULT_LEDGER_TABLE
       return explained('compare the store with its declared schema', () =>
-        autogenerate(current(), {
-          ...declared,
-          schema: declaredSchema,
-          ledgerSchema: settings.schema,
-          ledgerTables: [ledger, `${ledger}${LOCK_TABLE_SUFFIX}`],
-        }),
+        autogenerate(
+          current(),
+          {
+            ...declared,
+            schema: declaredSchema,
+            ledgerSchema: settings.schema,
+            ledgerTables: [ledger, `${ledger}${LOCK_TABLE_SUFFIX}`],
+          },
+          autogenerateOptions?.renames,
+        ),
       )
     },
 

@@ -31,9 +31,14 @@ class RolledBack extends Error {
 /**
  * Compares the live schema with the declared one. In one transaction, always rolled back: the
  * declared SQL runs in a new scratch schema (first in `search_path`), both schemas are read from
- * pg_catalog, and nothing is ever applied to the live tables.
+ * pg_catalog, and nothing is ever applied to the live tables. `renames`: ids of the diff's
+ * rename questions that a user answered yes.
  */
-export async function autogenerate(driver: Driver, declared: DeclaredSchema): Promise<SchemaDiff> {
+export async function autogenerate(
+  driver: Driver,
+  declared: DeclaredSchema,
+  renames: readonly string[] = [],
+): Promise<SchemaDiff> {
   const statements = await declaredStatements(declared)
   const scratch = `flux_autogenerate_${randomBytes(6).toString('hex')}`
   try {
@@ -59,7 +64,7 @@ export async function autogenerate(driver: Driver, declared: DeclaredSchema): Pr
       // with the live schema first in search_path, its names print unqualified, as the scratch ones did
       await connection.query(`set local search_path = ${quoteIdentifier(live)}`)
       const current = await introspect(connection, live, live === declared.ledgerSchema ? declared.ledgerTables : [])
-      throw new RolledBack(diffSchemas(current, wanted))
+      throw new RolledBack(diffSchemas(current, wanted, new Set(renames)))
     })
   } catch (error) {
     if (error instanceof RolledBack) return error.diff

@@ -38,6 +38,7 @@ describe('diffSchemas', () => {
       up: [],
       down: [],
       notes: [],
+      renames: [],
     })
   })
 
@@ -85,15 +86,45 @@ describe('diffSchemas', () => {
       'alter table hotel add column name text not null',
     ])
     expect(diff.notes).toEqual([
+      'column hotel.name dropped and hotel.title added; if it was a rename, replace both with: alter table hotel rename column name to title',
       'column hotel.name is dropped with its data; its down adds it back, empty (it is not null without a default: that fails if hotel has rows)',
       'column hotel.title is not null without a default: adding it fails if hotel has rows; give it a default, or add it nullable, fill it, then set not null',
-      'column hotel.name dropped and hotel.title added; if it was a rename, replace both with: alter table hotel rename column name to title',
     ])
+    expect(diff.renames).toEqual([
+      {
+        id: 'column hotel.name title',
+        question:
+          'column hotel.name is gone and hotel.title is new: was it renamed (alter table hotel rename column name to title)?',
+      },
+    ])
+
+    // answered yes: a rename, then what else changed in the column
+    const answered = diffSchemas(
+      schema([hotel]),
+      schema([{ ...renamed, columns: [hotel.columns[0]!, { name: 'title', type: 'text', notNull: false }] }]),
+      new Set(['column hotel.name title']),
+    )
+    expect(answered.up).toEqual([
+      'alter table hotel rename column name to title',
+      'alter table hotel alter column title drop not null',
+    ])
+    expect(answered.down).toEqual([
+      'alter table hotel alter column title set not null',
+      'alter table hotel rename column title to name',
+    ])
+    expect(answered.notes).toEqual(['column hotel.name is renamed to title, as answered'])
 
     const table = diffSchemas(schema([hotel]), schema([{ ...hotel, name: 'inn' }]))
     expect(table.notes).toContain(
       'table hotel dropped and table inn created; if it was a rename, replace both with: alter table hotel rename to inn',
     )
+    expect(table.up).toEqual([
+      'create table inn (\n  id integer not null,\n  name text not null,\n  constraint hotel_pkey PRIMARY KEY (id)\n)',
+      'drop table hotel',
+    ])
+    const inn = diffSchemas(schema([hotel]), schema([{ ...hotel, name: 'inn' }]), new Set(['table hotel inn']))
+    expect(inn.up).toEqual(['alter table hotel rename to inn'])
+    expect(inn.down).toEqual(['alter table inn rename to hotel'])
   })
 
   it('drops and adds again a constraint or an index whose definition changed', () => {

@@ -10,6 +10,21 @@ export interface SchemaDiff {
   down: string[]
   /** For the reviewer: choices made (renames), what was not generated and why. One line each. */
   notes: string[]
+  /** Each drop and add that may have been a rename, with the question to ask about it. */
+  renames: RenameQuestion[]
+}
+
+/** A drop and an add that may have been a rename: `id` is what a yes puts in `accepted`. */
+export interface RenameQuestion {
+  id: string
+  question: string
+}
+
+interface Context {
+  add: Add
+  notes: string[]
+  renames: RenameQuestion[]
+  accepted: ReadonlySet<string>
 }
 
 interface Change {
@@ -21,16 +36,22 @@ interface Change {
 /**
  * Compares two schemas read by `introspect()`. Tables, columns (type, null, default),
  * primary, unique, foreign, check and exclusion constraints, indexes, enum types, views and
- * sequences; a constraint, index or view that changed is dropped and created again. Renames are never guessed:
- * a dropped and an added column (or table) stay a drop and an add, with a note.
+ * sequences; a constraint, index or view that changed is dropped and created again. Renames are
+ * never guessed: a dropped and an added column (or table) stay a drop and an add, with a note
+ * and a question, unless the question's id is in `accepted` (a user said yes).
  */
-export function diffSchemas(live: SchemaModel, declared: SchemaModel): SchemaDiff {
+export function diffSchemas(
+  live: SchemaModel,
+  declared: SchemaModel,
+  accepted: ReadonlySet<string> = new Set(),
+): SchemaDiff {
   const changes: Change[] = []
   const notes = (declared.uncompared ?? []).map(
     (what) => `${what} is declared, but autogenerate does not compare it yet: write its migration by hand`,
   )
   const add = (phase: Phase, up: string | string[], down: string | string[]) =>
     changes.push({ phase, up: [up].flat(), down: [down].flat() })
+  const context: Context = { add, notes, renames: [], accepted }
 
   for (const wanted of declared.enums.values()) {
     const current = live.enums.get(wanted.name)
@@ -41,8 +62,19 @@ export function diffSchemas(live: SchemaModel, declared: SchemaModel): SchemaDif
     if (!declared.enums.has(current.name)) add(Phase.dropEnum, `drop type ${current.name}`, createEnum(current))
   }
 
-  const created = [...declared.tables.values()].filter((table) => !live.tables.has(table.name))
-  const dropped = [...live.tables.values()].filter((table) => !declared.tables.has(table.name))
+  let created = [...declared.tables.values()].filter((table) => !live.tables.has(table.name))
+  let dropped = [...live.tables.values()].filter((table) => !declared.tables.has(table.name))
+  const renamed = renamesOf(
+    context,
+    pairs(dropped, created, () => true),
+    (from, to) => ({
+      id: `table ${from.name} ${to.name}`,
+      question: `table ${from.name} is gone and table ${to.name} is new: was it renamed (alter table ${from.name} rename to ${to.name})?`,
+      note: `table ${from.name} dropped and table ${to.name} created; if it was a rename, replace both with: alter table ${from.name} rename to ${to.name}`,
+    }),
+  )
+  created = created.filter((table) => !renamed.some(([, to]) => to === table))
+  dropped = dropped.filter((table) => !renamed.some(([from]) => from === table))
   for (const table of created) {
     add(Phase.createTable, createTable(table), `drop table ${table.name}`)
     addForeignKeys(table, table.constraints, add)
@@ -58,16 +90,18 @@ export function diffSchemas(live: SchemaModel, declared: SchemaModel): SchemaDif
     ])
     notes.push(`table ${table.name} is dropped; its down creates it again, empty`)
   }
-  pairRenames(
-    dropped.map((table) => table.name),
-    created.map((table) => table.name),
-    (from, to) =>
-      `table ${from} dropped and table ${to} created; if it was a rename, replace both with: alter table ${from} rename to ${to}`,
-    notes,
-  )
+  for (const [from, to] of renamed) {
+    add(
+      Phase.renameTable,
+      `alter table ${from.name} rename to ${to.name}`,
+      `alter table ${to.name} rename to ${from.name}`,
+    )
+    notes.push(`table ${from.name} is renamed to ${to.name}, as answered`)
+    diffTable({ ...from, name: to.name }, to, context)
+  }
   for (const wanted of declared.tables.values()) {
     const current = live.tables.get(wanted.name)
-    if (current) diffTable(current, wanted, add, notes)
+    if (current) diffTable(current, wanted, context)
   }
 
   diffObjects(live, declared, add, notes)
@@ -79,6 +113,7 @@ export function diffSchemas(live: SchemaModel, declared: SchemaModel): SchemaDif
     up: ordered.flatMap(({ change }) => change.up),
     down: ordered.reverse().flatMap(({ change }) => change.down),
     notes,
+    renames: context.renames,
   }
 }
 
@@ -103,7 +138,8 @@ function diffEnum(current: EnumModel, wanted: EnumModel, add: Add, notes: string
   })
 }
 
-function diffTable(current: TableModel, wanted: TableModel, add: Add, notes: string[]): void {
+function diffTable(current: TableModel, wanted: TableModel, context: Context): void {
+  const { add, notes } = context
   const table = current.name
   const constraintChanges = changed(
     current.constraints,
@@ -118,6 +154,26 @@ function diffTable(current: TableModel, wanted: TableModel, add: Add, notes: str
   for (const index of indexChanges.removed) add(Phase.dropIndex, `drop index ${index.name}`, index.definition)
 
   const columns = changed(current.columns, wanted.columns, () => true)
+  const renamed = renamesOf(
+    context,
+    pairs(columns.removed, columns.added, (a, b) => a.type === b.type),
+    (from, to) => ({
+      id: `column ${table}.${from.name} ${to.name}`,
+      question: `column ${table}.${from.name} is gone and ${table}.${to.name} is new: was it renamed (alter table ${table} rename column ${from.name} to ${to.name})?`,
+      note: `column ${table}.${from.name} dropped and ${table}.${to.name} added; if it was a rename, replace both with: alter table ${table} rename column ${from.name} to ${to.name}`,
+    }),
+  )
+  for (const [from, to] of renamed) {
+    add(
+      Phase.alterColumns,
+      `alter table ${table} rename column ${from.name} to ${to.name}`,
+      `alter table ${table} rename column ${to.name} to ${from.name}`,
+    )
+    notes.push(`column ${table}.${from.name} is renamed to ${to.name}, as answered`)
+    diffColumn(table, { ...from, name: to.name }, to, add, notes)
+  }
+  columns.removed = columns.removed.filter((column) => !renamed.some(([from]) => from === column))
+  columns.added = columns.added.filter((column) => !renamed.some(([, to]) => to === column))
   for (const column of columns.removed) {
     add(
       Phase.alterColumns,
@@ -140,13 +196,6 @@ function diffTable(current: TableModel, wanted: TableModel, add: Add, notes: str
       )
     }
   }
-  pairRenames(
-    columns.removed.map((column) => column.name),
-    columns.added.map((column) => column.name),
-    (from, to) =>
-      `column ${table}.${from} dropped and ${table}.${to} added; if it was a rename, replace both with: alter table ${table} rename column ${from} to ${to}`,
-    notes,
-  )
   for (const wantedColumn of wanted.columns) {
     const currentColumn = current.columns.find((column) => column.name === wantedColumn.name)
     if (currentColumn) diffColumn(table, currentColumn, wantedColumn, add, notes)
@@ -214,14 +263,32 @@ function changed<T extends { name: string }>(
   }
 }
 
-function pairRenames(
-  removed: readonly string[],
-  added: readonly string[],
-  note: (from: string, to: string) => string,
-  notes: string[],
-): void {
-  for (let index = 0; index < Math.min(removed.length, added.length); index++)
-    notes.push(note(removed[index]!, added[index]!))
+/** Removed and added items paired in order, each with the first unpaired one of its kind (else any). */
+function pairs<T>(removed: readonly T[], added: readonly T[], sameKind: (a: T, b: T) => boolean): [T, T][] {
+  const free = [...added]
+  const result: [T, T][] = []
+  for (const item of removed) {
+    const match = free.find((other) => sameKind(item, other)) ?? free[0]
+    if (match === undefined) break
+    free.splice(free.indexOf(match), 1)
+    result.push([item, match])
+  }
+  return result
+}
+
+/** Asks about each pair (a question, and a note when it stays a drop and an add); the pairs answered yes. */
+function renamesOf<T>(
+  context: Context,
+  candidates: readonly [T, T][],
+  describe: (from: T, to: T) => RenameQuestion & { note: string },
+): [T, T][] {
+  return candidates.filter(([from, to]) => {
+    const { id, question, note } = describe(from, to)
+    context.renames.push({ id, question })
+    if (context.accepted.has(id)) return true
+    context.notes.push(note)
+    return false
+  })
 }
 
 /** A column that every existing row needs a value for, and gets none. */
