@@ -17,7 +17,8 @@ to build on with --head (which also starts a branch from a migration that is not
 --after adds dependencies on other components' migrations (comma-separated targets).
 --autogenerate compares the store with the schema its config declares (pg: \`declared\`) and
 writes the migration that would make it match, with its down, for you to review: it applies
-nothing, and writes no file when there is nothing to generate.`
+nothing, and writes no file when there is nothing to generate. On a terminal it asks whether a
+dropped and an added column (or table) were a rename; elsewhere it writes a drop and an add, and a note.`
 export const maxPositionals = 1
 export const options = {
   store: { type: 'string', value: 'store', description: 'the store it changes (needed when the config has several)' },
