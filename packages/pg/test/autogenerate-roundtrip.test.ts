@@ -251,7 +251,7 @@ describeWithServer('flux new --autogenerate on a pg store', (url) => {
       (await adminPool(url).query('select to_regclass($1) as hotel', [`"${schema}".hotel`])).rows[0].hotel,
     ).toBeNull()
   })
-  it('compares the schema named by declaredSchema, and notes what it does not compare yet', async () => {
+  it('compares the schema named by declaredSchema, whose migration applies there, and notes what it does not compare yet', async () => {
     const schema = randomSchema()
     cleanups.push(() => adminPool(url).query(`drop schema if exists "${schema}" cascade`))
     await adminPool(url).query(`create schema "${schema}"`)
@@ -273,5 +273,19 @@ describeWithServer('flux new --autogenerate on a pg store', (url) => {
       'create table hotel (\n  id integer not null,\n  name text,\n  constraint hotel_pkey PRIMARY KEY (id)\n);',
     )
     expect(text).not.toContain('create materialized view')
+    // applied on connections whose search_path is public, it lands in the declared schema
+    expect(text).toMatch(/^-- flux:up\n(--.*\n)*\nset local search_path = "flux_test_\w+";\n/m)
+    await writeFile(join(dir, 'db/schema.sql'), 'create table hotel (id int primary key, name text);\n')
+    await rm(join(dir, 'migrations', file!))
+    const regenerated = flux(dir, url, 'new', 'hotels', '--autogenerate')
+    expect(regenerated.code, regenerated.stderr).toBe(0)
+    const up = flux(dir, url, 'up')
+    expect(up.code, up.stderr).toBe(0)
+    const hotel = await adminPool(url).query('select to_regclass($1) as inside, to_regclass($2) as outside', [
+      `"${schema}".hotel`,
+      'public.hotel',
+    ])
+    expect(hotel.rows[0]).toEqual({ inside: `"${schema}".hotel`.replace(/"/g, ''), outside: null })
+    expect(flux(dir, url, 'new', 'again', '--autogenerate').stdout).toContain('nothing to generate')
   })
 })

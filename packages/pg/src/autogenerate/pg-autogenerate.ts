@@ -43,8 +43,9 @@ export async function autogenerate(
   const scratch = `flux_autogenerate_${randomBytes(6).toString('hex')}`
   try {
     await driver.transaction(async (connection) => {
-      const { rows } = await connection.query<{ schema: string | null; present: boolean }>(
-        'select coalesce($1, current_schema()) as schema, exists (select 1 from pg_namespace where nspname = coalesce($1, current_schema())) as present',
+      const { rows } = await connection.query<{ schema: string | null; present: boolean; own: string | null }>(
+        `select coalesce($1, current_schema()) as schema, current_schema() as own,
+           exists (select 1 from pg_namespace where nspname = coalesce($1, current_schema())) as present`,
         [declared.schema ?? null],
       )
       const live = rows[0]?.schema
@@ -64,7 +65,17 @@ export async function autogenerate(
       // with the live schema first in search_path, its names print unqualified, as the scratch ones did
       await connection.query(`set local search_path = ${quoteIdentifier(live)}`)
       const current = await introspect(connection, live, live === declared.ledgerSchema ? declared.ledgerTables : [])
-      throw new RolledBack(diffSchemas(current, wanted, new Set(renames)))
+      const diff = diffSchemas(current, wanted, new Set(renames))
+      if (diff.up.length > 0 && live !== rows[0]?.own) {
+        // the migration runs on the store's connections, whose unqualified names are elsewhere
+        const inLive = `set local search_path = ${quoteIdentifier(live)}`
+        diff.up.unshift(inLive)
+        diff.down.unshift(inLive)
+        diff.notes.push(
+          `the store's connections use schema ${rows[0]?.own ?? '(none)'}: the migration sets search_path to ${live}, the declaredSchema, for its transaction`,
+        )
+      }
+      throw new RolledBack(diff)
     })
   } catch (error) {
     if (error instanceof RolledBack) return error.diff
