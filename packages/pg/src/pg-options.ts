@@ -66,7 +66,9 @@ export interface PgStoreOptions {
   /**
    * The live schema that `declared` describes: default the connection's `current_schema()`,
    * the first existing schema of its `search_path` (normally `public`), where the application's
-   * tables are. (`schema` places only flux's ledger, whose tables are never compared.)
+   * tables are. (`schema` places only flux's ledger, whose tables are never compared.) When it
+   * is not the connections' current schema, a generated migration begins with `set local
+   * search_path` to it.
    */
   declaredSchema?: string | undefined
 }
