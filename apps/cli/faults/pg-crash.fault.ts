@@ -201,7 +201,9 @@ describe.skipIf(!server)(
         `import { defineConfig } from '@flux/core'
 import { pgStore } from '@flux/pg'
 export default defineConfig({
-  stores: { db: pgStore({ url: ${JSON.stringify(pgServer.url)} }) },
+  // a wait for the disk at the end of every script (default: every 250 ms), so that a crash
+  // after tens of commits finds some told applied
+  stores: { db: pgStore({ url: ${JSON.stringify(pgServer.url)}, durableEveryMs: 0 }) },
   migrations: './migrations',
   lease: { ttlMs: 3000, waitMs: 30000 },
 })

@@ -163,6 +163,8 @@ async function runSteps(
     emit({ type: 'run-interrupted', reason: stop })
     return false
   }
+  /** Whether a chain may start its next step: as `mayStart`, but leaving the run's error to the chain's outcome. */
+  const canGoOn = () => !report.error && !stopReason(options.signal, leases)
   const runUnit = async (number: number) => {
     const indices = units[number]!.steps
     const batch = indices.map((index) => plan.steps[index]!)
@@ -171,7 +173,7 @@ async function runSteps(
     const onCommit = (committed: number) => progress.end(committed)
     const outcome =
       units[number]!.kind === 'chain'
-        ? await runChainUnit(batch, batch.map(stepOptions), mayStart, onCommit)
+        ? await runChainUnit(batch, batch.map(stepOptions), canGoOn, mayStart, onCommit)
         : batch.length > 1
           ? await runBatch(project, batch, batch.map(stepOptions), signal, onCommit)
           : await runOne(batch[0]!, stepOptions(batch[0]!))
@@ -293,12 +295,18 @@ async function runOne(step: PlanStep, options: StepOptions): Promise<Outcome> {
 async function runChainUnit(
   steps: PlanStep[],
   options: StepOptions[],
+  canGoOn: () => boolean,
   mayStart: () => boolean,
   onCommit: (committed: number) => void,
 ): Promise<Outcome> {
-  const outcome = await runChain(options, mayStart, onCommit)
+  // the step that ran last is recorded before the stop is told: when its record is refused (its
+  // lease taken over), that refusal, which names the new holder, is the run's error
+  const outcome = await runChain(options, canGoOn, onCommit)
   if (outcome.failure === undefined) return { committed: outcome.committed }
-  if (outcome.failure === CHAIN_STOPPED) return { committed: outcome.committed, failure: INTERRUPTED }
+  if (outcome.failure === CHAIN_STOPPED) {
+    mayStart() // says why the run stops (a cancel, a lost lease), as between units
+    return { committed: outcome.committed, failure: INTERRUPTED }
+  }
   return { committed: outcome.committed, failure: asStepError(steps[outcome.committed]!, outcome.failure) }
 }
 

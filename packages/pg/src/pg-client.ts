@@ -73,7 +73,10 @@ export interface Driver {
   /** BEGIN; fn on one connection; COMMIT, or ROLLBACK and rethrow what `fn` threw. */
   transaction<T>(fn: (connection: Queryable) => Promise<T>): Promise<T>
   /** Transactions one after another, sent together where the driver can (see `Adapter.transactionBatch`). */
-  batch(fns: ReadonlyArray<(connection: Queryable) => Promise<void>>, options?: BatchOptions): Promise<BatchOutcome>
+  batch(
+    fns: ReadonlyArray<(connection: Queryable) => Promise<void>>,
+    options?: BatchOptions & { durableEveryMs?: number },
+  ): Promise<BatchOutcome>
   /** A new session of its own (servers only); `signal` gives up connecting it. */
   session?(signal?: AbortSignal): Promise<Session>
   close(): Promise<void>

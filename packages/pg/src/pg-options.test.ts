@@ -34,6 +34,7 @@ describe('pgStore options', () => {
     expect(unsetStoreError(pgStore({ url: '' }))?.code).toBe('CONFIG_INVALID')
     expect(configError(() => pgStore({ url: 'postgres://a/b', lock: 'file' as 'table' })).code).toBe('CONFIG_INVALID')
     expect(configError(() => pgStore({ pglite: 'memory://', lock: 'advisory' })).hint).toContain('re-entrant')
+    expect(configError(() => pgStore({ url: 'postgres://a/b', durableEveryMs: -1 })).code).toBe('CONFIG_INVALID')
   })
 
   it('describes the target as host:port/database, never with the user or the password', () => {

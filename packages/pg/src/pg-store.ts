@@ -192,7 +192,7 @@ export function pgStore(options: PgStoreOptions): Adapter<PgClient> {
           (fn) => (connection) =>
             fn(pgClientOf(guarded(connection)), pgLedger(settings, connection, local, true, fence)),
         ),
-        batchOptions,
+        { ...batchOptions, durableEveryMs: settings.durableEveryMs },
       )
       if (outcome.committed > 0) tables.ledger ||= local.ledger
       if (outcome.failed) outcome.failed.error = await explain(COMMIT, outcome.failed.error)

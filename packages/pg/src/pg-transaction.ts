@@ -2,6 +2,7 @@ import { type BatchOptions, type BatchOutcome, FluxError } from '@flux/core'
 import pg from 'pg'
 import type { PgResult, Queryable } from './pg-client.ts'
 import { mayDropPrepared, type TransactionConnections } from './pg-connections.ts'
+import { DEFAULT_DURABLE_EVERY_MS } from './pg-options.ts'
 
 /** A statement queued by `defer()`, sent with the next query or with COMMIT. */
 interface Queued {
@@ -19,12 +20,6 @@ interface Queued {
 /** A script is sent once it holds this many transactions, or this many characters. */
 const SCRIPT_TRANSACTIONS = 32
 const SCRIPT_LENGTH = 1 << 18
-/**
- * While a batch runs, its commits are made durable (a script's last commit waits for the disk)
- * at most this long apart, and at its end: a batch of a thousand migrations waits for the disk
- * a few times, not once per script, and what the user sees applied still moves on.
- */
-const DURABLE_EVERY_MS = 250
 
 /**
  * Sent before each COMMIT of a script but its last: that commit does not wait for its WAL to
@@ -80,8 +75,16 @@ export async function serverTransaction<T>(
 export async function serverBatch(
   connections: TransactionConnections,
   fns: ReadonlyArray<(connection: Queryable) => Promise<void>>,
-  options: BatchOptions = {},
+  options: BatchOptions & {
+    /**
+     * While the batch runs, its commits are made durable (a script's last commit waits for the
+     * disk) at most this long apart, and at its end: a batch of a thousand migrations waits for
+     * the disk a few times, not once per script, and what the user sees applied still moves on.
+     */
+    durableEveryMs?: number
+  } = {},
 ): Promise<BatchOutcome> {
+  const durableEveryMs = options.durableEveryMs ?? DEFAULT_DURABLE_EVERY_MS
   const client = await connections.take()
   let pending: Queued[] = []
   let pendingLength = 0
@@ -157,7 +160,7 @@ export async function serverBatch(
   /** The last count told to onCommit. */
   let told = 0
   const takePending = (final: boolean) => {
-    const waits = final || performance.now() - durableAt >= DURABLE_EVERY_MS
+    const waits = final || performance.now() - durableAt >= durableEveryMs
     const statements = durableAtEnd(
       pending,
       waits
