@@ -2,17 +2,10 @@ import { createReadStream } from 'node:fs'
 import { join } from 'node:path'
 import { Readable } from 'node:stream'
 import type { PgClient } from '@flux/pg'
+import { type Photo, photosOf } from '@travel/images'
 import type { PhotoStore } from '../site-stores.ts'
 
-export interface Photo {
-  key: string
-  owner: string
-  position: number
-  width: number
-  height: number
-  bytes: number
-  caption: string | null
-}
+export type { Photo }
 
 const CONTENT_TYPES: Record<string, string> = {
   png: 'image/png',
@@ -26,22 +19,22 @@ const UNDEFINED_TABLE = '42P01'
 
 /**
  * What the site reads of the images component's metadata (`image_photos`, in its `meta`
- * role's pg store) beyond the component's own `photosOf`: many owners' covers in one query,
- * and one key. A table that does not exist yet reads as empty.
+ * role's pg store): the component's own `photosOf`, and beyond it many owners' covers in one
+ * query, and one key. A table that does not exist yet reads as empty.
  */
 export function photoMetaOf(client: PgClient) {
-  const rows = async (text: string, params: unknown[]): Promise<Photo[]> => {
+  const orNone = async (read: () => Promise<Photo[]>): Promise<Photo[]> => {
     try {
-      return (await client.query<Photo>(text, params)).rows
+      return await read()
     } catch (error) {
       if ((error as { code?: unknown }).code === UNDEFINED_TABLE) return []
       throw error
     }
   }
+  const rows = (text: string, params: unknown[]) => orNone(async () => (await client.query<Photo>(text, params)).rows)
   const columns = 'key, owner, position, width, height, bytes, caption'
   return {
-    photosOf: (owner: string) =>
-      rows(`select ${columns} from image_photos where owner = $1 order by position`, [owner]),
+    photosOf: (owner: string) => orNone(() => photosOf(client, owner)),
     /** The first photo of each owner, by owner. */
     async coversOf(owners: string[]): Promise<Map<string, Photo>> {
       if (owners.length === 0) return new Map()
