@@ -47,6 +47,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandMod
     summary: 'record a migration and all it depends on as applied',
     load: () => import('./commands/baseline.ts'),
   },
+  import: {
+    summary: "bring another tool's migrations and ledger into flux",
+    load: () => import('./commands/import.ts'),
+  },
 }
 
 const TOP_HELP = `flux — migrations for applications that keep their data in several stores

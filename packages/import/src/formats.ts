@@ -1,0 +1,10 @@
+import { golangMigrate } from './formats/golang-migrate.ts'
+import type { ImportFormat } from './import-format.ts'
+
+/** Every tool `flux import` knows, in the order `flux import --help` lists them. A new format joins here. */
+export const IMPORT_FORMATS: readonly ImportFormat[] = [golangMigrate]
+
+/** The format of `tool`, or `undefined`. */
+export function formatOf(tool: string): ImportFormat | undefined {
+  return IMPORT_FORMATS.find((format) => format.tool === tool)
+}

@@ -1,0 +1,6 @@
+export { fluxFileText } from './flux-file.ts'
+export { formatOf, IMPORT_FORMATS } from './formats.ts'
+export type { ForeignHistory, ForeignLedger, ForeignMigration, ImportFormat, SqlClient } from './import-format.ts'
+export type { ImportedFile, ImportOptions, ImportResult } from './import-history.ts'
+export { importHistory } from './import-history.ts'
+export { needsNoTransaction } from './sql-text.ts'
