@@ -12,6 +12,15 @@ export { loadSqlMigration, SQL_MIGRATION_EXTENSION, sqlOf } from './pg-sql-file.
 export type { SqlStatement } from './pg-sql-split.ts'
 export { splitSql } from './pg-sql-split.ts'
 export { pgStore } from './pg-store.ts'
+export type { RebuildMigrationOptions, RebuildResult, RebuildTableOptions } from './schema/pg-rebuild.ts'
+export {
+  DEFAULT_REBUILD_LOCK_RETRIES,
+  DEFAULT_REBUILD_LOCK_TIMEOUT_MS,
+  rebuildMigration,
+  rebuildTable,
+} from './schema/pg-rebuild.ts'
+export type { RebuildChange } from './schema/pg-rebuild-sql.ts'
+export { REBUILD_NEW_SUFFIX, REBUILD_OLD_SUFFIX } from './schema/pg-rebuild-sql.ts'
 export type { SchemaMigrationOptions, SchemaOperationList } from './schema/pg-schema-migration.ts'
 export { schemaMigration, schemaOperationsOf } from './schema/pg-schema-migration.ts'
 export type {
