@@ -187,6 +187,7 @@ export async function rebuildTable(
   context.signal.throwIfAborted()
   await store.query(`analyze ${quoteIdentifier(names.schema)}.${quoteIdentifier(names.fresh)}`)
   const swap = await swapOf(store, found, names, lock.timeoutMs, mapping)
+  context.log(`rebuildTable ${shown}: copied, swapping ${names.fresh} in`)
   const swapped = await withLock(context, lock, swap, shown)
   context.log(
     `rebuildTable ${shown}: ${copied.read} rows copied in this run, swapped in ${swapped.ms} ms (lock taken at try ${swapped.tries}); ${names.kept} is kept`,
