@@ -229,4 +229,91 @@ describeWithServer('rebuildTable: move-and-copy of a pg table', (url) => {
       ).rows[0].n,
     ).toBe(0)
   })
+  it('waits for its lock at most lockTimeoutMs per try, fails clearly after lockRetries with nothing made, and runs again cleanly', async () => {
+    const table = `${schema}.room`
+    await pool.query(`create table ${table} (id integer generated always as identity primary key, label text)`)
+    await pool.query(`insert into ${table} (label) select 'room ' || g from generate_series(1, 1000) g`)
+    await pool.query(`grant select on ${table} to public`)
+    const blocker = new pg.Client({ connectionString: url })
+    await blocker.connect()
+    const { context, state } = contextOf(store)
+    const change = (schema: Parameters<Parameters<typeof rebuildTable>[2]>[0]) => [
+      schema.addColumn('room', 'floor', { type: 'integer', notNull: true, default: 0 }),
+    ]
+    try {
+      // a transaction that wrote to the table and is still open: the triggers cannot be added
+      await blocker.query(`begin; update ${table} set label = 'busy' where id = 1`)
+      const started = performance.now()
+      const failed = await rebuildTable(context, table, change, { lockTimeoutMs: 20, lockRetries: 3 }).catch(
+        (error: unknown) => error,
+      )
+      expect(performance.now() - started).toBeLessThan(5_000)
+      expect(FluxError.is(failed)).toBe(true)
+      expect((failed as FluxError).message).toBe(
+        `rebuildTable ${schema}.room: could not lock the table within 20 ms in 3 tries: a long transaction holds a lock on it`,
+      )
+      expect((failed as FluxError).hint).toContain('pg_stat_activity')
+      expect(await relations('room')).toEqual(['room', 'room_id_seq', 'room_pkey'])
+    } finally {
+      await blocker.query('rollback')
+      await blocker.end()
+    }
+    // the same migration run again (its checkpoint kept) goes through
+    const result = await rebuildTable(context, table, change, { lockTimeoutMs: 20, lockRetries: 3 })
+    expect(result.copied?.read).toBe(1000)
+    expect((state.saved as { table: number }).table).toBeGreaterThan(0)
+    // the identity goes on where the old table's stopped, and the grant came along
+    const { rows } = await pool.query(`insert into ${table} (label) values ('new') returning id, floor`)
+    expect(rows).toEqual([{ id: 1001, floor: 0 }])
+    const { rows: grants } = await pool.query(
+      `select count(*)::int as n from information_schema.role_table_grants where table_schema = $1 and table_name = 'room' and grantee = 'PUBLIC' and privilege_type = 'SELECT'`,
+      [schema],
+    )
+    expect(grants).toEqual([{ n: 1 }])
+
+    // run once more after a crash between the swap and the ledger's record: nothing to do
+    const again = contextOf(store)
+    again.state.saved = state.saved
+    expect(await rebuildTable(again.context, table, change)).toEqual({ copied: undefined, swapMs: 0, lockTries: 0 })
+    expect(again.logs).toEqual([`rebuildTable ${schema}.room: swapped by an earlier run, nothing left to do`])
+    // another rebuild while the kept table is there: refused, by name
+    const next = await rebuildTable(contextOf(store).context, table, () => []).catch((error: unknown) => error)
+    expect((next as FluxError).message).toBe(
+      `rebuildTable ${schema}.room: room__flux_old exists, kept by an earlier rebuild`,
+    )
+    expect((next as FluxError).hint).toContain(`drop table "${schema}"."room__flux_old"`)
+  })
+
+  it('refuses a leftover new table it did not make, and a change to another table or of the key', async () => {
+    await pool.query(`create table ${schema}.guest (id integer primary key, name text)`)
+    await pool.query(`create table ${schema}.guest__flux_new (id integer primary key)`)
+    const leftover = await rebuildTable(contextOf(store).context, `${schema}.guest`, () => []).catch(
+      (error: unknown) => error,
+    )
+    expect((leftover as FluxError).message).toBe(
+      `rebuildTable ${schema}.guest: guest__flux_new exists, but no rebuild of the table is under way (its trigger flux_rebuild_mirror is not on it)`,
+    )
+    expect(await relations('guest')).toEqual(['guest', 'guest__flux_new', 'guest__flux_new_pkey', 'guest_pkey'])
+    await pool.query(`drop table ${schema}.guest__flux_new`)
+
+    const other = await rebuildTable(contextOf(store).context, `${schema}.guest`, (schema) => [
+      schema.addColumn('hotel', 'x', { type: 'text' }),
+    ]).catch((error: unknown) => error)
+    expect((other as FluxError).code).toBe('MIGRATION_INVALID')
+    expect((other as FluxError).message).toContain('the change may only alter')
+    const key = await rebuildTable(contextOf(store).context, `${schema}.guest`, (schema) => [
+      schema.renameColumn('guest', 'id', 'guest_id'),
+    ]).catch((error: unknown) => error)
+    expect((key as FluxError).message).toContain('the primary key column id')
+    expect(await relations('guest')).toEqual(['guest', 'guest_pkey'])
+  })
+
+  /** The relations of the test's schema whose name starts with `prefix`. */
+  async function relations(prefix: string): Promise<string[]> {
+    const { rows } = await pool.query(
+      `select relname from pg_class c join pg_namespace n on n.oid = relnamespace where nspname = $1 and relname like $2 order by 1`,
+      [schema, `${prefix}%`],
+    )
+    return rows.map((row) => row.relname)
+  }
 })
