@@ -1,7 +1,7 @@
 import { FluxError } from '@flux/core'
 import pg from 'pg'
 import { afterAll, beforeAll, expect, it } from 'vitest'
-import { type PgClient, rebuildTable } from '../src/index.ts'
+import { type PgClient, rebuildMigration, rebuildTable } from '../src/index.ts'
 import { adminPool, describeWithServer, randomSchema } from './pg-test-helpers.ts'
 
 // rebuildTable on a real server, called as a migration would, with a context of the test's own
@@ -276,6 +276,12 @@ describeWithServer('rebuildTable: move-and-copy of a pg table', (url) => {
     again.state.saved = state.saved
     expect(await rebuildTable(again.context, table, change)).toEqual({ copied: undefined, swapMs: 0, lockTries: 0 })
     expect(again.logs).toEqual([`rebuildTable ${schema}.room: swapped by an earlier run, nothing left to do`])
+    // `flux resolve --auto` of a dirty run: swapped by this migration, or not begun by it
+    const definition = rebuildMigration({ store: 'catalog', table, change })
+    const verify = (value: unknown) =>
+      definition.verify!({ ...contextOf(store).context, checkpoint: { value } } as never)
+    expect(await verify(state.saved)).toBe(true)
+    expect(await verify(undefined)).toBe(false)
     // another rebuild while the kept table is there: refused, by name
     const next = await rebuildTable(contextOf(store).context, table, () => []).catch((error: unknown) => error)
     expect((next as FluxError).message).toBe(

@@ -373,15 +373,14 @@ export function rebuildMigration(
     up: async (context) => {
       await rebuildTable(context, table, change, rebuild)
     },
-    async verify({ store: client }) {
+    async verify({ store: client, checkpoint }) {
       const found = await tableOf(client, table)
       if (!found) return undefined
       const names = namesOf(found.schema, found.name)
-      const fresh = await oidOf(client, names.schema, names.fresh)
+      if ((await oidOf(client, names.schema, names.fresh)) !== undefined) return undefined
+      // swapped: the kept table is the one this migration began with (a checkpoint is saved before anything is made)
       const kept = await oidOf(client, names.schema, names.kept)
-      if (fresh === undefined && kept !== undefined) return true
-      if (fresh === undefined && kept === undefined) return false
-      return undefined
+      return kept !== undefined && kept === savedOf(checkpoint.value)?.table
     },
   }
   if (parents) definition.parents = parents
