@@ -232,7 +232,64 @@ describeWithServer('s3Store on the S3 test server', () => {
       const error = await rejection(testStore(prefix).ledger.read())
       expect(error.code).toBe('STORE_ERROR')
       expect(error.message).toBe(
-        `the ledger ${prefix}.flux/ledger.json in ${testStore(prefix).describe()} is malformed: its "version" is not 1`,
+        `the ledger ${prefix}.flux/ledger.json in ${testStore(prefix).describe()} is malformed: its "version" is not 1 or 2`,
+      )
+    })
+
+    it('a long ledger is sealed into segments: each write uploads a few kilobytes, a reader sees every entry in order', async () => {
+      const ids = Array.from({ length: 300 }, (_, index) => `app/${String(index).padStart(4, '0')}`)
+      const writer = testStore(prefix)
+      await writer.ledger.write!(ids.map((id) => ({ record: entry(id) })))
+      const stored = async () => {
+        const object = await adminClient().send(
+          new GetObjectCommand({ Bucket: BUCKET, Key: `${prefix}.flux/ledger.json` }),
+        )
+        const text = await object.Body!.transformToString()
+        return { bytes: text.length, ...JSON.parse(text) }
+      }
+      // 300 entries: four segments of 64, the 44 most recent in ledger.json
+      let object = await stored()
+      expect(object.version).toBe(2)
+      expect(object.segments.map((segment: { count: number }) => segment.count)).toEqual([64, 64, 64, 64])
+      expect(object.entries.map((recorded: LedgerEntry) => recorded.id)).toEqual(ids.slice(256))
+      const segmentKeys = (await contentsOf(prefix)).filter((key) => key.startsWith('.flux/ledger/'))
+      expect(segmentKeys).toHaveLength(4)
+      // another instance reads them all, in order
+      expect((await testStore(prefix).ledger.read()).map((recorded) => recorded.id)).toEqual(ids)
+
+      // the next step's record uploads the recent entries only
+      await writer.ledger.record(entry('app/0300'))
+      object = await stored()
+      expect(object.segments).toHaveLength(4)
+      expect(object.bytes).toBeLessThan(20_000)
+
+      // a change to an early entry (the down of an early migration) seals the entries from there on anew
+      await writer.ledger.remove('app/0010')
+      await writer.ledger.record(entry('app/0100', { durationMs: 7 }))
+      const expected = [...ids, 'app/0300'].filter((id) => id !== 'app/0010')
+      const read = await testStore(prefix).ledger.read()
+      expect(read.map((recorded) => recorded.id)).toEqual(expected)
+      expect(read.find((recorded) => recorded.id === 'app/0100')?.durationMs).toBe(7)
+      object = await stored()
+      expect(object.segments[0].count).toBe(64)
+      expect(
+        object.segments.reduce((sum: number, segment: { count: number }) => sum + segment.count, 0) +
+          object.entries.length,
+      ).toBe(300)
+    })
+
+    it('refuses a segment whose bytes are not what the ledger says, naming it', async () => {
+      const writer = testStore(prefix)
+      await writer.ledger.write!(Array.from({ length: 100 }, (_, index) => ({ record: entry(`app/${index}`) })))
+      const [segment] = (await contentsOf(prefix)).filter((key) => key.startsWith('.flux/ledger/'))
+      const Key = `${prefix}${segment}`
+      const object = await adminClient().send(new GetObjectCommand({ Bucket: BUCKET, Key }))
+      const text = (await object.Body!.transformToString()).replace('"app/3"', '"app/x"')
+      await adminClient().send(new PutObjectCommand({ Bucket: BUCKET, Key, Body: text }))
+      const error = await rejection(testStore(prefix).ledger.read())
+      expect(error.code).toBe('STORE_ERROR')
+      expect(error.message).toBe(
+        `the ledger ${prefix}.flux/ledger.json in ${testStore(prefix).describe()} is malformed: its segment ${Key} does not have the SHA-256 that the ledger gives it`,
       )
     })
   })
