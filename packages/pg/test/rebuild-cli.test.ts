@@ -78,6 +78,10 @@ export default defineConfig({ stores: { catalog: pgStore({ url: process.env.CATA
     expect(plan.output).toContain('-- rebuildTable hotel: a move-and-copy, run outside a transaction')
     expect(plan.output).toContain('--      alter table "hotel__flux_new" alter column "id" type bigint')
     expect(plan.output).toContain('-- hotel__flux_old is kept: drop it in a later migration')
+    // what plan --sql shows is comments: lint finds nothing to warn about in it
+    const lint = await run(dir, connected, ['lint']).done
+    expect(lint.code, lint.output).toBe(0)
+    expect(lint.output).toContain('no findings in 1 migration')
 
     const checkpoint = async () =>
       (
