@@ -12,13 +12,10 @@ export { loadSqlMigration, SQL_MIGRATION_EXTENSION, sqlOf } from './pg-sql-file.
 export type { SqlStatement } from './pg-sql-split.ts'
 export { splitSql } from './pg-sql-split.ts'
 export { pgStore } from './pg-store.ts'
-export type { RebuildMigrationOptions, RebuildResult, RebuildTableOptions } from './schema/pg-rebuild.ts'
-export {
-  DEFAULT_REBUILD_LOCK_RETRIES,
-  DEFAULT_REBUILD_LOCK_TIMEOUT_MS,
-  rebuildMigration,
-  rebuildTable,
-} from './schema/pg-rebuild.ts'
+export type { RebuildResult, RebuildTableOptions } from './schema/pg-rebuild.ts'
+export { DEFAULT_REBUILD_LOCK_RETRIES, DEFAULT_REBUILD_LOCK_TIMEOUT_MS, rebuildTable } from './schema/pg-rebuild.ts'
+export type { RebuildMigrationOptions } from './schema/pg-rebuild-migration.ts'
+export { rebuildMigration } from './schema/pg-rebuild-migration.ts'
 export type { RebuildChange } from './schema/pg-rebuild-sql.ts'
 export { REBUILD_NEW_SUFFIX, REBUILD_OLD_SUFFIX } from './schema/pg-rebuild-sql.ts'
 export type { SchemaMigrationOptions, SchemaOperationList } from './schema/pg-schema-migration.ts'
