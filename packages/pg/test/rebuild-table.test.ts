@@ -314,6 +314,55 @@ describeWithServer('rebuildTable: move-and-copy of a pg table', (url) => {
     expect(await relations('guest')).toEqual(['guest', 'guest_pkey'])
   })
 
+  it('fails the copy on a row the change refuses, with the SQL that gives the rebuild up, and starts over once it is', async () => {
+    const table = `${schema}.stay`
+    await pool.query(`create table ${schema}.plan (id integer primary key)`)
+    await pool.query(`insert into ${schema}.plan values (1)`)
+    await pool.query(
+      `create table ${table} (id integer primary key, nights integer not null, plan_id integer references ${schema}.plan)`,
+    )
+    await pool.query(
+      `insert into ${table} select g, case when g > 1500 then 1 + g % 20 else 1 + g % 14 end, 1 from generate_series(1, 2000) g`,
+    )
+    const { context, state } = contextOf(store)
+    const change = (schema: Parameters<Parameters<typeof rebuildTable>[2]>[0]) => [
+      schema.addCheck('stay_nights', 'stay', 'nights <= 14'),
+    ]
+    const failed = (await rebuildTable(context, table, change, { batchSize: 100 }).catch(
+      (error: unknown) => error,
+    )) as FluxError
+    expect(failed.message).toBe(
+      `rebuildTable ${schema}.stay: the copy into stay__flux_new failed: new row for relation "stay__flux_new" violates check constraint "stay_nights"`,
+    )
+    // the batches before the refused row were copied and checkpointed
+    expect(state.saved).toMatchObject({ copy: { read: 1500 } })
+    const abandon = `drop function "${schema}"."stay__flux_mirror"() cascade; drop table "${schema}"."stay__flux_new"`
+    expect(failed.hint).toBe(
+      `fix the rows and run \`flux up\` again (the copy resumes), or give the rebuild up: ${abandon}`,
+    )
+    // meanwhile the trigger holds writes to the change too
+    await expect(pool.query(`update ${table} set nights = 20 where id = 1`)).rejects.toThrow(/stay_nights/)
+    await pool.query(abandon)
+    expect(await relations('stay')).toEqual(['stay', 'stay_pkey'])
+    await pool.query(`update ${table} set nights = 20 where id = 1`)
+
+    await pool.query(`update ${table} set nights = least(nights, 14)`)
+    const result = await rebuildTable(context, table, change, { batchSize: 100 })
+    expect(result.copied).toMatchObject({ read: 2000, resumedAfter: undefined })
+    expect((state.saved as { table: number }).table).toBeGreaterThan(0)
+    // its foreign key to plan came along
+    const { rows } = await pool.query(
+      `select conname, contype from pg_constraint where conrelid = $1::regclass order by conname`,
+      [table],
+    )
+    expect(rows).toEqual([
+      { conname: 'stay_nights', contype: 'c' },
+      { conname: 'stay_pkey', contype: 'p' },
+      { conname: 'stay_plan_id_fkey', contype: 'f' },
+    ])
+    await expect(pool.query(`insert into ${table} values (5000, 1, 2)`)).rejects.toThrow(/stay_plan_id_fkey/)
+  })
+
   /** The relations of the test's schema whose name starts with `prefix`. */
   async function relations(prefix: string): Promise<string[]> {
     const { rows } = await pool.query(

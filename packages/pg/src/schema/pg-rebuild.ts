@@ -150,6 +150,7 @@ export async function rebuildTable(
   }
   const indexes = await indexesOf(store, found.oid)
   const mapping = columnMapping(found, operations)
+  let resumed = saved
   if (freshOid !== undefined) {
     if (!(await hasMirror(store, found.oid, MIRROR_TRIGGER))) {
       throw refused(
@@ -166,7 +167,9 @@ export async function rebuildTable(
         'drop or change these first, or change the table in place; the README of @flux/pg says what a rebuild carries over',
       )
     }
-    await context.checkpoint.save({ table: found.oid } satisfies RebuildCheckpoint)
+    // saved before anything is made, so that a crash from here on resumes; a copy given up before starts again
+    resumed = { table: found.oid }
+    await context.checkpoint.save(resumed)
     const setup = setupStatements(names, {
       indexes,
       foreignKeys: await foreignKeysOf(store, found.oid),
@@ -180,7 +183,14 @@ export async function rebuildTable(
     context.log(`rebuildTable ${shown}: ${names.fresh} made, its trigger mirrors every write`)
   }
 
-  const copied = await copyRows(context, found, names, mapping, options, saved)
+  const copied = await copyRows(context, found, names, mapping, options, resumed).catch((error: unknown) => {
+    if (context.signal.aborted || FluxError.is(error)) throw error
+    // a row the change refuses (a check, a type): the triggers stay, and refuse such writes too, until it is fixed or given up
+    throw refused(
+      `the copy into ${names.fresh} failed: ${(error as Error).message}`,
+      `fix the rows and run \`flux up\` again (the copy resumes), or give the rebuild up: ${abandonSql(names)}`,
+    )
+  })
   context.signal.throwIfAborted()
   await store.query(`analyze ${quoteIdentifier(names.schema)}.${quoteIdentifier(names.fresh)}`)
   const swap = await swapOf(store, found, names, lock.timeoutMs, mapping)
@@ -313,6 +323,10 @@ async function withLock(
     }
   }
 }
+
+/** What gives a rebuild up before its swap: the triggers (with their function) and the new table. */
+export const abandonSql = (names: RebuildNames) =>
+  `drop function ${quoteIdentifier(names.schema)}.${quoteIdentifier(names.mirror)}() cascade; drop table ${quoteIdentifier(names.schema)}.${quoteIdentifier(names.fresh)}`
 
 const timeout = (ms: number) => `select set_config('lock_timeout', '${Math.max(1, Math.round(ms))}ms', true)`
 
