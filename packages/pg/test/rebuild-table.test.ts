@@ -1,7 +1,7 @@
 import { FluxError } from '@flux/core'
 import pg from 'pg'
 import { afterAll, beforeAll, expect, it } from 'vitest'
-import { type PgClient, rebuildMigration, rebuildTable } from '../src/index.ts'
+import { type PgClient, pgStore, rebuildMigration, rebuildTable } from '../src/index.ts'
 import { adminPool, describeWithServer, randomSchema } from './pg-test-helpers.ts'
 
 // rebuildTable on a real server, called as a migration would, with a context of the test's own
@@ -361,6 +361,23 @@ describeWithServer('rebuildTable: move-and-copy of a pg table', (url) => {
       { conname: 'stay_plan_id_fkey', contype: 'f' },
     ])
     await expect(pool.query(`insert into ${table} values (5000, 1, 2)`)).rejects.toThrow(/stay_plan_id_fkey/)
+  })
+
+  it('refuses to run in a migration transaction', async () => {
+    const adapter = pgStore({ url, schema })
+    await adapter.open()
+    try {
+      const refused = await adapter.transaction!((client) =>
+        rebuildTable({ ...contextOf(client).context }, `${schema}.hotel`, () => []),
+      ).catch((error: unknown) => error)
+      expect((refused as FluxError).code).toBe('MIGRATION_INVALID')
+      expect((refused as FluxError).message).toBe(
+        `rebuildTable ${schema}.hotel: the migration runs in a transaction, which would hold the copy's locks to its end`,
+      )
+      expect((refused as FluxError).hint).toContain('transaction: false')
+    } finally {
+      await adapter.close()
+    }
   })
 
   /** The relations of the test's schema whose name starts with `prefix`. */

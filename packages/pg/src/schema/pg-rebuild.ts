@@ -9,7 +9,7 @@ import {
   FluxError,
   type MigrationContext,
 } from '@flux/core'
-import type { PgClient } from '../pg-client.ts'
+import { deferOf, type PgClient } from '../pg-client.ts'
 import { pgRows } from '../pg-data.ts'
 import {
   foreignKeysOf,
@@ -115,6 +115,13 @@ export async function rebuildTable(
 ): Promise<RebuildResult> {
   const { store } = context
   const operations = changeOperations(table, change)
+  if (deferOf(store)) {
+    throw new FluxError(
+      'MIGRATION_INVALID',
+      `rebuildTable ${table}: the migration runs in a transaction, which would hold the copy's locks to its end`,
+      { hint: 'give the migration `transaction: false` (or use rebuildMigration, which does)' },
+    )
+  }
   const lock = {
     timeoutMs: options.lockTimeoutMs ?? DEFAULT_REBUILD_LOCK_TIMEOUT_MS,
     retries: options.lockRetries ?? DEFAULT_REBUILD_LOCK_RETRIES,
