@@ -3,10 +3,11 @@ import { drizzle } from './formats/drizzle.ts'
 import { flyway } from './formats/flyway.ts'
 import { golangMigrate } from './formats/golang-migrate.ts'
 import { prisma } from './formats/prisma.ts'
+import { sqitch } from './formats/sqitch.ts'
 import type { ImportFormat } from './import-format.ts'
 
 /** Every tool `flux import` knows, in the order `flux import --help` lists them. A new format joins here. */
-export const IMPORT_FORMATS: readonly ImportFormat[] = [golangMigrate, drizzle, prisma, diesel, flyway]
+export const IMPORT_FORMATS: readonly ImportFormat[] = [golangMigrate, drizzle, prisma, diesel, flyway, sqitch]
 
 /** The format of `tool`, or `undefined`. */
 export function formatOf(tool: string): ImportFormat | undefined {

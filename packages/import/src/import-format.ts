@@ -37,6 +37,8 @@ export interface ForeignHistory {
   migrations: ForeignMigration[]
   /** Files the tool itself ignores, relative to the folder, with why: shown to the user. */
   skipped?: { file: string; reason: string }[]
+  /** What the folder says that reading the ledger needs: sqitch's `project`, whose rows are the history's. */
+  ledger?: Record<string, string>
 }
 
 /** One migration of the other tool, ready to be written as a flux `.sql` file. */

@@ -114,13 +114,17 @@ export function psqlFiles(url: string, files: readonly string[]): void {
 
 /**
  * `pg_dump --schema-only` of the database, without the ledgers (flux's and the tool's, named in
- * `ledgers`) and without what differs between two dumps of one schema (`\restrict` keys, comments).
+ * `ledgers`, or the tool's whole schema in `ledgerSchemas`) and without what differs between two dumps of one schema (`\restrict` keys, comments).
  */
-export function schemaDump(url: string, ledgers: readonly string[] = []): string {
-  const excluded = ['public.flux_ledger', 'public.flux_ledger_lock', ...ledgers].flatMap((table) => [
-    '--exclude-table',
-    table,
-  ])
+export function schemaDump(
+  url: string,
+  ledgers: readonly string[] = [],
+  ledgerSchemas: readonly string[] = [],
+): string {
+  const excluded = [
+    ...['public.flux_ledger', 'public.flux_ledger_lock', ...ledgers].flatMap((table) => ['--exclude-table', table]),
+    ...ledgerSchemas.flatMap((schema) => ['--exclude-schema', schema]),
+  ]
   const text = execFileSync('pg_dump', ['--schema-only', '--no-owner', '--no-privileges', ...excluded, url], {
     encoding: 'utf8',
     maxBuffer: 64 * 1024 * 1024,

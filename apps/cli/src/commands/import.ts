@@ -10,7 +10,7 @@ transaction needs; updates flux.sum. Then reads the tool's own ledger in the sto
 in flux's ledger, without running them, the migrations it had applied: \`flux up\` afterwards
 runs exactly what it had not. Stops before writing anything on a dirty or failed entry, or an
 entry without a file. The tool's ledger is left as it is. Running it again imports only what is
-new. Tools: golang-migrate (more come with @flux/import).`
+new. Tools: golang-migrate, drizzle, prisma, diesel, flyway, sqitch.`
 export const maxPositionals = 1
 export const options = {
   store: { type: 'string', value: 'store', description: "the store the tool's migrations ran on (needed)" },
@@ -21,6 +21,8 @@ export const options = {
 export const examples = [
   'flux import golang-migrate --store catalog --from db/migrations --dry-run',
   'flux import golang-migrate --store catalog --from db/migrations',
+  'flux import prisma --store catalog                 # reads prisma/migrations',
+  'flux import flyway --store catalog --from sql',
 ]
 
 export async function run({ positionals, values, configFile, output, json }: CommandInput): Promise<number> {
@@ -47,9 +49,12 @@ export async function run({ positionals, values, configFile, output, json }: Com
   }
   for (const skipped of result.skipped) output.line(`skipped  ${result.from}/${skipped.file}: ${skipped.reason}`)
   if (result.nothing) {
-    output.line(
-      `nothing to import: the ${result.files.length} ${tool} migrations of ${result.from} are in ${result.folder}, and flux's ledger of store "${result.store}" has what ${tool} applied`,
-    )
+    const count = `${result.files.length} ${tool} migration${result.files.length === 1 ? '' : 's'}`
+    const ledger =
+      'table' in result.ledger
+        ? `flux's ledger of store "${result.store}" has the ${result.ledger.applied} ${tool} applied`
+        : `${tool} has no ledger in store "${result.store}" (nothing applied there)`
+    output.line(`nothing to import: the ${count} of ${result.from} are in ${result.folder}, and ${ledger}`)
     return 0
   }
   const writing = result.files.filter((file) => file.write)
