@@ -130,6 +130,13 @@ export interface Ledger {
    * core makes the changes one by one.
    */
   write?(changes: readonly LedgerChange[]): Promise<void>
+  /**
+   * Optional, and no I/O: the ids that the next writes will record or remove, in order. Core
+   * says so before a chain of steps without a transaction. A ledger that must announce an
+   * entry before writing it under a lease (mongo's fencing without transactions) announces
+   * them all at once instead of one per write.
+   */
+  expect?(ids: readonly string[]): void
 }
 
 /** One change of a {@link Ledger.write}: an entry inserted or replaced, or an id removed. */

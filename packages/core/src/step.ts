@@ -74,6 +74,7 @@ export async function runChain(
   const { step } = chain[0]!
   const adapter = chain[0]!.project.adapters[step.store]!
   const ledger = adapter.ledger
+  ledger.expect?.(chain.map((options) => options.step.id))
   const write = (what: string, changes: LedgerChange[]) =>
     inStore(step.store, adapter, what, () =>
       ledger.write && changes.length > 1 ? ledger.write(changes) : writeOneByOne(ledger, changes),

@@ -16,8 +16,11 @@ export interface LockDocument {
   token?: string
   holder?: LeaseHolder
   expiresAt?: Date
-  /** The ledger entry the holder may be writing, for the next holder to fence (see {@link mongoFence}). */
-  inflight?: string
+  /**
+   * The ledger entries the holder may be writing, for the next holder to fence (see
+   * {@link mongoFence}): one id, or several announced at once.
+   */
+  inflight?: string | string[]
   /** Last time a transaction committed under the lease (see `checkInTransaction`). */
   checkedAt?: Date
   /** Who took this lease over, once it has been. */
@@ -30,8 +33,8 @@ export const lockId = (epoch: number) => `lease-${epoch}`
 export interface HeldLease {
   token: string
   epoch: number
-  /** The entry last registered as `inflight` under this lease: writes to it need no new registration. */
-  registered?: string
+  /** The entries last registered as `inflight` under this lease: writes to them need no new registration. */
+  registered?: ReadonlySet<string>
 }
 
 /** Shared by one adapter instance's lease and ledgers. */
@@ -54,10 +57,10 @@ const markerId = (epoch: number, id: string) => `#fence ${guard(epoch, id)}`
 /**
  * How fencing works without multi-document transactions. A leased ledger write is two steps:
  * (1) the holder names the entry it is about to write as `inflight` in its lease document, on
- * condition that its token is still there; (2) it writes the entry with `fence: '<epoch>:<id>'`,
+ * condition that its token is still there (or the entries of a chain of steps, all at once); (2) it writes the entry with `fence: '<epoch>:<id>'`,
  * under a unique index. A take-over (or a break) inserts the next epoch's lease document, empties
  * the older one, reading its `inflight` in the same operation, and inserts a marker document that
- * holds that entry's guard for the old epoch before the new lease is returned. So a stale
+ * holds each such entry's guard for the old epoch before the new lease is returned. So a stale
  * holder's write either comes before the take-over, or fails at (1), or — begun before it,
  * landing after — is refused by the index at (2). The filters stay `{ _id }`, which FerretDB
  * looks up by index (it scans for any other filter, and applies them without atomicity; its
@@ -88,12 +91,16 @@ export function mongoFence(settings: MongoSettings, database: () => Db) {
       await ledger().createIndex({ fence: 1 }, { name: GUARD_INDEX, unique: true, sparse: true })
     },
 
-    /** Step (1): records `id` as the holder's entry in flight, or rejects LEASE_LOST. */
-    async registerEntry(held: HeldLease, id: string, what: string): Promise<void> {
-      if (held.registered === id) return
-      const result = await locks().updateOne({ _id: lockId(held.epoch), token: held.token }, { $set: { inflight: id } })
+    /**
+     * Step (1): records `ids` as the holder's entries in flight (replacing the ones before: the
+     * ledger writes one at a time, so none of those is being written), or rejects LEASE_LOST.
+     */
+    async registerEntries(held: HeldLease, ids: readonly string[], what: string): Promise<void> {
+      if (ids.every((id) => held.registered?.has(id))) return
+      const inflight = ids.length === 1 ? ids[0]! : [...ids]
+      const result = await locks().updateOne({ _id: lockId(held.epoch), token: held.token }, { $set: { inflight } })
       if (result.matchedCount === 0) throw await lost(held, what)
-      held.registered = id
+      held.registered = new Set(ids)
     },
 
     /**
@@ -115,10 +122,14 @@ export function mongoFence(settings: MongoSettings, database: () => Db) {
       throw new Error(`the entry ${id} kept being written by the holder of epoch ${staleEpoch}`)
     },
 
-    /** A write of `id` under `held` that failed: LEASE_LOST when its guard is fenced, else the error itself. */
-    async refused(held: HeldLease, id: string, what: string, error: unknown): Promise<unknown> {
+    /** A write of `ids` under `held` that failed: LEASE_LOST when a guard of theirs is fenced, else the error itself. */
+    async refused(held: HeldLease, ids: readonly string[], what: string, error: unknown): Promise<unknown> {
       const fenced = await ledger()
-        .findOne({ _id: markerId(held.epoch, id) })
+        .findOne(
+          ids.length === 1
+            ? { _id: markerId(held.epoch, ids[0]!) }
+            : { _id: { $in: ids.map((id) => markerId(held.epoch, id)) } },
+        )
         .catch(() => null)
       return fenced ? await lost(held, what) : error
     },

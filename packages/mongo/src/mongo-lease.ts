@@ -100,7 +100,7 @@ export function mongoLease(
               { returnDocument: 'before' },
             )
           : await collection().findOneAndDelete({ _id: other._id })
-      if (superseded?.inflight !== undefined) await fence.fenceEntry(superseded.inflight, superseded.epoch, epoch)
+      for (const id of [superseded?.inflight ?? []].flat()) await fence.fenceEntry(id, superseded!.epoch, epoch)
     }
     return true
   }

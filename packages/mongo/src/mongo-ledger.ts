@@ -1,5 +1,5 @@
-import type { Ledger, LedgerEntry } from '@flux/core'
-import type { ClientSession, Db } from 'mongodb'
+import { describeChanges, type Ledger, type LedgerEntry } from '@flux/core'
+import type { AnyBulkWriteOperation, ClientSession, Db } from 'mongodb'
 import { type EntryDocument, type FenceState, guard, type HeldLease, type MongoFence } from './mongo-fence.ts'
 import { type MongoSettings, storeError } from './mongo-options.ts'
 
@@ -49,19 +49,29 @@ export function mongoLedger(
     queue = result.catch(() => {})
     return result
   }
-  const register = (held: HeldLease | undefined, id: string, what: string) =>
-    held && !session ? fence.registerEntry(held, id, what) : undefined
+  // the ids core said the next writes are about (a chain of steps): registered with the first of them
+  let expected: readonly string[] = []
+  const register = (held: HeldLease | undefined, ids: readonly string[], what: string) => {
+    if (!held || session) return undefined
+    const upcoming = ids.every((id) => expected.includes(id)) ? expected : ids
+    return fence.registerEntries(held, upcoming, what)
+  }
   /** Step (2): a write the guard index may refuse. */
-  const guarded = async <T>(held: HeldLease | undefined, id: string, what: string, write: () => Promise<T>) => {
+  const guarded = async <T>(
+    held: HeldLease | undefined,
+    ids: readonly string[],
+    what: string,
+    write: () => Promise<T>,
+  ) => {
     try {
       return await write()
     } catch (error) {
-      throw held ? await fence.refused(held, id, what, error) : error
+      throw held ? await fence.refused(held, ids, what, error) : error
     }
   }
 
   /** The update that writes `entry`; with `seq`, it also numbers a new entry or a placeholder. */
-  const change = (entry: LedgerEntry, held: HeldLease | undefined, seq?: number) => {
+  const entryUpdate = (entry: LedgerEntry, held: HeldLease | undefined, seq?: number) => {
     const { id, checkpoint, ...fields } = entry
     const set: Record<string, unknown> = {}
     for (const [key, value] of Object.entries(fields)) if (value !== undefined) set[key] = value
@@ -119,10 +129,10 @@ export function mongoLedger(
         const held = state.held
         try {
           if (known.has(entry.id)) {
-            await register(held, entry.id, what)
+            await register(held, [entry.id], what)
             // filters are `{ _id }` alone: FerretDB looks those up by index, and scans for any other
-            const before = await guarded(held, entry.id, what, () =>
-              collection().findOneAndUpdate({ _id: entry.id }, change(entry, held), {
+            const before = await guarded(held, [entry.id], what, () =>
+              collection().findOneAndUpdate({ _id: entry.id }, entryUpdate(entry, held), {
                 ...options,
                 returnDocument: 'before',
               }),
@@ -131,9 +141,9 @@ export function mongoLedger(
             if (typeof before?.seq === 'number') return
           }
           // numbered while the entry is registered: a number left unused is only a gap
-          const [seq] = await Promise.all([nextSeq(held), register(held, entry.id, what)])
-          await guarded(held, entry.id, what, () =>
-            collection().updateOne({ _id: entry.id }, change(entry, held, seq), { ...options, upsert: true }),
+          const [seq] = await Promise.all([nextSeq(held), register(held, [entry.id], what)])
+          await guarded(held, [entry.id], what, () =>
+            collection().updateOne({ _id: entry.id }, entryUpdate(entry, held, seq), { ...options, upsert: true }),
           )
           known.add(entry.id)
         } catch (error) {
@@ -149,9 +159,9 @@ export function mongoLedger(
           if (!held) {
             await collection().deleteOne({ _id: id }, options)
           } else {
-            await register(held, id, what)
+            await register(held, [id], what)
             // a placeholder, not a deletion: a write that the guard index can refuse
-            await guarded(held, id, what, () =>
+            await guarded(held, [id], what, () =>
               collection().replaceOne(
                 { _id: id },
                 { placeholder: true, fence: guard(held.epoch, id) },
@@ -160,6 +170,51 @@ export function mongoLedger(
             )
           }
           known.delete(id)
+        } catch (error) {
+          throw fail(what, error)
+        }
+      }),
+
+    expect(ids) {
+      expected = [...ids]
+    },
+
+    // one command for them all (a step's applied record with the next step's running one), in
+    // order: an ordered bulk write stops at the first refused change, so a later one never lands
+    // without the earlier ones
+    write: (changes) =>
+      serialized(async () => {
+        const what = `${describeChanges(changes)} in the ledger ${settings.ledgerCollection}`
+        const held = state.held
+        const ids = changes.map((change) => ('record' in change ? change.record.id : change.remove))
+        try {
+          const operations: AnyBulkWriteOperation<EntryDocument>[] = []
+          const [seqs] = await Promise.all([
+            Promise.all(changes.map((change) => ('record' in change ? nextSeq(held) : undefined))),
+            register(held, ids, what),
+          ])
+          changes.forEach((change, index) => {
+            if ('record' in change) {
+              // numbered every time: $min keeps the number of an entry that has one
+              const update = entryUpdate(change.record, held, seqs[index])
+              operations.push({ updateOne: { filter: { _id: change.record.id }, update, upsert: true } })
+            } else if (!held) {
+              operations.push({ deleteOne: { filter: { _id: change.remove } } })
+            } else {
+              operations.push({
+                replaceOne: {
+                  filter: { _id: change.remove },
+                  replacement: { _id: change.remove, placeholder: true, fence: guard(held.epoch, change.remove) },
+                  upsert: true,
+                },
+              })
+            }
+          })
+          await guarded(held, ids, what, () => collection().bulkWrite(operations, { ...options, ordered: true }))
+          for (const change of changes) {
+            if ('record' in change) known.add(change.record.id)
+            else known.delete(change.remove)
+          }
         } catch (error) {
           throw fail(what, error)
         }

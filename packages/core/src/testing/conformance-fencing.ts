@@ -68,6 +68,34 @@ export function fencingTests(test: ConformanceTest): void {
   )
 
   test(
+    'entries announced with expect() before a take-over are fenced too: the old holder can write none of them',
+    async ({ open, hold }) => {
+      const [stale, next, reader] = [await open(), await open(), await open()]
+      await frozenHolder(stale, hold)
+      // a chain of three steps: the ledger may register them all with the first write
+      stale.ledger.expect?.(['app/chain-1', 'app/chain-2', 'app/chain-3'])
+      const first = ledgerEntry('app/chain-1', { status: 'running', durationMs: 0 })
+      await stale.ledger.record(first)
+      const newHolder = testHolder('next')
+      hold(await acquire(next, newHolder, 5_000))
+
+      const joined = [{ record: { ...first, status: 'applied' as const } }, { record: ledgerEntry('app/chain-2') }]
+      expectNamesHolder(
+        await expectFluxError(
+          stale.ledger.write ? stale.ledger.write(joined) : stale.ledger.record(joined[0]!.record),
+          'LEASE_LOST',
+        ),
+        newHolder,
+      )
+      await expectFluxError(stale.ledger.record(ledgerEntry('app/chain-2')), 'LEASE_LOST')
+      await expectFluxError(stale.ledger.record(ledgerEntry('app/chain-3')), 'LEASE_LOST')
+      await expectFluxError(stale.ledger.remove('app/chain-1'), 'LEASE_LOST')
+      expect(statuses(await reader.ledger.read())).toEqual(['app/chain-1:running'])
+    },
+    { timeout: 30_000 },
+  )
+
+  test(
     'the fence outlives the new holder: after it released, the old holder is still refused',
     async ({ open, hold }) => {
       const [stale, next, reader] = [await open(), await open(), await open()]
