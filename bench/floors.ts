@@ -59,6 +59,11 @@ interface Namespace {
   write(index: number): string
   /** A whole floor script (`.mjs`): the same writes with the bare driver. */
   floor: string
+  /**
+   * The same writes, each made durable before the next (fsync), as flux's own writes are: for
+   * a store whose plain floor is not (fs).
+   */
+  durableFloor?: string
   /** Where the counting proxy of `--trips` sends what it receives, when the store is a server. */
   upstream?: { host: string; port: number }
   /** The config when the store is reached through a proxy on `port`. */
@@ -108,6 +113,16 @@ const ALL_STORES: Store[] = [
 const folder = ${literal(join(folder, 'items'))}
 await mkdir(folder, { recursive: true })
 for (let index = 1; index <= ${COUNT}; index++) await writeFile(folder + '/' + index, 'item ' + index)
+`,
+        durableFloor: `import { mkdir, open } from 'node:fs/promises'
+const folder = ${literal(join(folder, 'items'))}
+await mkdir(folder, { recursive: true })
+for (let index = 1; index <= ${COUNT}; index++) {
+  const file = await open(folder + '/' + index, 'w')
+  await file.writeFile('item ' + index)
+  await file.sync()
+  await file.close()
+}
 `,
         cleanup: () => rm(folder, { recursive: true, force: true }),
       }
@@ -312,8 +327,11 @@ function median(values: number[]): number {
 
 const available = (store: Store) => !store.variable || Boolean(env[store.variable])
 
-async function timeStore(base: string, store: Store): Promise<{ flux: number[]; floor: number[]; idle: number[] }> {
-  const figures = { flux: [] as number[], floor: [] as number[], idle: [] as number[] }
+async function timeStore(
+  base: string,
+  store: Store,
+): Promise<{ flux: number[]; floor: number[]; idle: number[]; durable: number[] }> {
+  const figures = { flux: [] as number[], floor: [] as number[], idle: [] as number[], durable: [] as number[] }
   for (let round = 0; round < RUNS; round++) {
     const dir = await mkdtemp(join(base, `${store.name}-`))
     const namespace = await store.create(dir)
@@ -330,6 +348,16 @@ async function timeStore(base: string, store: Store): Promise<{ flux: number[]; 
         for (const which of order) {
           if (which === 'flux') figures.flux.push(run([fluxBin, 'up'], dir))
           else figures.floor.push(run(['floor.mjs'], floorDir))
+        }
+        if (floorNamespace.durableFloor) {
+          const durableDir = await mkdtemp(join(base, `${store.name}-durable-`))
+          const durableNamespace = await store.create(durableDir)
+          try {
+            await writeFile(join(durableDir, 'durable.mjs'), durableNamespace.durableFloor!)
+            figures.durable.push(run(['durable.mjs'], durableDir))
+          } finally {
+            await durableNamespace.cleanup()
+          }
         }
         // again, with every migration applied: loading the project and its ledger, no step
         figures.idle.push(run([fluxBin, 'up'], dir))
@@ -351,18 +379,26 @@ async function timings(base: string): Promise<void> {
   console.log(
     `${'store'.padEnd(7)}${'flux up'.padStart(10)}${'floor'.padStart(10)}${'flux/floor'.padStart(12)}${'up again'.padStart(10)}   per migration: flux, floor, flux without loading`,
   )
+  const durableNotes: string[] = []
   for (const store of STORES) {
     if (!available(store)) {
       console.log(`${store.name.padEnd(7)}skipped: ${store.variable} is not set`)
       continue
     }
-    const { flux, floor, idle } = await timeStore(base, store)
+    const { flux, floor, idle, durable } = await timeStore(base, store)
     const [fluxSeconds, floorSeconds, idleSeconds] = [median(flux), median(floor), median(idle)]
     const perMigration = (seconds: number) => `${((seconds * 1000) / COUNT).toFixed(2)} ms`
     console.log(
       `${store.name.padEnd(7)}${fluxSeconds.toFixed(2).padStart(10)}${floorSeconds.toFixed(2).padStart(10)}${`${(fluxSeconds / floorSeconds).toFixed(2)}×`.padStart(12)}${idleSeconds.toFixed(2).padStart(10)}   ${perMigration(fluxSeconds)}, ${perMigration(floorSeconds)}, ${perMigration(fluxSeconds - idleSeconds)}`,
     )
+    if (durable.length > 0) {
+      const durableSeconds = median(durable)
+      durableNotes.push(
+        `${store.name}: against a floor whose writes are durable too (each file written, fsynced, closed, as flux's own writes are): floor ${durableSeconds.toFixed(2)} s, ${perMigration(durableSeconds)} per write; flux/durable floor ${(fluxSeconds / durableSeconds).toFixed(2)}×`,
+      )
+    }
   }
+  for (const note of durableNotes) console.log(note)
   console.log('')
   console.log(
     `(floor: a bare-driver script doing the same ${COUNT} writes one after another, nothing else; target flux/floor ≤ 2×. up again: \`flux up\` once all are applied, which loads the ${COUNT} migrations and reads the ledger; flux without loading: (flux up − up again) / ${COUNT}, what the steps themselves cost. Load average ${loadavg()[0]!.toFixed(2)} at the end: other work on this machine shows in the figures.)`,
