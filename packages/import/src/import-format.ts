@@ -29,6 +29,27 @@ export interface ImportFormat {
    * half-applied one, `MISSING` for one that has no file, `DRIFT` for a checksum it would refuse.
    */
   readApplied(client: unknown, history: ForeignHistory): Promise<ForeignLedger | undefined>
+  /**
+   * `'ledger-only'` for a tool whose migrations are code flux does not rewrite (knex, Alembic,
+   * …): `readHistory` lists its folder's migrations (their keys; `up` is not read), and ONE
+   * baseline migration, recorded as applied, stands for those its ledger applied (see
+   * `baseline.ts`). Default: one flux file per migration.
+   */
+  readonly kind?: 'ledger-only'
+  /**
+   * The flux file of a migration that is not a `.sql` one (default: `fluxFileText`): migrate-mongo's
+   * `.mjs` wrapper, with the original file kept beside it.
+   */
+  fileOf?(migration: ForeignMigration, options: { store: string; parent: string | undefined }): FluxFile
+}
+
+/** A flux migration file that {@link ImportFormat.fileOf} writes, and the files it needs beside it. */
+export interface FluxFile {
+  /** With its dot: `.mjs`. The file is `<name><extension>`. */
+  extension: string
+  text: string
+  /** Files written beside it (no migrations themselves), kept as they are on later imports. */
+  companions?: { fileName: string; text: string }[]
 }
 
 /** A tool's folder as its format read it. */
