@@ -4,11 +4,12 @@ import { FluxError } from '@flux/core'
 import type { Driver } from '../pg-client.ts'
 import { quoteIdentifier } from '../pg-options.ts'
 import { type SqlStatement, SqlSyntaxError, splitSql } from '../pg-sql-split.ts'
+import { drizzleDeclaredSql, isDrizzleDeclared } from './pg-declared-drizzle.ts'
 import { diffSchemas, type SchemaDiff } from './pg-diff.ts'
 import { introspect } from './pg-introspect.ts'
 
 export interface DeclaredSchema {
-  /** Absolute path of the desired-state SQL file. */
+  /** Absolute path of the desired-state SQL file, or of a Drizzle schema module (`.ts`, `.mts`, `.js`, `.mjs`). */
   path: string
   /** The path as the config gives it, for messages. */
   display: string
@@ -85,6 +86,8 @@ export async function autogenerate(
 }
 
 async function declaredStatements(declared: DeclaredSchema): Promise<SqlStatement[]> {
+  // a Drizzle module becomes the CREATE statements drizzle-kit writes for it, compared as a .sql file is
+  if (isDrizzleDeclared(declared.path)) return splitSql(await drizzleDeclaredSql(declared))
   let text: string
   try {
     text = await readFile(declared.path, 'utf8')
@@ -124,7 +127,11 @@ async function runDeclared(
   } catch (error) {
     const position = Number((error as { position?: string }).position)
     const line = statement.line + (position > 0 ? (statement.text.slice(0, position - 1).match(/\n/g)?.length ?? 0) : 0)
-    throw new FluxError('CONFIG_INVALID', `${declared.display}:${line}: ${(error as Error).message ?? String(error)}`, {
+    // drizzle-kit's SQL has no lines of the user's: name its statement instead
+    const where = isDrizzleDeclared(declared.path)
+      ? `${declared.display}, in drizzle-kit's \`${statement.text.split('\n')[0]}\``
+      : `${declared.display}:${line}`
+    throw new FluxError('CONFIG_INVALID', `${where}: ${(error as Error).message ?? String(error)}`, {
       hint: 'the declared schema runs in an empty scratch schema: fix the statement (it may name only what the file itself creates, and types of pg_catalog)',
       file: declared.display,
       cause: error,
