@@ -25,7 +25,7 @@ afterAll(async () => rm(await downloads, { recursive: true, force: true }))
 
 describe('the published packages', () => {
   it('are every package of the workspace but the private ones', () => {
-    expect(Object.keys(published).sort()).toEqual(['@flux/cli', '@flux/core', ...ADAPTERS].sort())
+    expect(Object.keys(published).sort()).toEqual(['@flux/cli', '@flux/core', '@flux/import', ...ADAPTERS].sort())
   })
 
   for (const [name, version] of Object.entries(published)) {
@@ -45,19 +45,22 @@ describe('the published packages', () => {
     })
   }
 
-  it('@flux/cli depends on @flux/core and on no adapter', async () => {
+  it('@flux/cli depends on @flux/core and @flux/import (loaded only by `flux import`), on no adapter', async () => {
     const release = (await packument('@flux/cli')).versions?.[published['@flux/cli']!]
     if (!release) throw new Error(`@flux/cli@${published['@flux/cli']} is not on ${url}`)
-    expect(Object.keys({ ...release.dependencies, ...release.peerDependencies })).toEqual(['@flux/core'])
+    expect(Object.keys({ ...release.dependencies, ...release.peerDependencies }).sort()).toEqual([
+      '@flux/core',
+      '@flux/import',
+    ])
   })
 })
 
 describe('installing parts of flux', () => {
-  it('@flux/cli alone brings @flux/core and no adapter, and runs', async () => {
+  it('@flux/cli alone brings @flux/core, @flux/import and no adapter, and runs', async () => {
     const project = await userProject('cli-alone')
     const install = await inProject(project, 'npm', ['install', '-D', '@flux/cli'])
     expect(install.code, install.stderr).toBe(0)
-    expect((await readdir(join(project.dir, 'node_modules', '@flux'))).sort()).toEqual(['cli', 'core'])
+    expect((await readdir(join(project.dir, 'node_modules', '@flux'))).sort()).toEqual(['cli', 'core', 'import'])
     const help = await inProject(project, 'npx', ['flux', '--help'])
     expect(help.code, help.stderr).toBe(0)
     expect(help.stdout).toContain('Usage: flux <command>')

@@ -38,7 +38,8 @@ describe.concurrent('the README quickstart, from the registry', () => {
         await expectApplied(result, store, project.dir)
         await expectTypeScriptCompiles(project)
         const installed = await readdir(join(project.dir, 'node_modules', '@flux'))
-        expect(installed.sort()).toEqual(['cli', 'core', adapter.replace('@flux/', '')].sort())
+        // @flux/import comes with the CLI (loaded only by `flux import`)
+        expect(installed.sort()).toEqual(['cli', 'core', 'import', adapter.replace('@flux/', '')].sort())
       } finally {
         await store.cleanup()
       }

@@ -101,7 +101,7 @@ export async function importHistory(project: Project, options: ImportOptions): P
       hint: `pass --from <the folder of the ${format.tool} migrations>`,
     })
   }
-  const planned = await plannedFiles(project, component, format, options.store, history)
+  const planned = await plannedFiles(project, component, format, storeInFiles(component, options.store), history)
   const ledgers = await readLedgers(adapter, options.store, format, history)
   const result: ImportResult = {
     tool: format.tool,
@@ -166,6 +166,22 @@ function componentOf(project: Project, name: string | undefined) {
     })
   }
   return component
+}
+
+/**
+ * The store as the component's files name it: a component package names roles, bound to the
+ * application's stores in its config; the application names the store itself.
+ */
+function storeInFiles(component: Project['components'][number], store: string): string {
+  if (!component.roles) return store
+  const role = Object.keys(component.roles).find((candidate) => component.roles![candidate] === store)
+  if (role === undefined) {
+    const bound = Object.entries(component.roles).map(([name, target]) => `${name} → ${target}`)
+    throw new FluxError('USAGE', `component "${component.name}" has no role bound to store "${store}"`, {
+      hint: `its roles: ${bound.join(', ') || 'none'}; bind one to "${store}" in the config's components, or pass another --store`,
+    })
+  }
+  return role
 }
 
 interface PlannedFile {

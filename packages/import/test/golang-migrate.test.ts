@@ -115,6 +115,8 @@ describeWithServer('flux import golang-migrate', (server) => {
 
       const up = flux(project, url, 'up')
       expect(up.code, up.stderr).toBe(0)
+      const verified = flux(project, url, 'verify')
+      expect(verified.code, verified.stdout + verified.stderr).toBe(0)
       // each migration ran once: the first 20 only recorded by the import's run, the others by `flux up`'s
       const ledger = await fluxLedger(url)
       expect(ledger.map((row) => row.id)).toEqual(ids)

@@ -40,7 +40,7 @@ export async function run({ positionals, values, configFile, output, json }: Com
     from: typeof values.from === 'string' ? values.from : undefined,
     component: typeof values.component === 'string' ? values.component : undefined,
     dryRun: values['dry-run'] === true,
-    reload: () => openProject(configFile),
+    reload: () => openProject(configFile, { allowMissingMigrations: true }),
   })
   const unreachable = 'unreachable' in result.ledger
   if (json) {
