@@ -11,9 +11,10 @@ import {
   type Project,
   updateSum,
 } from '@flux/core'
+import { type BaselineSummary, baselineOf } from './baseline.ts'
 import { fluxFileText } from './flux-file.ts'
 import { formatOf, IMPORT_FORMATS } from './formats.ts'
-import type { ForeignHistory, ForeignLedger, ImportFormat } from './import-format.ts'
+import type { FluxFile, ForeignHistory, ForeignLedger, ImportFormat } from './import-format.ts'
 
 export interface ImportOptions {
   /** The other tool: `golang-migrate`, … (see {@link IMPORT_FORMATS}). */
@@ -58,6 +59,8 @@ export interface ImportResult {
   skipped: { file: string; reason: string }[]
   /** Nothing was left to write or record: the history was imported before. */
   nothing: boolean
+  /** A ledger-only tool's import: the one baseline file stands for these applied migrations. */
+  baseline?: BaselineSummary
 }
 
 /**
@@ -95,14 +98,18 @@ export async function importHistory(project: Project, options: ImportOptions): P
       hint: `pass --from <the folder of the ${format.tool} migrations> (default ${format.defaultFrom})`,
     })
   }
-  const history = await format.readHistory(fromDir)
+  let history = await format.readHistory(fromDir)
   if (history.migrations.length === 0) {
     throw new FluxError('USAGE', `${from} holds no ${format.tool} migrations`, {
       hint: `pass --from <the folder of the ${format.tool} migrations>`,
     })
   }
+  // a tool whose migrations are code: one baseline migration stands for those its ledger applied
+  const baseline =
+    format.kind === 'ledger-only' ? await baselineOf(adapter, options.store, format, history, component.dir) : undefined
+  if (baseline) history = baseline.history
   const planned = await plannedFiles(project, component, format, storeInFiles(component, options.store), history)
-  const ledgers = await readLedgers(adapter, options.store, format, history)
+  const ledgers = await readLedgers(adapter, options.store, baseline?.format ?? format, history)
   const result: ImportResult = {
     tool: format.tool,
     store: options.store,
@@ -111,9 +118,10 @@ export async function importHistory(project: Project, options: ImportOptions): P
     dryRun: options.dryRun === true,
     files: planned.map(({ file }) => file),
     recorded: [],
-    ledger: ledgers.foreign,
+    ledger: baseline ? { table: baseline.summary.table, applied: baseline.summary.applied.length } : ledgers.foreign,
     skipped: history.skipped ?? [],
     nothing: false,
+    ...(baseline ? { baseline: baseline.summary } : {}),
   }
   if (ledgers.applied.length > 0) {
     const recorded = new Set(ledgers.flux.filter((entry) => entry.status === 'applied').map((entry) => entry.id))
@@ -124,7 +132,11 @@ export async function importHistory(project: Project, options: ImportOptions): P
   if (result.dryRun || result.nothing) return result
 
   await mkdir(component.dir, { recursive: true })
-  for (const { file, path, text } of planned) if (file.write) await writeFile(path, text, { flag: 'wx' })
+  for (const { file, path, text, companions } of planned) {
+    for (const companion of companions)
+      if (companion.write) await writeFile(companion.path, companion.text, { flag: 'wx' })
+    if (file.write) await writeFile(path, text, { flag: 'wx' })
+  }
   await updateSum(
     component.dir,
     planned.map(({ path }) => relative(component.dir, path)),
@@ -188,6 +200,8 @@ interface PlannedFile {
   file: ImportedFile
   path: string
   text: string
+  /** Files written beside it ({@link FluxFile.companions}), each still to be written or not. */
+  companions: { path: string; text: string; write: boolean }[]
 }
 
 /**
@@ -205,13 +219,30 @@ async function plannedFiles(
   const planned: PlannedFile[] = []
   let parent: string | undefined
   for (const migration of history.migrations) {
-    const text = fluxFileText(migration, { tool: format.tool, store, parent })
-    const path = join(component.dir, `${migration.name}.sql`)
+    const flux: FluxFile = format.fileOf?.(migration, { store, parent }) ?? {
+      extension: '.sql',
+      text: fluxFileText(migration, { tool: format.tool, store, parent }),
+    }
+    const { text } = flux
+    const path = join(component.dir, `${migration.name}${flux.extension}`)
     const display = relative(process.cwd(), path)
-    const existing = await readFile(path, 'utf8').catch((error: NodeJS.ErrnoException) => {
-      if (error.code === 'ENOENT') return undefined
-      throw error
-    })
+    const companions: PlannedFile['companions'] = []
+    for (const companion of flux.companions ?? []) {
+      const beside = join(component.dir, companion.fileName)
+      const found = await readIfExists(beside)
+      if (found !== undefined && found !== companion.text) {
+        throw new FluxError(
+          'INTEGRITY',
+          `${relative(process.cwd(), beside)} exists and is not ${format.tool}'s ${migration.sources[0]}`,
+          {
+            file: relative(process.cwd(), beside),
+            hint: 'it was edited after an earlier import, or another file has its name: move it away to import again, or leave the history as it is',
+          },
+        )
+      }
+      companions.push({ path: beside, text: companion.text, write: found === undefined })
+    }
+    const existing = await readIfExists(path)
     if (existing !== undefined && existing !== text) {
       throw new FluxError(
         'INTEGRITY',
@@ -230,7 +261,12 @@ async function plannedFiles(
         hint: 'rename or move that file, or import into another component (--component)',
       })
     }
-    planned.push({ file: { id, file: display, checksum: checksumOf(text), write: existing === undefined }, path, text })
+    planned.push({
+      file: { id, file: display, checksum: checksumOf(text), write: existing === undefined },
+      path,
+      text,
+      companions,
+    })
     parent = migration.name
   }
   const names = new Set(history.migrations.map((migration) => migration.name))
@@ -305,6 +341,13 @@ async function readLedgers(
   } finally {
     await adapter.close()
   }
+}
+
+async function readIfExists(path: string): Promise<string | undefined> {
+  return readFile(path, 'utf8').catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT') return undefined
+    throw error
+  })
 }
 
 async function isDirectory(path: string): Promise<boolean> {
