@@ -10,7 +10,9 @@ transaction needs; updates flux.sum. Then reads the tool's own ledger in the sto
 in flux's ledger, without running them, the migrations it had applied: \`flux up\` afterwards
 runs exactly what it had not. Stops before writing anything on a dirty or failed entry, or an
 entry without a file. The tool's ledger is left as it is. Running it again imports only what is
-new. Tools: golang-migrate, drizzle, prisma, diesel, flyway, sqitch.`
+new. Tools: golang-migrate, drizzle, prisma, diesel, flyway, sqitch, migrate-mongo
+(wrapped as .mjs migrations); knex, node-pg-migrate, alembic, django, umzug (ledger only: one
+baseline migration stands for what their ledger applied; their code is not brought over).`
 export const maxPositionals = 1
 export const options = {
   store: { type: 'string', value: 'store', description: "the store the tool's migrations ran on (needed)" },
@@ -61,6 +63,12 @@ export async function run({ positionals, values, configFile, output, json }: Com
   const verb = result.dryRun ? 'would write' : 'wrote'
   for (const file of writing) output.line(`${result.dryRun ? 'write' : 'wrote'}    ${file.file}`)
   for (const id of result.recorded) output.line(`${result.dryRun ? 'record' : 'recorded'} ${id} as applied (not run)`)
+  if (result.baseline) {
+    const count = `${result.baseline.applied.length} ${tool} migration${result.baseline.applied.length === 1 ? '' : 's'}`
+    output.line(
+      `baseline for the ${count} of ${result.baseline.table}: their code stays in ${result.from} and flux does not run it; write the next migrations with \`flux new\``,
+    )
+  }
   output.line(
     `${verb} ${writing.length} of ${result.files.length} migrations from ${result.from} into ${result.folder}; ${ledgerLine(result)}`,
   )
