@@ -47,14 +47,14 @@ export function dirtyError(tool: string, table: string, migration: string, what:
   })
 }
 
-/** A `MISSING` error: the tool's ledger names a migration that has no file in its folder. */
-export function missingError(tool: string, table: string, migration: string, dir: string): FluxError {
+/** A `MISSING` error: the tool's ledger names a migration that has no file (or `what`) in `where`. */
+export function missingError(tool: string, table: string, migration: string, where: string, what = 'file'): FluxError {
   return new FluxError(
     'MISSING',
-    `${tool}'s ${table} records ${migration} as applied, but ${dir} has no file for it: nothing was imported`,
+    `${tool}'s ${table} records ${migration} as applied, but ${where} has no ${what} for it: nothing was imported`,
     {
       migration,
-      hint: `point --from at the folder that was deployed (the same checkout as the database), or restore the migration's files`,
+      hint: 'point --from at the folder that was deployed (the same checkout as the database), or restore the migration',
     },
   )
 }

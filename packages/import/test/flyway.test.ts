@@ -1,4 +1,4 @@
-import { readFile, writeFile } from 'node:fs/promises'
+import { readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type pg from 'pg'
 import { expect, it } from 'vitest'
@@ -196,5 +196,16 @@ describeWithServer('flux import flyway', (server) => {
     )
     expect(await filesOf(join(project, 'migrations'))).toEqual([])
     expect(await hasTable(changed, 'flux_ledger')).toBe(false)
+
+    const gone = await freshDatabase(server)
+    const moved = await writeHistory()
+    await withDatabase(gone, (client) => flywayMigrate(client, ['V1__create_hotels.sql', 'V1.1__add_stars.sql']))
+    await rm(join(moved, 'V1.1__add_stars.sql'))
+    const missing = flux(project, gone, 'import', 'flyway', '--store', 'catalog', '--from', moved)
+    expect(missing.code).toBe(3)
+    expect(missing.stderr).toContain(
+      "flyway's flyway_schema_history records V1.1__add_stars.sql as applied, but the migrations folder has no file for it",
+    )
+    expect(await filesOf(join(project, 'migrations'))).toEqual([])
   })
 })

@@ -153,5 +153,21 @@ describeWithServer('flux import prisma', (server) => {
     expect(rolledBack.code).toBe(3)
     expect(rolledBack.stderr).toContain(`${names[2]} was rolled back (rolled_back_at is set) and not applied since`)
     expect(await filesOf(join(project, 'migrations'))).toEqual([])
+
+    // applied again, and one more migration applied that the folder does not have
+    await withDatabase(url, async (client) => {
+      await client.query('drop table "Link"')
+      await deploy(client, [names[2]!])
+      await client.query(
+        `insert into _prisma_migrations (id, checksum, migration_name, finished_at, applied_steps_count) values ($1, $2, '20991231000000_from_another_branch', now(), 1)`,
+        [randomUUID(), '0'.repeat(64)],
+      )
+    })
+    const missing = flux(project, url, 'import', 'prisma', '--store', 'catalog', '--from', RALLLY)
+    expect(missing.code).toBe(3)
+    expect(missing.stderr).toContain(
+      "prisma's _prisma_migrations records 20991231000000_from_another_branch as applied, but the migrations folder has no file for it",
+    )
+    expect(await filesOf(join(project, 'migrations'))).toEqual([])
   })
 })

@@ -167,4 +167,23 @@ describeWithServer('flux import sqitch', (server) => {
       expect(dumpOf()).toBe(expected)
     },
   )
+
+  testWithTool('stops on a deployed change that the plan no longer has, writing nothing', async () => {
+    const history = await writeProject()
+    const url = await freshDatabase(server)
+    const deployed = sqitch(history, url, 'deploy', '--no-verify', '--to', 'users')
+    expect(deployed.code, deployed.output).toBe(0)
+    // the plan as another branch has it: users planned at another time
+    await writeFile(
+      join(history, 'sqitch.plan'),
+      PLAN.replace('users [appschema] 2026-01-02T10:00:00Z', 'users [appschema] 2026-02-02T10:00:00Z'),
+    )
+    const project = await fluxProject()
+    const result = flux(project, url, 'import', 'sqitch', '--store', 'catalog', '--from', history)
+    expect(result.code).toBe(3)
+    expect(result.stderr).toContain(
+      "sqitch's sqitch.changes records users (planned 2026-01-02T10:00:00.000Z) as applied, but sqitch.plan has no change for it",
+    )
+    expect(await filesOf(join(project, 'migrations'))).toEqual([])
+  })
 })

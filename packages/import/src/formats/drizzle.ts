@@ -78,6 +78,7 @@ export const drizzle: ImportFormat = {
           TABLE,
           `the migration of created_at ${row.created_at} (hash ${row.hash.slice(0, 12)}…)`,
           'meta/_journal.json',
+          'entry',
         )
       }
     }

@@ -81,7 +81,13 @@ export const sqitch: ImportFormat = {
     for (const row of rows) {
       const key = keyOf(row.change, row.planned_at.getTime())
       if (!keys.has(key)) {
-        throw missingError('sqitch', TABLE, `${row.change} (planned ${row.planned_at.toISOString()})`, 'sqitch.plan')
+        throw missingError(
+          'sqitch',
+          TABLE,
+          `${row.change} (planned ${row.planned_at.toISOString()})`,
+          'sqitch.plan',
+          'change',
+        )
       }
       applied.push(key)
     }
