@@ -10,6 +10,7 @@ import {
   fluxProject,
   freshDatabase,
   hasTable,
+  statuses,
   tempDir,
   withDatabase,
 } from './import-helpers.ts'
@@ -63,7 +64,7 @@ describeWithServer('flux import knex', (server) => {
     for (const file of ['20260103000000_create_rooms.cjs', '20260104000000_add_room_price.cjs']) {
       await rename(join(history, file), join(unrun, file))
     }
-    await importBaselineThenUp({
+    const { baseline } = await importBaselineThenUp({
       project,
       url,
       tool: 'knex',
@@ -83,6 +84,11 @@ describeWithServer('flux import knex', (server) => {
         },
       ],
     })
+    // the baseline has no down: flux refuses to revert it, and reverts nothing
+    const down = flux(project, url, 'down', '--steps', '3', '--yes')
+    expect(down.code, down.stdout).toBe(2)
+    expect(down.stderr).toContain(`app/${baseline}`)
+    expect(Object.values(statuses(project, url))).toEqual(['applied', 'applied', 'applied'])
     // knex's ledger is left as it was
     const rows = await withDatabase(
       url,
