@@ -309,11 +309,22 @@ export interface Adapter<Client = unknown> {
    * writes the drop and the add, with a note. On a terminal `flux new` asks each question and,
    * when one is answered yes, calls again with those ids in `options.renames`: the adapter then
    * writes each as a rename instead.
+   *
+   * `language`: what `up` and `down` are written in. `'sql'` (the default): SQL statements,
+   * written as a `.sql` migration. `'typescript'`: TypeScript statements over `store`, the
+   * store's client (`await store.db.collection('users').dropIndex('email_1')`), which `flux new`
+   * writes, in order, into the `up()` and `down()` of a `.ts` migration typed for the store
+   * (mongo, whose migrations are TypeScript).
    */
-  autogenerate?(options?: {
-    renames?: readonly string[]
-  }): Promise<
-    { up: string[]; down: string[]; notes: string[]; renames?: { id: string; question: string }[] } | undefined
+  autogenerate?(options?: { renames?: readonly string[] }): Promise<
+    | {
+        up: string[]
+        down: string[]
+        notes: string[]
+        renames?: { id: string; question: string }[]
+        language?: 'sql' | 'typescript'
+      }
+    | undefined
   >
   /**
    * Migration files this kind of store reads besides TypeScript and JavaScript, such as

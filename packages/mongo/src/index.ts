@@ -1,3 +1,5 @@
+export type { DeclaredCollection, DeclaredCollections, DeclaredIndex } from './autogenerate/mongo-declared.ts'
+export { declareCollections } from './autogenerate/mongo-declared.ts'
 export type { IndexChanges, IndexSpec, MongoStoreClient, RenameFieldOptions, ValidatorOptions } from './mongo-client.ts'
 export type { MongoDocumentsOptions } from './mongo-data.ts'
 export { mongoDocuments } from './mongo-data.ts'

@@ -36,6 +36,14 @@ export interface MongoStoreOptions {
   transactions?: boolean
   /** Server selection and connection timeout of the client flux creates. Default {@link DEFAULT_CONNECT_TIMEOUT_MS}. */
   connectTimeoutMs?: number
+  /**
+   * The collections the application declares for this store: a TypeScript or JavaScript module
+   * (`'db/mongo.ts'`, relative to the config's folder) whose default export is
+   * `declareCollections({ users: { indexes: [...], validator: {...} } })`. `flux new <name>
+   * --autogenerate --store <store>` compares the database with it (indexes besides `_id_`,
+   * validators) and writes a candidate TypeScript migration for review; nothing is applied.
+   */
+  declared?: string | undefined
 }
 
 /** The options checked, with defaults applied, and what may be shown of the target. */

@@ -1,10 +1,19 @@
+import { resolve } from 'node:path'
 import { type Adapter, FluxError, type Ledger, unsetStore } from '@flux/core'
 import { type Db, type Document, MongoClient } from 'mongodb'
+import { autogenerate } from './autogenerate/mongo-autogenerate.ts'
 import { type MongoStoreClient, mongoClient } from './mongo-client.ts'
 import { type FenceState, mongoFence } from './mongo-fence.ts'
 import { mongoLease } from './mongo-lease.ts'
 import { mongoLedger } from './mongo-ledger.ts'
-import { codeOf, type MongoSettings, type MongoStoreOptions, resolveSettings, scrubbedError } from './mongo-options.ts'
+import {
+  codeOf,
+  type MongoSettings,
+  type MongoStoreOptions,
+  resolveSettings,
+  scrubbedError,
+  storeError,
+} from './mongo-options.ts'
 
 interface Connection {
   client: MongoClient
@@ -121,6 +130,23 @@ export function mongoStore(options: MongoStoreOptions): Adapter<MongoStoreClient
     acquire: (acquireOptions) => lease.acquire(acquireOptions),
     inspectLease: () => lease.inspect(),
     breakLease: () => lease.breakLease(),
+
+    async autogenerate() {
+      const declared = options.declared
+      if (declared === undefined) {
+        throw new FluxError('CONFIG_INVALID', `${settings.description} declares no collections to compare with`, {
+          hint: "add declared: 'db/mongo.ts' (a module whose default export is declareCollections({ … }), relative to the config's folder) to its mongoStore() options",
+        })
+      }
+      try {
+        return await autogenerate(database(), { path: resolve(declared), display: declared }, [
+          settings.ledgerCollection,
+          settings.lockCollection,
+        ])
+      } catch (error) {
+        throw storeError(settings, 'compare the database with its declared collections', error)
+      }
+    },
 
     async transaction<T>(fn: (client: MongoStoreClient, ledger: Ledger) => Promise<T>): Promise<T> {
       const { client, db } = current()
