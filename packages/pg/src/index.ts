@@ -12,6 +12,14 @@ export { loadSqlMigration, SQL_MIGRATION_EXTENSION, sqlOf } from './pg-sql-file.
 export type { SqlStatement } from './pg-sql-split.ts'
 export { splitSql } from './pg-sql-split.ts'
 export { pgStore } from './pg-store.ts'
+export type {
+  BulkDeleteOperation,
+  BulkInsertOperation,
+  BulkInsertOptions,
+  BulkRow,
+  BulkValue,
+} from './schema/pg-bulk-insert.ts'
+export { bulkInsertSql, DEFAULT_BULK_ROWS_PER_STATEMENT } from './schema/pg-bulk-insert.ts'
 export type { RebuildResult, RebuildTableOptions } from './schema/pg-rebuild.ts'
 export { DEFAULT_REBUILD_LOCK_RETRIES, DEFAULT_REBUILD_LOCK_TIMEOUT_MS, rebuildTable } from './schema/pg-rebuild.ts'
 export type { RebuildMigrationOptions } from './schema/pg-rebuild-migration.ts'

@@ -9,6 +9,7 @@ import {
   type SchemaModule,
   sql,
 } from 'kysely'
+import { compileBulkDelete, compileBulkInsert } from './pg-bulk-insert.ts'
 import type { ColumnDefault, ColumnSpec, SchemaOperation } from './pg-schema-ops.ts'
 
 /** Kysely with PostgreSQL's compiler and no connection: it only renders SQL. */
@@ -27,10 +28,18 @@ const offline = new Kysely<unknown>({
  */
 export function compileOperations(operations: readonly SchemaOperation[], schema?: string): string[] {
   const builder = schema === undefined ? offline.schema : offline.schema.withSchema(schema)
-  return operations.map((operation) => compileOne(builder, operation))
+  return operations.flatMap((operation) => {
+    // a bulk insert or delete is a statement per chunk of rows
+    if (operation.kind === 'bulkInsert') return compileBulkInsert(operation, schema, operations)
+    if (operation.kind === 'bulkDelete') return compileBulkDelete(operation, schema)
+    return [compileOne(builder, operation)]
+  })
 }
 
-function compileOne(schema: SchemaModule, operation: SchemaOperation): string {
+function compileOne(
+  schema: SchemaModule,
+  operation: Exclude<SchemaOperation, { kind: 'bulkInsert' | 'bulkDelete' }>,
+): string {
   switch (operation.kind) {
     case 'createTable': {
       let table = schema.createTable(operation.table)

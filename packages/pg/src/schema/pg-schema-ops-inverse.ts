@@ -1,3 +1,4 @@
+import { bulkInverse } from './pg-bulk-insert.ts'
 import type { SchemaOperation } from './pg-schema-ops.ts'
 
 /**
@@ -9,7 +10,9 @@ export function inverseOf(
 ): { down: SchemaOperation[] } | { irreversible: SchemaOperation } {
   const down: SchemaOperation[] = []
   for (const operation of [...operations].reverse()) {
-    const inverse = inverseOfOne(operation)
+    const inverse = operation.kind === 'bulkInsert' ? bulkInverse(operation, operations) : inverseOfOne(operation)
+    // null: nothing to undo (rows inserted into a table that the down drops)
+    if (inverse === null) continue
     if (!inverse) return { irreversible: operation }
     down.push(inverse)
   }
@@ -67,6 +70,7 @@ export function destroyedBy(operations: readonly SchemaOperation[]): string | un
   for (const operation of operations) {
     if (operation.kind === 'dropTable') destroyed.push(`table ${operation.table}`)
     else if (operation.kind === 'dropColumn') destroyed.push(`column ${operation.table}.${operation.column}`)
+    else if (operation.kind === 'bulkDelete') destroyed.push(`${operation.rows.length} rows of ${operation.table}`)
     else if (operation.kind === 'sql' && /\b(drop\s+table|drop\s+column|truncate)\b/i.test(operation.text)) {
       destroyed.push('what its raw SQL drops or truncates')
     }
@@ -87,6 +91,8 @@ export function describeOperation(operation: SchemaOperation): string {
     case 'createTable':
     case 'dropTable':
     case 'renameTable':
+    case 'bulkInsert':
+    case 'bulkDelete':
       return `${operation.kind} ${operation.table}`
     default:
       return `${operation.kind} ${operation.name}`

@@ -1,3 +1,11 @@
+import {
+  type BulkDeleteOperation,
+  type BulkInsertOperation,
+  type BulkInsertOptions,
+  type BulkRow,
+  bulkInsertOperation,
+} from './pg-bulk-insert.ts'
+
 /**
  * Schema operations: plain data, one per DDL statement, made by {@link SchemaOperations}
  * (Alembic's `op.*` names). `pg-schema-compile.ts` turns them into SQL, offline.
@@ -115,6 +123,8 @@ export type SchemaOperation =
   | { kind: 'dropEnum'; name: string }
   | { kind: 'addEnumValue'; name: string; value: string; options: EnumValueOptions }
   | { kind: 'sql'; text: string }
+  | BulkInsertOperation
+  | BulkDeleteOperation
 
 /**
  * What `schemaMigration`'s callback receives: one method per operation, each returning it as
@@ -231,6 +241,14 @@ export const schemaOperations = {
     value,
     options,
   }),
+  /**
+   * Inserts rows (Alembic's `bulk_insert`), as multi-row `insert … values` statements of SQL
+   * literals, 1,000 rows each, so `flux plan --sql` shows them. Down: deletes those rows by
+   * `key` (their key columns), or nothing when the same migration creates the table; without
+   * either, none.
+   */
+  bulkInsert: (table: string, rows: readonly BulkRow[], options: BulkInsertOptions = {}): SchemaOperation =>
+    bulkInsertOperation(table, rows, options),
   /** Any statement, as written: the escape hatch. Not schema-qualified. No derived down. */
   sql: (text: string): SchemaOperation => ({ kind: 'sql', text }),
   /** An SQL expression, for a default (`default: schema.expression('now()')`) or an index column. */
