@@ -2,10 +2,11 @@ import { spawnSync } from 'node:child_process'
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
+import { PGlite } from '@electric-sql/pglite'
 import { type MigrationDefinition, migrate } from '@flux/core'
 import pg from 'pg'
-import { afterEach, expect, it } from 'vitest'
-import { pgStore } from '../src/index.ts'
+import { afterEach, describe, expect, it } from 'vitest'
+import { pgStore, schemaMigration } from '../src/index.ts'
 import { testProject } from './pg-project.ts'
 import { adminPool, describeWithServer, randomSchema } from './pg-test-helpers.ts'
 
@@ -145,5 +146,29 @@ export default defineConfig({ stores: { catalog: pgStore({ url: process.env.CATA
     expect(inOrder(sent.slice(from).join('\n'), definition.sql!.down!)).toBe(true)
     const left = await admin.query(`select code, name from "${schema}".currency`)
     expect(left.rows).toEqual([{ code: 'KEEP', name: 'there before' }])
+  })
+})
+
+describe('schema.bulkInsert on PGlite', () => {
+  it('applies the rows, reads them back unchanged, and its down deletes only them', async () => {
+    const db = await PGlite.create()
+    cleanups.push(() => db.close())
+    await db.exec(
+      'create table currency (code text primary key, name text, rate double precision, live boolean, since timestamptz, meta jsonb)',
+    )
+    await db.exec("insert into currency (code, name) values ('KEEP', 'there before')")
+    const definition = schemaMigration({ store: 'catalog' }, (schema) => [
+      schema.bulkInsert('currency', ROWS, { key: ['code'], rowsPerStatement: 5 }),
+    ])
+    const project = () => testProject({ catalog: pgStore({ pglite: db }) }, [{ name: '0001_currencies', definition }])
+    expect((await migrate(project(), { direction: 'up' })).error).toBeUndefined()
+    const { rows } = await db.query(
+      `select code, name, rate, live, since, meta from currency where code <> 'KEEP' order by name collate "C"`,
+    )
+    expect(rows).toEqual(
+      [...ROWS].sort((left, right) => (left.name < right.name ? -1 : left.name > right.name ? 1 : 0)),
+    )
+    expect((await migrate(project(), { direction: 'down', steps: 1 })).error).toBeUndefined()
+    expect((await db.query('select code, name from currency')).rows).toEqual([{ code: 'KEEP', name: 'there before' }])
   })
 })
