@@ -28,9 +28,12 @@ interface DrizzleSnapshot {
  * The desired-state SQL of a Drizzle schema module: its exported `pgTable`s, `pgEnum`s,
  * sequences and views, as the CREATE statements drizzle-kit writes for a migration from an
  * empty database. They name no schema, so that they run in autogenerate's scratch schema like
- * a declared `.sql` file.
+ * a declared `.sql` file. `importer` loads drizzle-kit: a seam for tests.
  */
-export async function drizzleDeclaredSql(declared: { path: string; display: string }): Promise<string> {
+export async function drizzleDeclaredSql(
+  declared: { path: string; display: string },
+  importer: (specifier: string) => Promise<unknown> = (specifier) => import(specifier),
+): Promise<string> {
   try {
     await access(declared.path)
   } catch (error) {
@@ -40,7 +43,7 @@ export async function drizzleDeclaredSql(declared: { path: string; display: stri
       cause: error,
     })
   }
-  const kit = await drizzleKit(declared)
+  const kit = await drizzleKit(declared, importer)
   let exports: Record<string, unknown>
   try {
     exports = await importModule(declared.path)
@@ -98,7 +101,10 @@ function unqualified(statement: string): string {
  * drizzle-kit's programmatic API, loaded only for a Drizzle declaration: from the declaring
  * project first (the version its drizzle-orm goes with), else from beside this package.
  */
-async function drizzleKit(declared: { path: string; display: string }): Promise<DrizzleKitApi> {
+async function drizzleKit(
+  declared: { path: string; display: string },
+  importer: (specifier: string) => Promise<unknown>,
+): Promise<DrizzleKitApi> {
   let specifier = 'drizzle-kit/api'
   try {
     specifier = pathToFileURL(createRequire(declared.path).resolve('drizzle-kit/api')).href
@@ -106,7 +112,7 @@ async function drizzleKit(declared: { path: string; display: string }): Promise<
     // not installed in the project: the import below looks beside @flux/pg, then says what to install
   }
   try {
-    const api = (await import(specifier)) as Partial<DrizzleKitApi> & { default?: Partial<DrizzleKitApi> }
+    const api = (await importer(specifier)) as Partial<DrizzleKitApi> & { default?: Partial<DrizzleKitApi> }
     const kit = typeof api.generateDrizzleJson === 'function' ? api : api.default
     if (typeof kit?.generateDrizzleJson !== 'function' || typeof kit.generateMigration !== 'function') {
       throw new FluxError(
