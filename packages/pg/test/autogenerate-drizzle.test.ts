@@ -1,9 +1,9 @@
 import { execFileSync, spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
-import { generateDrizzleJson, generateMigration } from 'drizzle-kit/api'
 import { afterAll, expect, it } from 'vitest'
 import { adminPool, describeWithServer } from './pg-test-helpers.ts'
 
@@ -13,6 +13,10 @@ import { adminPool, describeWithServer } from './pg-test-helpers.ts'
 // --schema-only`. The project sits in this package so that @flux/pg and drizzle-orm resolve.
 const here = dirname(fileURLToPath(import.meta.url))
 const fluxBin = join(here, '../../../apps/cli/bin/flux.js')
+// drizzle-kit's CommonJS build: its ES module takes five times as long to load
+const { generateDrizzleJson, generateMigration } = createRequire(import.meta.url)(
+  'drizzle-kit/api',
+) as typeof import('drizzle-kit/api')
 const cleanups: (() => Promise<unknown>)[] = []
 afterAll(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
@@ -183,21 +187,9 @@ export default defineConfig({
     )
     const upV2 = flux(dir, live, 'up')
     expect(upV2.code, upV2.stderr).toBe(0)
+    const third = flux(dir, live, 'new', 'v3', '--autogenerate')
+    expect(third.code, third.stderr).toBe(0)
+    expect(third.stdout).toContain('nothing to generate')
     expect(dump(live)).toBe(await drizzleDump(dir))
-  })
-
-  it('refuses a module whose tables are in a pgSchema, naming the table and what to do', async () => {
-    const dir = await project(
-      `import { integer, pgSchema } from 'drizzle-orm/pg-core'
-export const app = pgSchema('app')
-export const hotel = app.table('hotel', { id: integer('id').primaryKey() })
-`,
-    )
-    const result = flux(dir, url, 'new', 'x', '--autogenerate')
-    expect(result.code).toBe(2)
-    expect(result.stderr).toContain(
-      "error: the declared Drizzle schema db/schema.ts puts table hotel in pgSchema('app'): autogenerate compares one schema, and needs the tables declared without one",
-    )
-    expect(result.stderr).toContain('declaredSchema option')
   })
 })

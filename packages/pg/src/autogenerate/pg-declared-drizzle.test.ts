@@ -54,6 +54,19 @@ export const room = pgTable('room', { hotelId: integer('hotel_id').references(()
     expect(text.replaceAll(`'"public".x'`, '')).not.toContain('public')
   })
 
+  it('refuses tables in a pgSchema, naming the table and what to do', async () => {
+    const schema = await declared(
+      'in-schema.ts',
+      `import { integer, pgSchema } from 'drizzle-orm/pg-core'
+export const app = pgSchema('app')
+export const hotel = app.table('hotel', { id: integer('id').primaryKey() })
+`,
+    )
+    expect(await failure(drizzleDeclaredSql(schema))).toBe(
+      "CONFIG_INVALID: the declared Drizzle schema db/in-schema.ts puts table hotel in pgSchema('app'): autogenerate compares one schema, and needs the tables declared without one (hint: declare them with pgTable() and pgEnum(), and name the live schema to compare with in pgStore()'s declaredSchema option)",
+    )
+  })
+
   it('says what to do when the module is missing, exports no table, or drizzle-kit is not installed', async () => {
     expect(await failure(drizzleDeclaredSql({ path: join(here, 'no-such-schema.ts'), display: 'db/schema.ts' }))).toBe(
       "CONFIG_INVALID: cannot read the declared schema db/schema.ts (hint: declared is a Drizzle schema module or a .sql file, relative to the config's folder: create it, or fix the path)",

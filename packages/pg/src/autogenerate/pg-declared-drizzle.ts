@@ -105,11 +105,15 @@ async function drizzleKit(
   declared: { path: string; display: string },
   importer: (specifier: string) => Promise<unknown>,
 ): Promise<DrizzleKitApi> {
+  // its CommonJS build, which loads in a fifth of the time of its ES module (0.31: 1 s, not 5 s)
   let specifier = 'drizzle-kit/api'
-  try {
-    specifier = pathToFileURL(createRequire(declared.path).resolve('drizzle-kit/api')).href
-  } catch {
-    // not installed in the project: the import below looks beside @flux/pg, then says what to install
+  for (const from of [declared.path, import.meta.url]) {
+    try {
+      specifier = pathToFileURL(createRequire(from).resolve('drizzle-kit/api')).href
+      break
+    } catch {
+      // not installed there: next, and at last the import below says what to install
+    }
   }
   try {
     const api = (await importer(specifier)) as Partial<DrizzleKitApi> & { default?: Partial<DrizzleKitApi> }
