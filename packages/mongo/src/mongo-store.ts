@@ -138,6 +138,11 @@ export function mongoStore(options: MongoStoreOptions): Adapter<MongoStoreClient
           hint: "add declared: 'db/mongo.ts' (a module whose default export is declareCollections({ … }), relative to the config's folder) to its mongoStore() options",
         })
       }
+      if (typeof declared !== 'string' || declared === '') {
+        throw new FluxError('CONFIG_INVALID', `${settings.description}: declared must be the path of a module`, {
+          hint: "declared: 'db/mongo.ts' (relative to the config's folder)",
+        })
+      }
       try {
         return await autogenerate(database(), { path: resolve(declared), display: declared }, [
           settings.ledgerCollection,

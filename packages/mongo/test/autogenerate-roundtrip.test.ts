@@ -179,6 +179,13 @@ export default defineMigration<MongoStoreClient>({
     expect(none.code).toBe(2)
     expect(none.stderr).toContain('declares no collections to compare with')
     expect(none.stderr).toContain("add declared: 'db/mongo.ts'")
+    const notPath = await project(
+      `mongoStore({ url: ${JSON.stringify(url)}, database: 'flux_never_created', declared: 42 as never })`,
+      {},
+    )
+    const number = await flux(['new', 'x', '--autogenerate', '--store', 'reviews'], notPath)
+    expect(number.code).toBe(2)
+    expect(number.stderr).toContain('declared must be the path of a module')
 
     const missing = await flux(['new', 'x', '--autogenerate', '--store', 'reviews'], dir)
     expect(missing.code).toBe(2)
