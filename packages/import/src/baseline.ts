@@ -1,4 +1,5 @@
-import { readdir } from 'node:fs/promises'
+import { readdir, readFile } from 'node:fs/promises'
+import { join, relative } from 'node:path'
 import { type Adapter, FluxError, messageOf } from '@flux/core'
 import type { ForeignHistory, ForeignLedger, ForeignMigration, ImportFormat } from './import-format.ts'
 
@@ -53,7 +54,19 @@ export async function baselineOf(
       },
     )
   }
-  const name = (await existingBaseline(fluxDir, format.tool)) ?? `${utcStamp(new Date())}_baseline-from-${format.tool}`
+  const existing = await existingBaseline(fluxDir, format.tool)
+  if (existing && !sameList(existing.listed, ledger.applied)) {
+    const added = ledger.applied.filter((key) => !existing.listed.includes(key))
+    throw new FluxError(
+      'USAGE',
+      `${existing.file} stands for ${existing.listed.length} ${format.tool} migrations, but ${ledger.table} now records ${ledger.applied.length}${added.length > 0 ? ` (new: ${added.slice(0, 10).join(', ')})` : ''}: ${format.tool} ran after flux took over; nothing was imported`,
+      {
+        store,
+        hint: `write what ${format.tool} changed since as flux migrations; or, if flux has run nothing after the baseline, remove ${existing.file} and flux's ledger in store "${store}", then import again`,
+      },
+    )
+  }
+  const name = existing?.name ?? `${utcStamp(new Date())}_baseline-from-${format.tool}`
   const listed = ledger.applied.map((key) => `--   ${key}\n`).join('')
   const count = `${ledger.applied.length} ${format.tool} migration${ledger.applied.length === 1 ? '' : 's'}`
   const baseline: ForeignMigration = {
@@ -105,11 +118,25 @@ async function readToolLedger(
   }
 }
 
-/** The name of the baseline an earlier import wrote, so that importing again finds it. */
-async function existingBaseline(dir: string, tool: string): Promise<string | undefined> {
+/**
+ * The baseline an earlier import wrote, so that importing again finds it: its name, its file
+ * (for messages) and the migrations it lists.
+ */
+async function existingBaseline(
+  dir: string,
+  tool: string,
+): Promise<{ name: string; file: string; listed: string[] } | undefined> {
   const files = await readdir(dir).catch(() => [] as string[])
   const pattern = new RegExp(`^(\\d{14}_baseline-from-${tool.replace(/[^A-Za-z0-9]/g, '\\$&')})\\.sql$`)
-  return files.map((file) => pattern.exec(file)?.[1]).find((name) => name !== undefined)
+  const file = files.find((candidate) => pattern.test(candidate))
+  if (file === undefined) return undefined
+  const text = await readFile(join(dir, file), 'utf8')
+  const listed = [...text.matchAll(/^-- {3}(.+)$/gm)].map((match) => match[1]!)
+  return { name: file.slice(0, -'.sql'.length), file: relative(process.cwd(), join(dir, file)), listed }
+}
+
+function sameList(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((key, index) => key === b[index])
 }
 
 /** `YYYYMMDDHHMMSS` in UTC, as `flux new` names files. */

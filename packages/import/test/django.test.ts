@@ -110,5 +110,19 @@ describeWithServer('flux import django', (server) => {
       async (client) => (await client.query('select count(*)::int as n from django_migrations')).rows,
     )
     expect(rows).toEqual([{ n: 5 }])
+
+    // Django ran once more after flux took over: importing again says so, and changes nothing
+    await withDatabase(url, (client) =>
+      client.query(
+        `INSERT INTO "django_migrations" ("app", "name", "applied") VALUES ('auth', '0002_alter_permission_name_max_length', now())`,
+      ),
+    )
+    const files = await filesOf(join(project, 'migrations'))
+    const later = flux(project, url, 'import', 'django', '--store', 'catalog', '--from', root)
+    expect(later.code).toBe(2)
+    expect(later.stderr).toMatch(
+      /migrations\/\d{14}_baseline-from-django\.sql stands for 5 django migrations, but django_migrations now records 6 \(new: auth\.0002_alter_permission_name_max_length\): django ran after flux took over; nothing was imported/,
+    )
+    expect(await filesOf(join(project, 'migrations'))).toEqual(files)
   })
 })

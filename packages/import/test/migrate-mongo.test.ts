@@ -206,6 +206,39 @@ export default defineMigration({
       expect(reapplied.code, reapplied.stderr).toBe(0)
       expect(await contents(name)).toEqual(expected)
     })
+
+    it('stops on a changelog entry without a file, writing nothing; --dry-run writes nothing', async () => {
+      const { name, url } = freshUrl()
+      const root = await tempDir('migrate-mongo')
+      await migrateMongoUp(root, url, FILES.slice(0, 1))
+      const project = await tempDir('project')
+      await writeFile(
+        join(project, 'flux.config.ts'),
+        `import { defineConfig } from '@flux/core'
+import { mongoStore } from '@flux/mongo'
+export default defineConfig({ stores: { docs: mongoStore({ url: process.env.CATALOG_URL }) }, migrations: './migrations' })
+`,
+      )
+      const from = join(root, 'migrations')
+      const dryRun = flux(project, url, 'import', 'migrate-mongo', '--store', 'docs', '--from', from, '--dry-run')
+      expect(dryRun.code, dryRun.stderr).toBe(0)
+      expect(dryRun.stdout).toContain('write    migrations/20260101000000_create-hotels.mjs')
+      expect(dryRun.stdout).toContain('record app/20260101000000_create-hotels as applied (not run)')
+      expect(await filesOf(join(project, 'migrations'))).toEqual([])
+
+      await mongo
+        .db(name)
+        .collection('hotel_changelog')
+        .insertOne({ fileName: '20251231000000-gone.js', appliedAt: new Date() })
+      const missing = flux(project, url, 'import', 'migrate-mongo', '--store', 'docs', '--from', from)
+      expect(missing.code).toBe(3)
+      expect(missing.stderr).toContain(
+        "migrate-mongo's hotel_changelog records 20251231000000-gone.js as applied, but the folder has no file for it: nothing was imported",
+      )
+      expect(await filesOf(join(project, 'migrations'))).toEqual([])
+      const collections = await mongo.db(name).listCollections({}, { nameOnly: true }).toArray()
+      expect(collections.map((collection) => collection.name)).not.toContain('flux_ledger')
+    })
   },
   'start the test servers with `scripts/services start`',
 )
