@@ -70,7 +70,9 @@ export interface PgStoreOptions {
    * TABLE, CREATE INDEX, CREATE TYPE … AS ENUM, CREATE VIEW and CREATE SEQUENCE statements
    * (`'db/schema.sql'`), relative to the config's folder. `flux new <name> --autogenerate --store <store>` compares the store
    * with it and writes a candidate migration for review; nothing is applied. The file runs in
-   * a scratch schema inside a transaction that is always rolled back.
+   * a scratch schema inside a transaction that is always rolled back. Or a Drizzle schema module
+   * (`'db/schema.ts'`, `.mts`, `.js`, `.mjs`) exporting `pgTable`s and `pgEnum`s, whose CREATE
+   * statements drizzle-kit's API writes (install drizzle-kit and drizzle-orm).
    */
   declared?: string | undefined
   /**

@@ -167,7 +167,7 @@ export function pgStore(options: PgStoreOptions): Adapter<PgClient> {
     async autogenerate(autogenerateOptions) {
       if (!declared) {
         throw new FluxError('CONFIG_INVALID', `${settings.description} declares no schema to compare with`, {
-          hint: "add declared: 'db/schema.sql' (a file of CREATE statements, relative to the config's folder) to its pgStore() options",
+          hint: "add declared: 'db/schema.sql' (a file of CREATE statements, relative to the config's folder), or declared: 'db/schema.ts' (a Drizzle schema module), to its pgStore() options",
         })
       }
       const ledger = options.ledgerTable ?? DEFAULT_LEDGER_TABLE
