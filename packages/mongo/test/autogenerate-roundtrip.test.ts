@@ -4,10 +4,10 @@ import { createRequire } from 'node:module'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import type { Db } from 'mongodb'
-import { afterEach, expect, it } from 'vitest'
+import { afterEach, describe, expect, it } from 'vitest'
 import { UNSUPPORTED_CODES } from '../src/mongo-options.ts'
 import { flux, project } from './cli-helpers.ts'
-import { describeWithServer, freshDatabase } from './mongo-test-helpers.ts'
+import { describeWithServer, freshDatabase, REPLSET_URL } from './mongo-test-helpers.ts'
 
 // `flux new --autogenerate` for a mongo store on the real server, through the built CLI: declare,
 // generate, apply, generate again (nothing), change the declaration, generate, apply, and down.
@@ -67,24 +67,25 @@ async function up(dir: string): Promise<void> {
   expect(result.code, result.stderr + result.stdout).toBe(0)
 }
 
+const drops: (() => Promise<void>)[] = []
+afterEach(async () => {
+  for (const drop of drops.splice(0)) await drop()
+})
+
+/** A database of the test's own, dropped after it, and a project whose store `reviews` declares db/mongo.ts. */
+async function fresh(url: string) {
+  const database = await freshDatabase(url)
+  drops.push(database.drop)
+  const dir = await project(
+    `mongoStore({ url: ${JSON.stringify(url)}, database: '${database.name}', declared: 'db/mongo.ts' })`,
+    {},
+  )
+  return { db: database.db, dir }
+}
+
 describeWithServer('flux new --autogenerate (mongo)', (url) => {
-  const drops: (() => Promise<void>)[] = []
-  afterEach(async () => {
-    for (const drop of drops.splice(0)) await drop()
-  })
-
-  async function fresh() {
-    const database = await freshDatabase(url)
-    drops.push(database.drop)
-    const dir = await project(
-      `mongoStore({ url: ${JSON.stringify(url)}, database: '${database.name}', declared: 'db/mongo.ts' })`,
-      {},
-    )
-    return { db: database.db, dir }
-  }
-
   it('generates indexes and collections, applies them, then has nothing to generate; a changed declaration round-trips, and down restores', async () => {
-    const { db, dir } = await fresh()
+    const { db, dir } = await fresh(url)
     // a collection the application does not declare: reported, never dropped
     await db.collection('legacy').insertOne({ kept: true })
     await declare(
@@ -173,7 +174,7 @@ export default defineMigration<MongoStoreClient>({
   })
 
   it('refuses a store without a declaration, a missing one and an invalid one, naming the file', async () => {
-    const { dir } = await fresh()
+    const { dir } = await fresh(url)
     const plain = await project(`mongoStore({ url: ${JSON.stringify(url)}, database: 'flux_never_created' })`, {})
     const none = await flux(['new', 'x', '--autogenerate', '--store', 'reviews'], plain)
     expect(none.code).toBe(2)
@@ -204,7 +205,7 @@ export default defineMigration<MongoStoreClient>({
   })
 
   it('writes validators and index options even where the server lacks them, in a migration that typechecks', async () => {
-    const { db, dir } = await fresh()
+    const { db, dir } = await fresh(url)
     await db.collection('events').createIndex({ at: 1 }, { name: 'at_1' })
     await declare(
       dir,
@@ -273,84 +274,14 @@ export default defineMigration<MongoStoreClient>({
     expect(await typeErrors(dir, [broken])).toEqual([expect.stringContaining("Property 'comand' does not exist")])
   })
 
-  it('generates validators and TTL, partial and sparse indexes, where the server has them', async (context) => {
-    const { db, dir } = await fresh()
-    const lacking = await lackingFeatures(db)
-    if (lacking.length > 0) {
-      const reason = `skipped: this server does not implement ${lacking.join('; ')}`
-      context.skip(reason)
-    }
-    await declare(
-      dir,
-      `{
-  events: {
-    indexes: [
-      { key: { at: 1 }, expireAfterSeconds: 3600 },
-      { key: { user: 1 }, partialFilterExpression: { user: { $exists: true } } },
-      { key: { tag: 1 }, sparse: true },
-    ],
-    validator: { $jsonSchema: { bsonType: 'object', required: ['at'] } },
-  },
-  users: {},
-}`,
-    )
-    await db.createCollection('users')
-    await generate(dir, 'events')
-    await up(dir)
-    const first = await liveState(db)
-    expect(first).toEqual({
-      events: {
-        indexes: [
-          { key: { at: 1 }, name: 'at_1', expireAfterSeconds: 3600 },
-          { key: { tag: 1 }, name: 'tag_1', sparse: true },
-          { key: { user: 1 }, name: 'user_1', partialFilterExpression: { user: { $exists: true } } },
-        ],
-        validator: { $jsonSchema: { bsonType: 'object', required: ['at'] } },
-        validationLevel: 'strict',
-        validationAction: 'error',
-      },
-      users: { indexes: [] },
-    })
-    await expectNothing(dir)
+  it('generates validators and TTL, partial and sparse indexes, where the server has them', (context) =>
+    validatorRoundTrip(url, context.skip))
+})
 
-    await declare(
-      dir,
-      `{
-  events: {
-    indexes: [{ key: { at: 1 }, expireAfterSeconds: 60 }],
-    validator: { $jsonSchema: { bsonType: 'object', required: ['at', 'user'] } },
-    validationAction: 'warn',
-  },
-  users: { validator: { $jsonSchema: { bsonType: 'object', required: ['email'] } } },
-}`,
-    )
-    const second = await generate(dir, 'validators')
-    expect(second.text).toContain(`    await store.db.command({
-      collMod: 'users',
-      validator: { $jsonSchema: { bsonType: 'object', required: ['email'] } },
-      validationLevel: 'strict',
-      validationAction: 'error',
-    })`)
-    await up(dir)
-    expect(await liveState(db)).toEqual({
-      events: {
-        indexes: [{ key: { at: 1 }, name: 'at_1', expireAfterSeconds: 60 }],
-        validator: { $jsonSchema: { bsonType: 'object', required: ['at', 'user'] } },
-        validationLevel: 'strict',
-        validationAction: 'warn',
-      },
-      users: {
-        indexes: [],
-        validator: { $jsonSchema: { bsonType: 'object', required: ['email'] } },
-        validationLevel: 'strict',
-        validationAction: 'error',
-      },
-    })
-    await expectNothing(dir)
-    const down = await flux(['down', '--steps', '1', '--yes'], dir)
-    expect(down.code, down.stderr + down.stdout).toBe(0)
-    expect(await liveState(db)).toEqual(first)
-  })
+// a real MongoDB, where validators and every index option round-trip
+describe.skipIf(!REPLSET_URL)('flux new --autogenerate (mongo, FLUX_TEST_MONGO_REPLSET_URL)', () => {
+  it('generates validators and TTL, partial and sparse indexes', (context) =>
+    validatorRoundTrip(REPLSET_URL!, context.skip))
 })
 
 /** What tsc says of these files of the project, in a strict TypeScript setup: the lines of its errors. */
@@ -420,4 +351,83 @@ async function lackingFeatures(db: Db): Promise<string[]> {
       .catch(() => {})
   }
   return lacking
+}
+
+/** Declares validators and index options, generates, applies, changes them, applies, and goes down: where the server has them. */
+async function validatorRoundTrip(url: string, skip: (note: string) => never): Promise<void> {
+  const { db, dir } = await fresh(url)
+  const lacking = await lackingFeatures(db)
+  if (lacking.length > 0) {
+    skip(`skipped: this server does not implement ${lacking.join('; ')}`)
+  }
+  await declare(
+    dir,
+    `{
+  events: {
+    indexes: [
+      { key: { at: 1 }, expireAfterSeconds: 3600 },
+      { key: { user: 1 }, partialFilterExpression: { user: { $exists: true } } },
+      { key: { tag: 1 }, sparse: true },
+    ],
+    validator: { $jsonSchema: { bsonType: 'object', required: ['at'] } },
+  },
+  users: {},
+}`,
+  )
+  await db.createCollection('users')
+  await generate(dir, 'events')
+  await up(dir)
+  const first = await liveState(db)
+  expect(first).toEqual({
+    events: {
+      indexes: [
+        { key: { at: 1 }, name: 'at_1', expireAfterSeconds: 3600 },
+        { key: { tag: 1 }, name: 'tag_1', sparse: true },
+        { key: { user: 1 }, name: 'user_1', partialFilterExpression: { user: { $exists: true } } },
+      ],
+      validator: { $jsonSchema: { bsonType: 'object', required: ['at'] } },
+      validationLevel: 'strict',
+      validationAction: 'error',
+    },
+    users: { indexes: [] },
+  })
+  await expectNothing(dir)
+
+  await declare(
+    dir,
+    `{
+  events: {
+    indexes: [{ key: { at: 1 }, expireAfterSeconds: 60 }],
+    validator: { $jsonSchema: { bsonType: 'object', required: ['at', 'user'] } },
+    validationAction: 'warn',
+  },
+  users: { validator: { $jsonSchema: { bsonType: 'object', required: ['email'] } } },
+}`,
+  )
+  const second = await generate(dir, 'validators')
+  expect(second.text).toContain(`    await store.db.command({
+      collMod: 'users',
+      validator: { $jsonSchema: { bsonType: 'object', required: ['email'] } },
+      validationLevel: 'strict',
+      validationAction: 'error',
+    })`)
+  await up(dir)
+  expect(await liveState(db)).toEqual({
+    events: {
+      indexes: [{ key: { at: 1 }, name: 'at_1', expireAfterSeconds: 60 }],
+      validator: { $jsonSchema: { bsonType: 'object', required: ['at', 'user'] } },
+      validationLevel: 'strict',
+      validationAction: 'warn',
+    },
+    users: {
+      indexes: [],
+      validator: { $jsonSchema: { bsonType: 'object', required: ['email'] } },
+      validationLevel: 'strict',
+      validationAction: 'error',
+    },
+  })
+  await expectNothing(dir)
+  const down = await flux(['down', '--steps', '1', '--yes'], dir)
+  expect(down.code, down.stderr + down.stdout).toBe(0)
+  expect(await liveState(db)).toEqual(first)
 }
