@@ -16,9 +16,10 @@ With several heads it refuses and names them: join them with \`flux merge\`, or 
 to build on with --head (which also starts a branch from a migration that is not a head).
 --after adds dependencies on other components' migrations (comma-separated targets).
 --autogenerate compares the store with the schema its config declares (pg and mongo: \`declared\`)
-and writes the migration that would make it match, with its down, for you to review: it applies
-nothing, and writes no file when there is nothing to generate (a .sql file for pg, a .ts one for mongo). On a terminal it asks whether a
-dropped and an added column (or table) were a rename; elsewhere it writes a drop and an add, and a note.`
+and writes the migration that would make it match (.sql for pg, .ts for mongo), with its down,
+for you to review: it applies nothing, and writes no file when there is nothing to generate. On a
+terminal it asks whether a dropped and an added column (or table) were a rename; elsewhere it
+writes a drop and an add, and a note.`
 export const maxPositionals = 1
 export const options = {
   store: { type: 'string', value: 'store', description: 'the store it changes (needed when the config has several)' },
