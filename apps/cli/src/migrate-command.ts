@@ -9,6 +9,7 @@ import {
   type StepResult,
 } from '@flux/core'
 import type { CommandInput } from './command.ts'
+import { parseFleetOptions, runFleets } from './fleet-command.ts'
 import {
   createRateMeter,
   etaOf,
@@ -38,11 +39,14 @@ export async function runMigrate(
   options: { direction: 'up' | 'down'; target: string | undefined; steps: number | undefined },
 ): Promise<number> {
   const concurrency = parseConcurrency(input.values.concurrency)
+  const fleetOptions = parseFleetOptions(input.values)
   const { output, json } = input
   // the stores connect while the migration files load; migrate() takes them from there.
   // A folder that no longer matches its flux.sum stops both directions before any file is imported.
   const project = await openProject(input.configFile, { prefetch: true, checkSums: true })
   const reporter = createReporter(output, json, concurrency)
+  // `up` runs every fleet's members after the rest (`down` over a fleet is `flux down --fleet`)
+  const fleetsRun = options.direction === 'up' && Object.keys(project.fleets ?? {}).length > 0
   let report: Awaited<ReturnType<typeof migrate>>
   try {
     report = await migrate(project, { ...options, concurrency, signal: input.signal, onEvent: reporter.onEvent })
@@ -65,7 +69,7 @@ export async function runMigrate(
     reporter.stop()
   }
   const cancelled = report.error?.code === 'INTERRUPTED' && input.signal.aborted
-  if (json) {
+  if (json && (cancelled || !fleetsRun)) {
     output.printJson({
       ok: !report.error,
       ...(cancelled ? { cancelled: true } : {}),
@@ -80,7 +84,13 @@ export async function runMigrate(
     return cancelExitCode(input.signal)
   }
   if (report.steps.length === 0 && !report.error) {
-    output.line(options.direction === 'up' ? 'nothing to apply: every store is up to date' : 'nothing to revert')
+    output.line(
+      options.direction === 'up'
+        ? fleetsRun
+          ? 'nothing to apply outside the fleets'
+          : 'nothing to apply: every store is up to date'
+        : 'nothing to revert',
+    )
   } else {
     const done = report.steps.filter((step) => step.status === 'applied' || step.status === 'reverted').length
     const skipped = report.steps.filter((step) => step.status === 'skipped').length
@@ -91,6 +101,33 @@ export async function runMigrate(
     if (report.error) printLanes(output, report.lanes, options.direction)
     // the signal came while the last step ran, and it finished: the run is complete
     if (input.signal.aborted && !report.error) output.error('the run had finished everything before it could stop')
+  }
+  if (fleetsRun && !report.error) {
+    // then the fleets, member by member: nothing outside them depends on them
+    const outcome = await runFleets(project, output, {
+      ...options,
+      ...fleetOptions,
+      concurrency,
+      signal: input.signal,
+      json,
+    })
+    if (json) {
+      output.printJson({
+        ok: !outcome.failure,
+        ...report,
+        fleets: outcome.reports,
+        error: outcome.failure?.toJSON(),
+      })
+    }
+    if (outcome.failure) {
+      printError(output, outcome.failure)
+      return outcome.failure.exitCode
+    }
+    if (input.signal.aborted) return cancelExitCode(input.signal)
+    return 0
+  }
+  if (json && fleetsRun) {
+    output.printJson({ ok: false, ...report, fleets: [], error: report.error?.toJSON() })
   }
   if (report.error) {
     printError(output, report.error)

@@ -1,5 +1,6 @@
 import type { Adapter } from './adapter.ts'
 import { FluxError } from './errors.ts'
+import { type Fleet, isFleet } from './fleet/fleet.ts'
 
 /** Default migrations folder of the application, relative to the config file. */
 export const DEFAULT_MIGRATIONS_DIR = './migrations'
@@ -33,10 +34,11 @@ export interface ComponentConfig {
 
 export interface FluxConfig {
   /**
-   * The stores of the application, by name; each value comes from an adapter's factory.
+   * The stores of the application, by name; each value comes from an adapter's factory, or is
+   * a {@link fleet} of many instances of one store.
    * @example `{ photos: fsStore({ root: './var/photos' }) }`
    */
-  stores: Record<string, Adapter>
+  stores: Record<string, Adapter | Fleet>
   /** The application's migrations folder, relative to the config file. Default `./migrations`. */
   migrations?: string
   /** The application's component name, the prefix of its migration ids. Default `app`. */
@@ -64,7 +66,13 @@ export function defineConfig(config: FluxConfig): FluxConfig {
 
 const KNOWN_KEYS = new Set(['stores', 'migrations', 'name', 'lease', 'components', 'retired', 'allowBranches'])
 
-export type ValidConfig = Required<Omit<FluxConfig, 'lease'>> & { lease: LeaseConfig }
+export type ValidConfig = Required<Omit<FluxConfig, 'lease' | 'stores'>> & {
+  lease: LeaseConfig
+  /** The stores that are one instance each. */
+  stores: Record<string, Adapter>
+  /** The fleets among `stores`. */
+  fleets: Record<string, Fleet>
+}
 
 /** Checks a loaded config, with errors that name the bad key and what was expected. */
 export function validateConfig(value: unknown, file: string): ValidConfig {
@@ -90,8 +98,18 @@ export function validateConfig(value: unknown, file: string): ValidConfig {
   if (typeof stores !== 'object' || stores === null || Array.isArray(stores)) {
     fail('stores', 'an object of named stores, e.g. { photos: fsStore({ root: "./var/photos" }) }', stores)
   }
+  const adapters: Record<string, Adapter> = {}
+  const fleets: Record<string, Fleet> = {}
   for (const [name, adapter] of Object.entries(stores as Record<string, unknown>)) {
     if (!STORE_NAME.test(name)) fail(`stores.${name}`, 'named with letters, digits, "-" or "_", starting with a letter')
+    if (isFleet(adapter)) {
+      if (typeof adapter.members !== 'function' || typeof adapter.store !== 'function') {
+        fail(`stores.${name}`, 'a fleet({ members, store }) whose members and store are functions', adapter)
+      }
+      fleets[name] = adapter
+      continue
+    }
+    adapters[name] = adapter as Adapter
     if (!isAdapter(adapter)) {
       fail(`stores.${name}`, "a store made by an adapter's factory, e.g. fsStore({ root: './var/photos' })", adapter)
     }
@@ -168,7 +186,8 @@ export function validateConfig(value: unknown, file: string): ValidConfig {
     components: components as Record<string, ComponentConfig>,
     retired: retired as string[],
     allowBranches: config.allowBranches === true,
-    stores: stores as Record<string, Adapter>,
+    stores: adapters,
+    fleets,
     migrations: (config.migrations as string | undefined) ?? DEFAULT_MIGRATIONS_DIR,
     name: (config.name as string | undefined) ?? DEFAULT_APP_COMPONENT,
     lease: lease as LeaseConfig,

@@ -6,7 +6,7 @@ import { resolveTarget } from './graph/targets.ts'
 import { withLeases } from './lease-set.ts'
 import type { MigrationContext } from './migration.ts'
 import { ancestorsOf, type StatusRow, statusOf } from './plan.ts'
-import type { Project } from './project.ts'
+import { nodesOutsideFleets, type Project } from './project.ts'
 import { FLUX_VERSION } from './runner.ts'
 import { closeStores, inStore, openStores, readLedgers } from './stores.ts'
 
@@ -171,7 +171,7 @@ async function withLiveStores<T>(
     const toLease = [...new Set(leased ?? names)].filter((name) => project.adapters[name])
     return await withLeases(project, toLease, randomUUID(), async () => {
       const ledgers = await readLedgers(project.adapters, names)
-      return body(statusOf(project.graph.nodes, ledgers, project))
+      return body(statusOf(nodesOutsideFleets(project), ledgers, project))
     })
   } finally {
     await closeStores(project.adapters, names)

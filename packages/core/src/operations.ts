@@ -7,7 +7,7 @@ import { resolveTarget } from './graph/targets.ts'
 import { isHolderGone } from './lease.ts'
 import { withLeases } from './lease-set.ts'
 import { createPlan, type Plan, type StatusRow, statusOf } from './plan.ts'
-import { type Project, storeInfoOf } from './project.ts'
+import { nodesOutsideFleets, type Project, storeInfoOf } from './project.ts'
 import { FLUX_VERSION } from './runner.ts'
 import { closeStores, inStore, openStores, readLedgers } from './stores.ts'
 import { checkSum, hasSum, isInstalledPackageDir, type SumProblem, updateSum } from './sum.ts'
@@ -82,7 +82,7 @@ async function statusOfStores(
         }),
       ),
   )
-  const migrations = statusOf(project.graph.nodes, ledgers, {
+  const migrations = statusOf(nodesOutsideFleets(project), ledgers, {
     retired: project.retired,
     ignoredComponents: project.ignoredComponents,
     unreachable: names.filter((name) => failures?.has(name)),
@@ -140,7 +140,7 @@ export async function previewPlan(
 ): Promise<Plan> {
   const plan = (names: string[], ledgers: Record<string, LedgerEntry[]>) =>
     createPlan({
-      nodes: project.graph.nodes,
+      nodes: nodesOutsideFleets(project),
       ledgers,
       stores: storeInfoOf(project.adapters),
       direction: options.direction,

@@ -7,6 +7,7 @@ import { CONFIG_FILE_NAMES, type LeaseConfig, type ValidConfig, validateConfig }
 import { configLoadError, type UnsetVariable, watchingEnvironment } from './config-errors.ts'
 import { discoverComponents } from './discover.ts'
 import { FluxError } from './errors.ts'
+import { assertFleetsStandApart, type Fleet, memberStore, PROTOTYPE_MEMBER } from './fleet/fleet.ts'
 import { buildGraph, type Graph } from './graph/graph.ts'
 import { type Component, type LoadedMigration, loadMigrations, type MigrationFileLoaders } from './load-migrations.ts'
 import { assertLanguagesHaveStores, assertLoadersMatchStores } from './migration-languages.ts'
@@ -31,6 +32,11 @@ export interface Project {
   lease: LeaseConfig
   /** Stores the application dropped; migrations that touch them are `retired`. */
   retired: string[]
+  /**
+   * Fleets of stores, by name (see {@link fleet}): their migrations run once in every member,
+   * by {@link migrateFleets}; `migrate()` and the plan leave them out.
+   */
+  fleets?: Record<string, Fleet> | undefined
   /** Component packages the config disables. */
   ignoredComponents: string[]
   /**
@@ -145,10 +151,13 @@ async function loadRest(
 ): Promise<Project> {
   const root = dirname(configFile)
   const displayConfig = relative(cwd, configFile) || configFile
-  const { components, ignoredComponents } = await componentsOf(config, root, displayConfig)
+  // a fleet's store as made for a placeholder member, never opened: its kind and the files it reads
+  const shapes: Record<string, Adapter> = { ...config.stores }
+  for (const [name, fleet] of Object.entries(config.fleets)) shapes[name] = memberStore(name, fleet, PROTOTYPE_MEMBER)
+  const { components, ignoredComponents } = await componentsOf({ ...config, stores: shapes }, root, displayConfig)
   const stores = storeInfoOf(config.stores)
   const loaders = new Map<string, MigrationFileLoader>()
-  for (const adapter of Object.values(config.stores)) {
+  for (const adapter of Object.values(shapes)) {
     for (const extension of adapter.migrationFiles?.extensions ?? []) {
       if (!loaders.has(extension)) loaders.set(extension, adapter.migrationFiles!)
     }
@@ -161,11 +170,12 @@ async function loadRest(
   const migrations = options.configOnly ? [] : await loadMigrations(components, importer, cwd, loaders)
   const graph = buildGraph(
     migrations,
-    [...Object.keys(config.stores), ...config.retired],
+    [...Object.keys(config.stores), ...Object.keys(config.fleets), ...config.retired],
     components,
     ignoredComponents,
   )
-  assertLoadersMatchStores(graph, config.stores, loaders)
+  assertLoadersMatchStores(graph, shapes, loaders)
+  assertFleetsStandApart(graph, config.fleets)
   return {
     root,
     configFile,
@@ -177,8 +187,18 @@ async function loadRest(
     loaders,
     lease: config.lease,
     retired: config.retired,
+    fleets: config.fleets,
     ignoredComponents,
   }
+}
+
+/**
+ * The migrations that `migrate()`, plans and status run and show: all but the fleets' (which
+ * {@link migrateFleets} runs member by member, and nothing else depends on).
+ */
+export function nodesOutsideFleets(project: Pick<Project, 'graph' | 'fleets'>) {
+  const fleets = Object.keys(project.fleets ?? {})
+  return fleets.length === 0 ? project.graph.nodes : project.graph.nodes.filter((node) => !fleets.includes(node.store))
 }
 
 /**

@@ -5,7 +5,7 @@ import { FluxError, messageOf } from './errors.ts'
 import type { FluxEventListener, StepResult } from './events.ts'
 import { acquireLeases, releaseLeases } from './lease-set.ts'
 import { createPlan, type Plan, type PlanInput, type PlanStep } from './plan.ts'
-import { type Project, storeInfoOf } from './project.ts'
+import { nodesOutsideFleets, type Project, storeInfoOf } from './project.ts'
 import { DEFAULT_CONCURRENCY, runSideBySide, runUnits, stepDependencies } from './run/lanes.ts'
 import { CHAIN_STOPPED, IN_TRANSACTION, runChain, runStep, type StepOptions, transactionalStep } from './step.ts'
 import { closeStores, openStores, readLedgers, storeError } from './stores.ts'
@@ -70,7 +70,7 @@ export async function migrate(project: Project, options: MigrateOptions): Promis
   const storeNames = Object.keys(project.adapters).sort()
   let stores = project.stores
   const input = (ledgers: PlanInput['ledgers'], leased: string[]): PlanInput => ({
-    nodes: project.graph.nodes,
+    nodes: nodesOutsideFleets(project),
     ledgers,
     stores,
     direction: options.direction,

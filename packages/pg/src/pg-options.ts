@@ -45,6 +45,12 @@ export interface PgStoreOptions {
   pglite?: string | PgliteInstance | undefined
   /** Schema of the ledger and lock tables. Default {@link DEFAULT_SCHEMA}. */
   schema?: string
+  /**
+   * The `search_path` of the connections flux opens (with `url`): where migrations' unqualified
+   * names resolve, e.g. `['tenant_acme']` for a fleet member's schema (see `fleet()` in
+   * @flux/core). Default: the server's (normally `"$user", public`).
+   */
+  searchPath?: string | readonly string[] | undefined
   /** Name of the ledger table. Default {@link DEFAULT_LEDGER_TABLE}. */
   ledgerTable?: string
   /**
@@ -88,6 +94,8 @@ export interface PgStoreOptions {
 /** Everything the adapter derives from its options, once. */
 export interface PgSettings {
   readonly source: 'url' | 'pool' | 'pglite'
+  /** `searchPath`, checked; set on every connection flux opens. */
+  readonly searchPath: readonly string[] | undefined
   readonly lock: PgLockMode
   readonly durableEveryMs: number
   /** `"schema"."flux_ledger"`, quoted. */
@@ -161,11 +169,29 @@ export function resolveSettings(options: PgStoreOptions): PgSettings {
       hint: 'a number of milliseconds ≥ 0 (default 250; 0 waits for the disk at the end of every script)',
     })
   }
+  const searchPath =
+    options.searchPath === undefined
+      ? undefined
+      : [options.searchPath].flat().map((name) => validateIdentifier('searchPath entry', name))
+  if (searchPath !== undefined && source !== 'url') {
+    throw new FluxError('CONFIG_INVALID', `pgStore() takes searchPath only with url, not with ${source}`, {
+      hint:
+        source === 'pool'
+          ? "set it on your own pool (options: '-c search_path=…'), or in the migrations"
+          : 'set it in the migrations (`set search_path to …`)',
+    })
+  }
+  if (searchPath !== undefined && searchPath.length === 0) {
+    throw new FluxError('CONFIG_INVALID', 'pgStore() got an empty searchPath', {
+      hint: "name a schema, e.g. searchPath: ['tenant_acme']",
+    })
+  }
   const ledgerTable = `${quoteIdentifier(schema)}.${quoteIdentifier(ledger)}`
   const lockTable = `${quoteIdentifier(schema)}.${quoteIdentifier(lock)}`
   const target = describeTarget(options, source)
   return {
     source,
+    searchPath,
     lock: source === 'pglite' ? 'table' : (options.lock ?? 'advisory'),
     durableEveryMs,
     ledgerTable,

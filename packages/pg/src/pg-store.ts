@@ -242,6 +242,10 @@ async function connect(
       connectionString: options.url,
       keepAlive: true,
       connectionTimeoutMillis: /[?&]connect_timeout=/.test(options.url) ? undefined : DEFAULT_CONNECT_TIMEOUT_MS,
+      // checked identifiers: no space or quote to escape
+      ...(settings.searchPath
+        ? { options: `-c search_path=${settings.searchPath.map((name) => `"${name}"`).join(',')}` }
+        : {}),
     }
     // named, so that a runner that takes the lease over from this one, frozen, can end them
     const names = sessionNames()

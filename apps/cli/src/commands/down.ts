@@ -1,10 +1,13 @@
 import { FluxError, previewPlan } from '@flux/core'
 import type { CommandInput } from '../command.ts'
+import { FLEET_OPTIONS, parseFleetOptions, runFleets } from '../fleet-command.ts'
 import { CONCURRENCY_OPTION, parseConcurrency, parseSteps, runMigrate, TARGET_FORMS } from '../migrate-command.ts'
 import { openProject } from '../project.ts'
+import { printError } from '../run-command.ts'
 import { confirmDown } from '../safe-down.ts'
 
-export const usage = 'flux down <target> | --steps <n> [--yes] [--concurrency <n>] [--json]'
+export const usage =
+  'flux down <target> | --steps <n> [--yes] [--concurrency <n>] [--fleet <name> [--member <name>] [--keep-going]] [--json]'
 export const description = `Reverts applied migrations with their down(), the most recently applied first.
 <target> stays applied and what lies above it is reverted (its applied descendants), never
 another branch or component, except migrations that depend on a reverted one (through
@@ -22,12 +25,16 @@ are released, and the exit code is 130 (143 for SIGTERM) if something was left u
 A second Ctrl-C quits at once.
 Like \`up\`, it reverts stores that nothing orders side by side (dependants first in each lane);
 --concurrency 1 reverts one at a time.
+Fleets are left alone, unless --fleet <name> is given: then only that fleet's members are
+reverted (to <target>, or by --steps, in each member), --concurrency members at once, and
+only with --yes.
 ${TARGET_FORMS}`
 export const maxPositionals = 1
 export const options = {
   steps: { type: 'string', value: 'n', description: 'revert the last n applied migrations' },
   yes: { type: 'boolean', description: 'revert without asking, also other components and data-destroying steps' },
   concurrency: CONCURRENCY_OPTION,
+  ...FLEET_OPTIONS,
 } as const
 export const examples = [
   'flux down --steps 1',
@@ -35,6 +42,7 @@ export const examples = [
   'flux down app@-1',
   'flux down @travel/images@base',
   'flux down base',
+  'flux down --steps 1 --fleet tenants --yes',
 ]
 
 export async function run(input: CommandInput): Promise<number> {
@@ -45,6 +53,8 @@ export async function run(input: CommandInput): Promise<number> {
   if ((steps === undefined) === (target === undefined)) {
     throw new FluxError('USAGE', 'give either a target or --steps <n>', { hint: 'e.g. `flux down --steps 1`' })
   }
+  const fleet = parseFleetOptions(input.values)
+  if (fleet.fleet !== undefined) return downFleet(input, { target, steps, ...fleet })
   const project = await openProject(input.configFile)
   const plan = await previewPlan(project, { direction: 'down', target, steps })
   if (!(await confirmDown(project, plan, input.output, input.values.yes === true))) {
@@ -52,4 +62,41 @@ export async function run(input: CommandInput): Promise<number> {
     return 1
   }
   return runMigrate(input, { direction: 'down', target, steps })
+}
+
+/** `flux down --fleet <name>`: the fleet's members only, each to the target; refused without --yes. */
+async function downFleet(
+  input: CommandInput,
+  options: {
+    target: string | undefined
+    steps: number | undefined
+    fleet: string | undefined
+    member: string | undefined
+    keepGoing: boolean
+  },
+): Promise<number> {
+  if (input.values.yes !== true) {
+    throw new FluxError(
+      'USAGE',
+      `flux down over the fleet "${options.fleet}" reverts migrations in every member: it needs --yes`,
+      {
+        hint: '`flux status --fleet <name> --members` shows where each member stands; add --member <name> for one member',
+      },
+    )
+  }
+  const project = await openProject(input.configFile, { checkSums: true })
+  const outcome = await runFleets(project, input.output, {
+    direction: 'down',
+    ...options,
+    concurrency: parseConcurrency(input.values.concurrency),
+    signal: input.signal,
+    json: input.json,
+  })
+  if (input.json)
+    input.output.printJson({ ok: !outcome.failure, fleets: outcome.reports, error: outcome.failure?.toJSON() })
+  if (outcome.failure) {
+    printError(input.output, outcome.failure)
+    return outcome.failure.exitCode
+  }
+  return 0
 }

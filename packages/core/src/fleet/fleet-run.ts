@@ -1,0 +1,218 @@
+import { randomUUID } from 'node:crypto'
+import { FluxError, messageOf } from '../errors.ts'
+import type { Project } from '../project.ts'
+import { storeInfoOf } from '../project.ts'
+import { migrate, type RunReport } from '../runner.ts'
+import { type Fleet, memberStore, membersOf } from './fleet.ts'
+
+/** Members migrated at once when no `concurrency` is given. */
+export const DEFAULT_FLEET_CONCURRENCY = 4
+/** How long a member leased by another runner waits before it is tried again. */
+const REVISIT_MS = 250
+
+export interface FleetRunOptions {
+  direction: 'up' | 'down'
+  /** For `down`: the target in every member (`base`: all of the fleet's migrations). */
+  target?: string | undefined
+  steps?: number | undefined
+  /** Members at once (default {@link DEFAULT_FLEET_CONCURRENCY}). */
+  concurrency?: number | undefined
+  /** Go on with the other members after one fails, and report every failure. Default: stop taking new members. */
+  keepGoing?: boolean | undefined
+  /** Only this fleet. */
+  fleet?: string | undefined
+  /** Only this member (with `fleet`). */
+  member?: string | undefined
+  signal?: AbortSignal | undefined
+  runId?: string | undefined
+  onProgress?: ((progress: FleetProgress) => void) | undefined
+}
+
+/** Where a fleet's run stands: after each member ends, and when one is found leased by another runner. */
+export interface FleetProgress {
+  fleet: string
+  total: number
+  /** Members at their target: migrated now, or already there. */
+  done: number
+  failed: number
+  /** Members found leased by another runner, waiting to be tried again. */
+  busy: number
+  /** Steps run over all members so far. */
+  steps: number
+  startedAt: number
+  /** The member that just ended, and how. */
+  last?: MemberResult
+}
+
+export interface MemberResult {
+  fleet: string
+  member: string
+  state: 'done' | 'failed' | 'not-started'
+  /** Ids applied (up) or reverted (down) in this member by this run. */
+  steps: string[]
+  error?: { code: string; message: string; hint?: string }
+}
+
+export interface FleetReport {
+  fleet: string
+  members: MemberResult[]
+}
+
+/**
+ * Runs each fleet's migrations in every member: a queue of members, `concurrency` at a time,
+ * each migrated like a project of one store (its own ledger and lease; the other stores count as
+ * done, `migrate()` ran them first). A member whose lease another runner holds is put back and
+ * tried again, so several runners share a fleet with no coordinator but the members' leases.
+ * A failure stops taking new members, unless `keepGoing`.
+ */
+export async function migrateFleets(project: Project, options: FleetRunOptions): Promise<FleetReport[]> {
+  const concurrency = options.concurrency ?? DEFAULT_FLEET_CONCURRENCY
+  if (!Number.isInteger(concurrency) || concurrency < 1) {
+    throw new FluxError('USAGE', `concurrency must be a whole number ≥ 1, got ${concurrency}`)
+  }
+  const fleets = project.fleets ?? {}
+  const names = Object.keys(fleets).sort()
+  if (options.fleet !== undefined && !names.includes(options.fleet)) {
+    throw new FluxError('USAGE', `no fleet "${options.fleet}" in the config`, {
+      hint:
+        names.length > 0 ? `the fleets: ${names.join(', ')}` : 'declare one in `stores` with fleet({ members, store })',
+    })
+  }
+  const reports: FleetReport[] = []
+  for (const name of options.fleet === undefined ? names : [options.fleet]) {
+    const fleet = fleets[name]!
+    const all = await membersOf(name, fleet)
+    if (options.member !== undefined && !all.includes(options.member)) {
+      throw new FluxError('USAGE', `fleet "${name}" has no member "${options.member}"`, {
+        hint: `its members() gave ${all.length} members; \`flux status --fleet ${name} --members\` lists them`,
+      })
+    }
+    const members = options.member === undefined ? all : [options.member]
+    const report = await runFleet(project, name, fleet, members, concurrency, options)
+    reports.push(report)
+    if (!options.keepGoing && report.members.some((member) => member.state !== 'done')) break
+  }
+  return reports
+}
+
+async function runFleet(
+  project: Project,
+  name: string,
+  fleet: Fleet,
+  members: string[],
+  concurrency: number,
+  options: FleetRunOptions,
+): Promise<FleetReport> {
+  const runId = options.runId ?? randomUUID()
+  const results = new Map<string, MemberResult>(
+    members.map((member) => [member, { fleet: name, member, state: 'not-started', steps: [] }]),
+  )
+  const queue = members.map((member) => ({ member, notBefore: 0 }))
+  const progress: FleetProgress = {
+    fleet: name,
+    total: members.length,
+    done: 0,
+    failed: 0,
+    busy: 0,
+    steps: 0,
+    startedAt: Date.now(),
+  }
+  let stopped = false
+  const stop = () => options.signal?.aborted || stopped
+
+  const runMember = async (member: string): Promise<'done' | 'failed' | 'busy'> => {
+    const result = results.get(member)!
+    let report: RunReport
+    try {
+      report = await migrate(memberProject(project, name, memberStore(name, fleet, member)), {
+        direction: options.direction,
+        target: options.target,
+        steps: options.steps,
+        signal: options.signal,
+        runId,
+        concurrency: 1,
+      })
+    } catch (error) {
+      if (FluxError.is(error) && error.code === 'LEASE_TIMEOUT') return 'busy'
+      result.state = 'failed'
+      result.error = failureOf(error, name, member)
+      return 'failed'
+    }
+    result.steps = report.steps
+      .filter((step) => step.status === 'applied' || step.status === 'reverted')
+      .map((step) => step.id)
+    progress.steps += result.steps.length
+    if (report.error) {
+      result.state = 'failed'
+      result.error = failureOf(report.error, name, member)
+      return 'failed'
+    }
+    result.state = 'done'
+    return 'done'
+  }
+
+  const worker = async () => {
+    while (!stop()) {
+      const next = queue.shift()
+      if (!next) return
+      const wait = next.notBefore - Date.now()
+      if (wait > 0) await sleep(wait, options.signal)
+      if (stop()) return
+      const outcome = await runMember(next.member)
+      if (outcome === 'busy') {
+        // another runner has it: try the others first, then come back
+        queue.push({ member: next.member, notBefore: Date.now() + REVISIT_MS })
+        progress.busy = queue.filter((entry) => entry.notBefore > 0).length
+        options.onProgress?.({ ...progress })
+        continue
+      }
+      if (outcome === 'failed') {
+        progress.failed += 1
+        if (!options.keepGoing) stopped = true
+      } else progress.done += 1
+      progress.busy = queue.filter((entry) => entry.notBefore > 0).length
+      options.onProgress?.({ ...progress, last: { ...results.get(next.member)! } })
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(concurrency, members.length) }, worker))
+  return { fleet: name, members: members.map((member) => results.get(member)!) }
+}
+
+/**
+ * The project as one member sees it: the fleet is an ordinary store with the member's adapter,
+ * and every other store counts as done (as a retired one does): `migrate()` ran them before.
+ */
+function memberProject(project: Project, name: string, adapter: Project['adapters'][string]): Project {
+  const others = [...Object.keys(project.adapters), ...Object.keys(project.fleets ?? {})].filter(
+    (other) => other !== name,
+  )
+  const adapters = { [name]: adapter }
+  return {
+    ...project,
+    adapters,
+    stores: storeInfoOf(adapters),
+    fleets: {},
+    retired: [...project.retired, ...others],
+    // a member leased by another runner is left to it, and tried again later
+    lease: { ...project.lease, waitMs: 0 },
+    prefetched: undefined,
+  }
+}
+
+function failureOf(error: unknown, fleet: string, member: string): MemberResult['error'] {
+  if (FluxError.is(error))
+    return { code: error.code, message: error.message, ...(error.hint ? { hint: error.hint } : {}) }
+  return { code: 'MIGRATION_FAILED', message: `fleet "${fleet}", member "${member}": ${messageOf(error)}` }
+}
+
+function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms)
+    function done() {
+      clearTimeout(timer)
+      signal?.removeEventListener('abort', done)
+      resolve()
+    }
+    signal?.addEventListener('abort', done, { once: true })
+  })
+}
