@@ -101,12 +101,12 @@ export function memberStore(name: string, fleet: Fleet, member: string): Adapter
   } catch (error) {
     throw new FluxError(
       'CONFIG_INVALID',
-      `fleet "${name}": making the store of member "${member}" failed: ${(error as Error)?.message}`,
+      `fleet "${name}": making ${member === PROTOTYPE_MEMBER ? 'its store' : `the store of member "${member}"`} failed: ${(error as Error)?.message}`,
       { store: name, cause: error, hint: "check the fleet's store() factory" },
     )
   }
   if (typeof adapter !== 'object' || adapter === null || typeof (adapter as Adapter).open !== 'function') {
-    throw new FluxError('CONFIG_INVALID', `fleet "${name}": store("${member}") did not give a store`, {
+    throw new FluxError('CONFIG_INVALID', `fleet "${name}": its store() factory did not give a store`, {
       store: name,
       hint: "return a store made by an adapter's factory, e.g. (member) => pgStore({ url, schema: member })",
     })
