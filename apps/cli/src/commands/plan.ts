@@ -76,6 +76,15 @@ export async function run({ values, positionals, configFile, output, json }: Com
       output.line(`${output.paint.yellow('lint'.padEnd(12))} ${whereOf(finding)} ${finding.rule}: ${finding.message}`)
     }
     if (lint.length > 0) output.line(output.paint.dim('run `flux lint` for the safe alternatives'))
+    // a fleet's members are not read here: each may stand elsewhere
+    for (const fleet of Object.keys(project.fleets ?? {}).sort()) {
+      const count = project.graph.nodes.filter((node) => node.store === fleet).length
+      output.line(
+        output.paint.dim(
+          `fleet ${fleet}: its ${count} ${count === 1 ? 'migration runs' : 'migrations run'} in every member after the rest; \`flux status --fleet ${fleet} --members\` shows which members are behind`,
+        ),
+      )
+    }
   }
   return plan.problems.length > 0 || sums.length > 0 ? 3 : 0
 }
