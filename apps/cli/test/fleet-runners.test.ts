@@ -78,4 +78,34 @@ describeWithServer('FLUX_TEST_PG_URL', 'many runners over one fleet', () => {
       unreachable: 0,
     })
   })
+
+  it('runners that meet spread over the list instead of trailing each other member by member', async () => {
+    const prefix = uniquePrefix('fleetrun')
+    const dir = await fleetProject(prefix, {
+      '0001_a.sql': tenantSql('create table a (id int);'),
+    })
+    const tenants = Array.from({ length: 120 }, (_, index) => `t${String(index).padStart(3, '0')}`)
+    const env = { TENANTS: tenants.join(',') }
+    const results = await Promise.all([0, 1].map(() => finish(start(['up', '--json'], dir, env))))
+    // who applied each member, in list order
+    const by = new Map<string, number>()
+    for (const [runner, result] of results.entries()) {
+      expect(result.code).toBe(0)
+      for (const member of JSON.parse(result.stdout).fleets[0].members) {
+        if (member.steps.length === 0) continue
+        expect(by.has(member.member)).toBe(false)
+        by.set(member.member, runner)
+      }
+    }
+    expect(by.size).toBe(tenants.length)
+    // in step, the two would take turns every few members (each finding the other's next
+    // members leased); spread, each applies long stretches of the list
+    let longest = 0
+    let stretch = 0
+    for (const [index, tenant] of tenants.entries()) {
+      stretch = index > 0 && by.get(tenant) === by.get(tenants[index - 1]!) ? stretch + 1 : 1
+      longest = Math.max(longest, stretch)
+    }
+    expect(longest).toBeGreaterThanOrEqual(30)
+  })
 })

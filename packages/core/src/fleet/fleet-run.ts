@@ -160,7 +160,9 @@ async function runFleet(
       if (stop()) return
       const outcome = await runMember(next.member)
       if (outcome === 'busy') {
-        // another runner has it: try the others first, then come back
+        // another runner has it: go on from elsewhere in the list, not in step behind it (where
+        // every next member would be its too), and come back to this one later
+        queue.push(...queue.splice(0, Math.floor(Math.random() * queue.length)))
         queue.push({ member: next.member, notBefore: Date.now() + REVISIT_MS })
         progress.busy = queue.filter((entry) => entry.notBefore > 0).length
         options.onProgress?.({ ...progress })
