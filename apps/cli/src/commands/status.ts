@@ -33,7 +33,7 @@ export async function run({ configFile, output, json, values }: CommandInput): P
   const unreachable = status.stores.filter((store) => store.error)
   if (json) output.printJson(hasFleets ? { ...status, fleets } : status)
   else {
-    printStatus(output, status)
+    printStatus(output, status, fleets.length > 0)
     for (const fleet of fleets) printFleet(output, fleet, values.members === true)
   }
   const unreachableMembers = fleets.reduce((sum, fleet) => sum + fleet.summary.unreachable, 0)
@@ -60,7 +60,7 @@ export async function run({ configFile, output, json, values }: CommandInput): P
   return 1
 }
 
-function printStatus(output: Output, status: ProjectStatus): void {
+function printStatus(output: Output, status: ProjectStatus, fleets = false): void {
   for (const store of status.stores) {
     const rows = status.migrations.filter((row) => row.store === store.name)
     output.line(`${output.paint.bold(store.name)} ${output.paint.dim(store.target)}`)
@@ -98,7 +98,9 @@ function printStatus(output: Output, status: ProjectStatus): void {
   const total = status.migrations.length
   output.line(
     total === 0
-      ? 'no migrations yet: `flux new <name>` writes one'
+      ? fleets
+        ? 'no migrations outside the fleets'
+        : 'no migrations yet: `flux new <name>` writes one'
       : `${total} ${total === 1 ? 'migration' : 'migrations'}: ${countBy(status.migrations.map((row) => (row.changed ? 'changed' : row.status)))}`,
   )
 }
