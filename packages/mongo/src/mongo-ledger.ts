@@ -189,10 +189,13 @@ export function mongoLedger(
         const ids = changes.map((change) => ('record' in change ? change.record.id : change.remove))
         try {
           const operations: AnyBulkWriteOperation<EntryDocument>[] = []
-          const [seqs] = await Promise.all([
-            Promise.all(changes.map((change) => ('record' in change ? nextSeq(held) : undefined))),
-            register(held, ids, what),
-          ])
+          // numbered one after another, in the changes' order: two new entries keep theirs
+          const numbering = (async () => {
+            const numbers: (number | undefined)[] = []
+            for (const change of changes) numbers.push('record' in change ? await nextSeq(held) : undefined)
+            return numbers
+          })()
+          const [seqs] = await Promise.all([numbering, register(held, ids, what)])
           changes.forEach((change, index) => {
             if ('record' in change) {
               // numbered every time: $min keeps the number of an entry that has one
