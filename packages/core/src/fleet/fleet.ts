@@ -1,5 +1,5 @@
 import type { Adapter } from '../adapter.ts'
-import { FluxError } from '../errors.ts'
+import { FluxError, messageOf } from '../errors.ts'
 import type { Graph, MigrationNode } from '../graph/graph.ts'
 
 const FLEET = Symbol.for('flux.fleet')
@@ -65,7 +65,7 @@ export async function membersOf(name: string, fleet: Fleet): Promise<string[]> {
   try {
     members = await fleet.members()
   } catch (error) {
-    throw new FluxError('CONFIG_INVALID', `fleet "${name}": listing its members failed: ${(error as Error)?.message}`, {
+    throw new FluxError('CONFIG_INVALID', `fleet "${name}": listing its members failed: ${messageOf(error)}`, {
       store: name,
       hint: 'check what its members() reads (a catalog table, an environment variable, a file)',
       cause: error,
@@ -101,7 +101,7 @@ export function memberStore(name: string, fleet: Fleet, member: string): Adapter
   } catch (error) {
     throw new FluxError(
       'CONFIG_INVALID',
-      `fleet "${name}": making ${member === PROTOTYPE_MEMBER ? 'its store' : `the store of member "${member}"`} failed: ${(error as Error)?.message}`,
+      `fleet "${name}": making ${member === PROTOTYPE_MEMBER ? 'its store' : `the store of member "${member}"`} failed: ${messageOf(error)}`,
       { store: name, cause: error, hint: "check the fleet's store() factory" },
     )
   }
