@@ -7,9 +7,9 @@ import {
   asSection,
   CORPORA,
   describeWithServer,
+  expectTakenOver,
   filesOf,
   flux,
-  fluxLedger,
   fluxProject,
   freshDatabase,
   hasTable,
@@ -95,23 +95,7 @@ describeWithServer('flux import diesel', (server) => {
       expect(sections.down, name).toBe(asSection(await readFile(join(LEMMY, name, 'down.sql'), 'utf8')))
     }
     const ids = folders.map((name) => `app/${name}`)
-    const status = statuses(project, url)
-    expect(ids.map((id) => status[id])).toEqual([
-      ...Array(half).fill('applied'),
-      ...Array(folders.length - half).fill('pending'),
-    ])
-
-    const again = flux(project, url, 'import', 'diesel', '--store', 'catalog', '--from', from)
-    expect(again.code, again.stderr).toBe(0)
-    expect(again.stdout).toContain('nothing to import')
-
-    const up = flux(project, url, 'up')
-    expect(up.code, up.stderr).toBe(0)
-    const runOf = new Map((await fluxLedger(url)).map((row) => [row.id, row.run_id]))
-    expect(runOf.size).toBe(folders.length)
-    expect(new Set(ids.slice(0, half).map((id) => runOf.get(id))).size).toBe(1)
-    expect(new Set(ids.slice(half).map((id) => runOf.get(id))).size).toBe(1)
-    expect(runOf.get(ids[half]!)).not.toBe(runOf.get(ids[0]!))
+    await expectTakenOver(project, url, ['diesel', '--store', 'catalog', '--from', from], ids, half)
     expect(
       await withDatabase(
         url,

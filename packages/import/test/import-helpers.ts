@@ -144,6 +144,37 @@ export async function fluxLedger(url: string): Promise<{ id: string; run_id: str
   })
 }
 
+/**
+ * What a take-over of a history half applied by its tool must show: the first `half` of `ids`
+ * applied and the rest pending; the same import again imports nothing; then `flux up` applies the
+ * rest, all in one new run (the imported ones were recorded together, by the import).
+ */
+export async function expectTakenOver(
+  project: string,
+  url: string,
+  importArgs: readonly string[],
+  ids: readonly string[],
+  half: number,
+): Promise<void> {
+  const status = statuses(project, url)
+  expect(ids.map((id) => status[id])).toEqual([
+    ...Array(half).fill('applied'),
+    ...Array(ids.length - half).fill('pending'),
+  ])
+
+  const again = flux(project, url, 'import', ...importArgs)
+  expect(again.code, again.stderr).toBe(0)
+  expect(again.stdout).toContain('nothing to import')
+
+  const up = flux(project, url, 'up')
+  expect(up.code, up.stderr).toBe(0)
+  const runOf = new Map((await fluxLedger(url)).map((row) => [row.id, row.run_id]))
+  expect(runOf.size).toBe(ids.length)
+  expect(new Set(ids.slice(0, half).map((id) => runOf.get(id))).size).toBe(1)
+  expect(new Set(ids.slice(half).map((id) => runOf.get(id))).size).toBe(1)
+  expect(runOf.get(ids[half]!)).not.toBe(runOf.get(ids[0]!))
+}
+
 /** Whether the database has that table. */
 export async function hasTable(url: string, table: string): Promise<boolean> {
   return withDatabase(url, async (client) => {

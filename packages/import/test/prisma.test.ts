@@ -8,16 +8,15 @@ import {
   asSection,
   CORPORA,
   describeWithServer,
+  expectTakenOver,
   filesOf,
   flux,
-  fluxLedger,
   fluxProject,
   freshDatabase,
   hasTable,
   psqlFiles,
   schemaDump,
   sectionsOf,
-  statuses,
   withDatabase,
 } from './import-helpers.ts'
 
@@ -98,24 +97,8 @@ describeWithServer('flux import prisma', (server) => {
     expect(await readFile(join(folder, '20250226173250_remove_paddle_subscriptions.sql'), 'utf8')).toContain(
       '-- flux:transaction off (it has its own BEGIN/COMMIT)',
     )
-    const status = statuses(project, url)
     const ids = names.map((name) => `app/${name}`)
-    expect(ids.map((id) => status[id])).toEqual([
-      ...Array(half).fill('applied'),
-      ...Array(names.length - half).fill('pending'),
-    ])
-
-    const again = flux(project, url, 'import', 'prisma', '--store', 'catalog', '--from', RALLLY)
-    expect(again.code, again.stderr).toBe(0)
-    expect(again.stdout).toContain('nothing to import')
-
-    const up = flux(project, url, 'up')
-    expect(up.code, up.stderr).toBe(0)
-    const runOf = new Map((await fluxLedger(url)).map((row) => [row.id, row.run_id]))
-    expect(runOf.size).toBe(names.length)
-    expect(new Set(ids.slice(0, half).map((id) => runOf.get(id))).size).toBe(1)
-    expect(new Set(ids.slice(half).map((id) => runOf.get(id))).size).toBe(1)
-    expect(runOf.get(ids[half]!)).not.toBe(runOf.get(ids[0]!))
+    await expectTakenOver(project, url, ['prisma', '--store', 'catalog', '--from', RALLLY], ids, half)
 
     const byHand = await freshDatabase(server)
     psqlFiles(
