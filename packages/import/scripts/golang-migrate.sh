@@ -13,18 +13,17 @@ if [ -x "$OUT" ]; then
   echo "$OUT"
   exit 0
 fi
-GO=$(command -v go 2>/dev/null || true)
-if [ -z "$GO" ] && [ -x /usr/local/go/bin/go ]; then GO=/usr/local/go/bin/go; fi
-if [ -z "$GO" ]; then
+# the project's own Go helpers: how scripts/services finds Go and sets its caches
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)
+# shellcheck source=../../../scripts/lib/services-common.sh
+. "$root/scripts/lib/services-common.sh"
+# shellcheck source=../../../scripts/lib/services-go.sh
+. "$root/scripts/lib/services-go.sh"
+if ! svc_find_go; then
   echo "golang-migrate: no go command on PATH or in /usr/local/go/bin" >&2
   exit 3
 fi
-export GOPATH="$FLUX_CACHE/go"
-export GOMODCACHE="$FLUX_CACHE/go/mod"
-export GOCACHE="$FLUX_CACHE/go/cache"
-export GOTOOLCHAIN=local
-export GOFLAGS="-mod=mod -modcacherw -buildvcs=false"
-export CGO_ENABLED=0
+svc_go_env
 export GOBIN="$FLUX_CACHE/go/build/golang-migrate-$VERSION"
 mkdir -p "$GOBIN" "$(dirname "$OUT")"
 # the `postgres` tag links the PostgreSQL driver; the file source is always there
