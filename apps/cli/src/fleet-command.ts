@@ -1,4 +1,11 @@
-import { type FleetProgress, type FleetReport, FluxError, migrateFleets, type Project } from '@flux/core'
+import {
+  type FleetProgress,
+  type FleetReport,
+  type FleetSelection,
+  FluxError,
+  migrateFleets,
+  type Project,
+} from '@flux/core'
 import { createRateMeter, formatCount, formatProgress, progressBar, progressLineDue } from './format.ts'
 import type { Output } from './output.ts'
 
@@ -49,6 +56,8 @@ export async function runFleets(
     keepGoing: boolean
     signal: AbortSignal
     json: boolean
+    /** From `selectFleets()`, called before the rest of the graph ran. */
+    selected?: FleetSelection[] | undefined
   },
 ): Promise<FleetOutcome> {
   const meters = new Map<string, { rate: ReturnType<typeof createRateMeter>; last: { at: number; done: number } }>()
@@ -90,6 +99,7 @@ export async function runFleets(
       keepGoing: options.keepGoing,
       fleet: options.fleet,
       member: options.member,
+      selected: options.selected,
       signal: options.signal,
       onProgress,
     })

@@ -7,6 +7,7 @@ import {
   migrate,
   type PlanStep,
   type StepResult,
+  selectFleets,
 } from '@flux/core'
 import type { CommandInput } from './command.ts'
 import { parseFleetOptions, runFleets } from './fleet-command.ts'
@@ -43,7 +44,13 @@ export async function runMigrate(
   const { output, json } = input
   // the stores connect while the migration files load; migrate() takes them from there.
   // A folder that no longer matches its flux.sum stops both directions before any file is imported.
-  const project = await openProject(input.configFile, { prefetch: true, checkSums: true })
+  // (with --fleet, after the fleet and member are checked: an unknown one is refused before any store opens)
+  const project = await openProject(input.configFile, { prefetch: fleetOptions.fleet === undefined, checkSums: true })
+  // an unknown --fleet or --member is refused before anything runs
+  const selected =
+    options.direction === 'up' && fleetOptions.fleet !== undefined
+      ? await selectFleets(project, fleetOptions)
+      : undefined
   const reporter = createReporter(output, json, concurrency)
   // `up` runs every fleet's members after the rest (`down` over a fleet is `flux down --fleet`)
   const fleetsRun = options.direction === 'up' && Object.keys(project.fleets ?? {}).length > 0
@@ -107,6 +114,7 @@ export async function runMigrate(
     const outcome = await runFleets(project, output, {
       ...options,
       ...fleetOptions,
+      selected,
       concurrency,
       signal: input.signal,
       json,

@@ -3,6 +3,8 @@
 // failed member stops new ones unless --keep-going, and the rules that keep a fleet's runs well
 // defined are enforced at load.
 
+import { writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
 import { describeWithServer } from '@flux/core/testing'
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { connect, fleetProject, ledgerOf, type PgClient, tablesOf, tenantSql, uniquePrefix } from './fleet-helpers.ts'
@@ -170,12 +172,21 @@ export default defineMigration({ store: 'tenants', uses: ['catalog'], async up()
     expect(memberAlone.code).toBe(2)
     expect(memberAlone.stderr).toContain('--member needs --fleet')
 
+    // a pending migration outside the fleet: the refusals below run nothing, it included
+    await writeFile(
+      join(dir, 'migrations', '0003_prices.sql'),
+      `-- flux:store catalog\n-- flux:parents\n-- flux:up\ncreate table ${prefix}_catalog.prices (id int);\n`,
+    )
     const unknown = await flux(['up', '--fleet', 'tenants', '--member', 'nobody'], dir, env)
     expect(unknown.code).toBe(2)
     expect(unknown.stderr).toContain('fleet "tenants" has no member "nobody"')
     const unknownFleet = await flux(['up', '--fleet', 'tenant'], dir, env)
     expect(unknownFleet.code).toBe(2)
     expect(unknownFleet.stderr).toContain('no fleet "tenant" in the config')
+    expect(await tablesOf(client, `${prefix}_catalog`)).not.toContain('prices')
+    // named right, the same command runs the rest of the graph first
+    expect((await flux(['up', '--fleet', 'tenants', '--member', 'acme'], dir, env)).code).toBe(0)
+    expect(await tablesOf(client, `${prefix}_catalog`)).toContain('prices')
 
     // still at head: none of the refused commands touched a member
     for (const tenant of ['acme', 'globex']) {

@@ -237,6 +237,16 @@ export interface BlobStore {
  * export default defineConfig({ stores: { photos: fsStore({ root: './var/photos' }) } })
  * ```
  */
+/** What core tells `open()` about the run ahead. */
+export interface OpenOptions {
+  /**
+   * `false` when this run is unlikely to take the store's lease: a command that only reads, or
+   * a fleet member that is probably at its target already. An adapter that prepares a lease
+   * ahead (a connection of its own, opened while the run plans) can skip it. Default `true`.
+   */
+  leaseLikely?: boolean
+}
+
 export interface Adapter<Client = unknown> {
   /** Contract version: always `'v1'` for this interface. */
   readonly specVersion: AdapterSpecVersion
@@ -249,7 +259,7 @@ export interface Adapter<Client = unknown> {
    * `STORE_UNAVAILABLE` error that says what is wrong and shows `describe()`, not a secret.
    * Called once by core before anything else; creates nothing in the store.
    */
-  open(): Promise<void>
+  open(options?: OpenOptions): Promise<void>
   /** Disconnects what `open()` connected. Never closes a client the user passed in. */
   close(): Promise<void>
   /** The target without secrets, for humans: `"fs /srv/app/var/photos"`, `"pg 127.0.0.1:5432/app"`. */

@@ -16,6 +16,7 @@ export type {
   LintFinding,
   LintSubject,
   MigrationFileLoader,
+  OpenOptions,
 } from './adapter.ts'
 export { batchesTransactions, capabilitiesOf } from './adapter.ts'
 export type { ComponentConfig, FluxConfig, LeaseConfig, ValidConfig } from './config.ts'
@@ -41,8 +42,8 @@ export { ExitCode, exitCodeOf, FluxError, messageOf } from './errors.ts'
 export type { FluxEvent, FluxEventListener, StepResult, StepStatus } from './events.ts'
 export type { Fleet, FleetOptions } from './fleet/fleet.ts'
 export { fleet, isFleet } from './fleet/fleet.ts'
-export type { FleetProgress, FleetReport, FleetRunOptions, MemberResult } from './fleet/fleet-run.ts'
-export { DEFAULT_FLEET_CONCURRENCY, migrateFleets } from './fleet/fleet-run.ts'
+export type { FleetProgress, FleetReport, FleetRunOptions, FleetSelection, MemberResult } from './fleet/fleet-run.ts'
+export { DEFAULT_FLEET_CONCURRENCY, migrateFleets, selectFleets } from './fleet/fleet-run.ts'
 export type { FleetStatus, MemberStatus } from './fleet/fleet-status.ts'
 export { readFleetStatus } from './fleet/fleet-status.ts'
 export type { Graph, MigrationNode } from './graph/graph.ts'

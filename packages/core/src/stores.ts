@@ -1,4 +1,4 @@
-import type { Adapter, LedgerEntry } from './adapter.ts'
+import type { Adapter, LedgerEntry, OpenOptions } from './adapter.ts'
 import { FluxError, messageOf } from './errors.ts'
 
 /**
@@ -61,9 +61,15 @@ function safeDescribe(adapter: Adapter): string {
 }
 
 /** Opens the named stores, all at once; on a failure closes those that opened and throws. */
-export async function openStores(adapters: Readonly<Record<string, Adapter>>, names: readonly string[]): Promise<void> {
+export async function openStores(
+  adapters: Readonly<Record<string, Adapter>>,
+  names: readonly string[],
+  options?: OpenOptions,
+): Promise<void> {
   const results = await Promise.allSettled(
-    names.map((name) => inStore(name, adapters[name]!, 'open it', () => adapters[name]!.open(), 'STORE_UNAVAILABLE')),
+    names.map((name) =>
+      inStore(name, adapters[name]!, 'open it', () => adapters[name]!.open(options), 'STORE_UNAVAILABLE'),
+    ),
   )
   const failure = results.find((result) => result.status === 'rejected')
   if (failure) {

@@ -117,7 +117,7 @@ export function pgStore(options: PgStoreOptions): Adapter<PgClient> {
     migrationFiles: SQL_FILES,
     lint: lintMigrations,
 
-    async open() {
+    async open(openOptions) {
       if (driver) return
       let opened: Driver | undefined
       try {
@@ -129,8 +129,8 @@ export function pgStore(options: PgStoreOptions): Adapter<PgClient> {
       }
       driver = opened
       // a session of its own for the lease connects while the run loads and plans (a second
-      // connection, closed unused by commands that take no lease)
-      if (options.url && settings.lock === 'advisory') lease.warm?.()
+      // connection, closed unused when no lease is taken after all); not when core expects none
+      if (options.url && settings.lock === 'advisory' && openOptions?.leaseLikely !== false) lease.warm?.()
     },
 
     async close() {

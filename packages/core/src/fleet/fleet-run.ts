@@ -3,6 +3,7 @@ import { FluxError, messageOf } from '../errors.ts'
 import type { Project } from '../project.ts'
 import { storeInfoOf } from '../project.ts'
 import { migrate, type RunReport } from '../runner.ts'
+import { openStores, readLedgers } from '../stores.ts'
 import { type Fleet, memberStore, membersOf } from './fleet.ts'
 
 /** Members migrated at once when no `concurrency` is given. */
@@ -26,6 +27,8 @@ export interface FleetRunOptions {
   signal?: AbortSignal | undefined
   runId?: string | undefined
   onProgress?: ((progress: FleetProgress) => void) | undefined
+  /** What {@link selectFleets} gave, when it was called ahead (default: it is called now). */
+  selected?: FleetSelection[] | undefined
 }
 
 /** Where a fleet's run stands: after each member ends, and when one is found leased by another runner. */
@@ -70,29 +73,51 @@ export async function migrateFleets(project: Project, options: FleetRunOptions):
   if (!Number.isInteger(concurrency) || concurrency < 1) {
     throw new FluxError('USAGE', `concurrency must be a whole number ≥ 1, got ${concurrency}`)
   }
-  const fleets = project.fleets ?? {}
-  const names = Object.keys(fleets).sort()
-  if (options.fleet !== undefined && !names.includes(options.fleet)) {
-    throw new FluxError('USAGE', `no fleet "${options.fleet}" in the config`, {
-      hint:
-        names.length > 0 ? `the fleets: ${names.join(', ')}` : 'declare one in `stores` with fleet({ members, store })',
-    })
-  }
+  const selected = options.selected ?? (await selectFleets(project, options))
   const reports: FleetReport[] = []
-  for (const name of options.fleet === undefined ? names : [options.fleet]) {
-    const fleet = fleets[name]!
-    const all = await membersOf(name, fleet)
-    if (options.member !== undefined && !all.includes(options.member)) {
-      throw new FluxError('USAGE', `fleet "${name}" has no member "${options.member}"`, {
-        hint: `its members() gave ${all.length} members; \`flux status --fleet ${name} --members\` lists them`,
-      })
-    }
-    const members = options.member === undefined ? all : [options.member]
+  for (const { fleet: name, members: listed } of selected) {
+    const fleet = project.fleets![name]!
+    const members = listed ?? (await membersOf(name, fleet))
     const report = await runFleet(project, name, fleet, members, concurrency, options)
     reports.push(report)
     if (!options.keepGoing && report.members.some((member) => member.state !== 'done')) break
   }
   return reports
+}
+
+/** A fleet to run, and its members when they were listed ahead (`--member`). */
+export interface FleetSelection {
+  fleet: string
+  members?: string[]
+}
+
+/**
+ * The fleets `options` name (all when none), checked before anything runs: a fleet that is not
+ * in the config, or a member its `members()` does not give, is a usage error. Members are listed
+ * here only for `member`; otherwise when the fleet's turn comes (a catalog table that `members()`
+ * reads may be made by the migrations that run first).
+ */
+export async function selectFleets(
+  project: Project,
+  options: Pick<FleetRunOptions, 'fleet' | 'member'>,
+): Promise<FleetSelection[]> {
+  const fleets = project.fleets ?? {}
+  const names = Object.keys(fleets).sort()
+  if (options.fleet === undefined) return names.map((fleet) => ({ fleet }))
+  if (!names.includes(options.fleet)) {
+    throw new FluxError('USAGE', `no fleet "${options.fleet}" in the config`, {
+      hint:
+        names.length > 0 ? `the fleets: ${names.join(', ')}` : 'declare one in `stores` with fleet({ members, store })',
+    })
+  }
+  if (options.member === undefined) return [{ fleet: options.fleet }]
+  const all = await membersOf(options.fleet, fleets[options.fleet]!)
+  if (!all.includes(options.member)) {
+    throw new FluxError('USAGE', `fleet "${options.fleet}" has no member "${options.member}"`, {
+      hint: `its members() gave ${all.length} members; \`flux status --fleet ${options.fleet} --members\` lists them`,
+    })
+  }
+  return [{ fleet: options.fleet, members: [options.member] }]
 }
 
 async function runFleet(
@@ -189,6 +214,11 @@ function memberProject(project: Project, name: string, adapter: Project['adapter
     (other) => other !== name,
   )
   const adapters = { [name]: adapter }
+  // opened here rather than by migrate(): with several runners most members a runner visits are
+  // at their target already (another runner migrated them), and need no lease prepared ahead
+  const prefetched = openStores(adapters, [name], { leaseLikely: false }).then(() => readLedgers(adapters, [name]))
+  // migrate() takes it, and reports its failure
+  prefetched.catch(() => {})
   return {
     ...project,
     adapters,
@@ -197,7 +227,7 @@ function memberProject(project: Project, name: string, adapter: Project['adapter
     retired: [...project.retired, ...others],
     // a member leased by another runner is left to it, and tried again later
     lease: { ...project.lease, waitMs: 0 },
-    prefetched: undefined,
+    prefetched,
   }
 }
 

@@ -65,7 +65,7 @@ async function memberStatus(
 ): Promise<MemberStatus> {
   const adapter = memberStore(name, project.fleets![name]!, member)
   try {
-    await adapter.open()
+    await adapter.open({ leaseLikely: false })
     const entries = await adapter.ledger.read()
     const rows = statusOf(nodes, { [name]: entries }, { ignoredComponents: project.ignoredComponents })
     const dirty = rows.filter((row) => row.status === 'dirty').map((row) => row.id)
