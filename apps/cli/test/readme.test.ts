@@ -49,7 +49,10 @@ const CASES: Record<string, string> = {
   'npx flux init': 'the quickstart, below, and with a real install in install/ (pnpm test:install)',
   'stores: {\n    photos: fsStore': 'the config, below',
   'defineMigration<FsClient>': 'the migration, below',
-  '-- flux:up': 'the .sql header, below',
+  '-- flux:transaction off': 'the .sql header, below',
+  'tenants: fleet({': 'the fleet of tenant schemas, below',
+  '-- migrations/20261201090000_invoices.sql': "the fleet's migration, below",
+  'TENANTS=acme,globex npx flux up': "the fleet's commands, below",
   '"flux": { "migrations"': 'a component package, below',
   "components: { '@travel/images'": 'a component bound to a store, below',
   'checkStairway(project)': 'the testing helpers, below',
@@ -142,27 +145,82 @@ describe('README.md', () => {
   })
 })
 
+/** `body` with a query function on a connection to `url`, closed after. */
+async function withPg<T>(url: string, body: (query: (text: string) => Promise<{ rows: unknown[] }>) => Promise<T>) {
+  // pg is @flux/pg's dependency, not this package's
+  const pg = createRequire(createRequire(import.meta.url).resolve('@flux/pg'))('pg') as {
+    Client: new (options: {
+      connectionString: string
+    }) => {
+      connect(): Promise<void>
+      query(text: string): Promise<{ rows: unknown[] }>
+      end(): Promise<void>
+    }
+  }
+  const client = new pg.Client({ connectionString: url })
+  await client.connect()
+  try {
+    return await body((text) => client.query(text))
+  } finally {
+    await client.end()
+  }
+}
+
+describeWithServer('FLUX_TEST_PG_URL', 'README.md: a fleet of tenant schemas', (url) => {
+  const prefix = `flux_readme_${randomBytes(5).toString('hex')}`
+  afterAll(() =>
+    withPg(url, async (query) => {
+      for (const tenant of ['acme', 'globex', 'initech'])
+        await query(`drop schema if exists ${prefix}_${tenant} cascade`)
+    }),
+  )
+
+  it('the config, the migration and the commands as written migrate each tenant, then the one added', async () => {
+    const dir = await emptyProject()
+    const config = (await block('tenants: fleet({')).text
+    // the tenants' schemas get a prefix of this test's own
+    const own = config.replaceAll('`t_$' + '{tenant}`', `\`${prefix}_\${tenant}\``)
+    expect(own).not.toBe(config)
+    await writeFile(join(dir, 'flux.config.ts'), own)
+    await mkdir(join(dir, 'migrations'))
+    const migration = await block('-- migrations/20261201090000_invoices.sql')
+    await writeFile(join(dir, 'migrations', '20261201090000_invoices.sql'), `${migration.text}\n`)
+    const lines = (await block('TENANTS=acme,globex npx flux up')).text
+      .split('\n')
+      .map((line) => line.replace(/\s+#.*$/, '').trim())
+      .filter(Boolean)
+    const commands = lines.map((line) => /^TENANTS=(\S+) npx flux (.+)$/.exec(line))
+    expect(commands.map((command) => command?.[2])).toEqual(['up', 'up', 'status --fleet tenants --members'])
+    const results = []
+    for (const command of commands) {
+      const result = await flux(command![2]!.split(/\s+/), dir, { DATABASE_URL: url, TENANTS: command![1]! })
+      expect(result.code, `${command![0]}\n${result.stderr}`).toBe(0)
+      results.push(result)
+    }
+    expect(results[0]!.stdout).toContain('fleet tenants: 2 members, 2 at their target (2 migrations applied)')
+    expect(results[1]!.stdout).toContain('fleet tenants: 3 members, 3 at their target (1 migrations applied)')
+    expect(results[2]!.stdout).toMatch(/ {2}acme {2}at head\n {2}globex {2}at head\n {2}initech {2}at head\n/)
+    const tables = await withPg(url, (query) =>
+      query(
+        `select table_schema from information_schema.tables where table_name = 'invoices' and table_schema like '${prefix}%' order by 1`,
+      ),
+    )
+    expect(tables.rows).toEqual(
+      ['acme', 'globex', 'initech'].map((tenant) => ({ table_schema: `${prefix}_${tenant}` })),
+    )
+  })
+})
+
 describeWithServer('FLUX_TEST_PG_URL', 'README.md with PostgreSQL', (url) => {
   const schema = `flux_readme_${randomBytes(5).toString('hex')}`
   // the SQL runs in a schema of its own: search_path in the connection's options
   const databaseUrl = `${url}${url.includes('?') ? '&' : '?'}options=${encodeURIComponent(`-c search_path=${schema}`)}`
-  afterAll(async () => {
-    // pg is @flux/pg's dependency, not this package's
-    const pg = createRequire(createRequire(import.meta.url).resolve('@flux/pg'))('pg') as {
-      Client: new (options: {
-        connectionString: string
-      }) => {
-        connect(): Promise<void>
-        query(text: string): Promise<unknown>
-        end(): Promise<void>
-      }
-    }
-    const client = new pg.Client({ connectionString: url })
-    await client.connect()
-    await client.query(`drop schema if exists ${schema} cascade`)
-    await client.query(`drop schema if exists ${schema}_flux cascade`)
-    await client.end()
-  })
+  afterAll(() =>
+    withPg(url, async (query) => {
+      await query(`drop schema if exists ${schema} cascade`)
+      await query(`drop schema if exists ${schema}_flux cascade`)
+    }),
+  )
 
   it('a .sql migration with the header as written applies, and its down reverts it', async () => {
     const dir = await emptyProject()
@@ -181,7 +239,10 @@ export default defineConfig({
       join(dir, 'migrations', '20261101090000_hotels.sql'),
       `-- flux:store catalog\n-- flux:up\ncreate schema ${schema};\ncreate table hotel (id int primary key, name text);\n-- flux:down\ndrop schema ${schema} cascade;\n`,
     )
-    await writeFile(join(dir, 'migrations', '20261102090000_hotel-name.sql'), `${(await block('-- flux:up')).text}\n`)
+    await writeFile(
+      join(dir, 'migrations', '20261102090000_hotel-name.sql'),
+      `${(await block('-- flux:transaction off')).text}\n`,
+    )
     const env = { DATABASE_URL: databaseUrl }
     const plan = await flux(['plan', '--sql'], dir, env)
     expect(plan.code, plan.stderr).toBe(0)
