@@ -1,15 +1,17 @@
-// A fleet of tenant schemas (`pnpm build`, `scripts/services start`, `eval "$(scripts/services env)"`,
-// then `pnpm bench:fleet`): 500 schemas (FLUX_BENCH_MEMBERS) on the project's PostgreSQL, 20
-// one-statement `.sql` migrations each (FLUX_BENCH_MIGRATIONS), applied by
+// A fleet of tenants (`pnpm build`, `scripts/services start`, `eval "$(scripts/services env)"`,
+// then `pnpm bench:fleet`) on the project's PostgreSQL, in two layouts: 500 schemas in one
+// database (FLUX_BENCH_MEMBERS), and 200 databases (FLUX_BENCH_DATABASES; 0 skips them), a
+// connection of its own per member for flux and the floor alike. 20 one-statement `.sql`
+// migrations each (FLUX_BENCH_MIGRATIONS), applied by
 // - `flux up` (one runner, its default concurrency: 4 members at once),
 // - 4 `flux up` processes started together over the same fleet (the time until the last ends),
 // - the floor: a script with the bare `pg` driver doing the same SQL in each tenant, 4 tenants at
 //   once, one connection each, one transaction per migration with its ledger row, and nothing
 //   else (no lease, no checksums, no plan).
-// Printed: the medians of 3 runs (FLUX_BENCH_RUNS), the ratios "flux / floor" (target ≤ 1.3×)
-// and "4 runners / 1 runner" (target ≤ 1), and the machine's load. Each figure is a whole
-// process (or four), spawned, on schemas of its own, dropped after the run; the scenarios take
-// turns going first. The projects live in the system's temporary folder and import flux and
+// Printed per layout: the medians of 3 runs (FLUX_BENCH_RUNS), the ratios "flux / floor" (target
+// ≤ 1.3×) and "4 runners / 1 runner" (target ≤ 1), and the machine's load. Each figure is a whole
+// process (or four), spawned, on schemas of its own (in the databases, made once and dropped at
+// the end), dropped after the run; the scenarios take turns going first. The projects live in the system's temporary folder and import flux and
 // its adapters through a link to apps/cli's node_modules.
 import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
@@ -25,7 +27,8 @@ const here = dirname(fileURLToPath(import.meta.url))
 const fluxBin = join(here, '../apps/cli/bin/flux.js')
 const modules = join(here, '../apps/cli/node_modules')
 const pgPath = createRequire(import.meta.url).resolve('pg')
-const MEMBERS = Number(process.env.FLUX_BENCH_MEMBERS ?? 500)
+const SCHEMAS = Number(process.env.FLUX_BENCH_MEMBERS ?? 500)
+const DATABASES = Number(process.env.FLUX_BENCH_DATABASES ?? 200)
 const MIGRATIONS = Number(process.env.FLUX_BENCH_MIGRATIONS ?? 20)
 const RUNS = Number(process.env.FLUX_BENCH_RUNS ?? 3)
 const CONCURRENCY = 4
@@ -42,12 +45,42 @@ const pad = (index: number, width: number) => String(index).padStart(width, '0')
 /** Migration `index`'s one statement, the same for flux and the floor. */
 const statementOf = (index: number) => `create table t${pad(index, 2)} (id int primary key, value text)`
 
-/** A project whose fleet `tenants` has MEMBERS schemas `<prefix>_<n>`, listed in members.txt. */
-async function writeProject(prefix: string): Promise<string> {
+/**
+ * Where the members are: schemas `<prefix>_<n>` in the test database, or a schema `<prefix>` in
+ * each database `<DATABASE_PREFIX>_<n>`.
+ */
+interface Layout {
+  name: string
+  members: number
+  /** The config's expression for member `tenant`'s connection string, and its schema (with `prefix` in scope). */
+  url: string
+  schema: string
+}
+
+const DATABASE_PREFIX = 'bfleetdb'
+/** A database's connection string, as the config and the floor compute it. */
+const DATABASE_URL_OF = `(tenant) => { const at = new URL(process.env.FLUX_TEST_PG_URL); at.pathname = '/${DATABASE_PREFIX}_' + tenant; return at.href }`
+const LAYOUTS: Layout[] = [
+  {
+    name: `${SCHEMAS} schemas in one database`,
+    members: SCHEMAS,
+    url: 'process.env.FLUX_TEST_PG_URL',
+    schema: 'prefix + "_" + tenant',
+  },
+  {
+    name: `${DATABASES} databases`,
+    members: DATABASES,
+    url: `(${DATABASE_URL_OF})(tenant)`,
+    schema: 'prefix',
+  },
+].filter((layout) => layout.members > 0)
+
+/** A project whose fleet `tenants` has the layout's members, listed in members.txt. */
+async function writeProject(prefix: string, layout: Layout): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'flux-bench-fleet-'))
   await symlink(modules, join(dir, 'node_modules'), 'dir')
   await writeFile(join(dir, 'package.json'), `${JSON.stringify({ private: true, type: 'module' })}\n`)
-  const members = Array.from({ length: MEMBERS }, (_, index) => pad(index, 4))
+  const members = Array.from({ length: layout.members }, (_, index) => pad(index, 4))
   await writeFile(join(dir, 'members.txt'), `${members.join('\n')}\n`)
   await writeFile(
     join(dir, 'flux.config.ts'),
@@ -55,12 +88,12 @@ async function writeProject(prefix: string): Promise<string> {
 import { defineConfig, fleet } from '@flux/core'
 import { pgStore } from '@flux/pg'
 
-const url = process.env.FLUX_TEST_PG_URL
+const prefix = ${literal(prefix)}
 export default defineConfig({
   stores: {
     tenants: fleet({
       members: () => readFileSync('members.txt', 'utf8').split('\\n').filter(Boolean),
-      store: (tenant) => pgStore({ url, schema: \`${prefix}_\${tenant}\`, searchPath: \`${prefix}_\${tenant}\` }),
+      store: (tenant) => pgStore({ url: ${layout.url}, schema: ${layout.schema}, searchPath: ${layout.schema} }),
     }),
   },
 })
@@ -73,19 +106,31 @@ export default defineConfig({
       `-- flux:store tenants\n-- flux:up\n${statementOf(index)};\n`,
     )
   }
-  // the floor: the same statements, CONCURRENCY tenants at once, a transaction and a ledger row per migration
+  // the floor: the same statements, CONCURRENCY tenants at once, a transaction and a ledger row
+  // per migration; one connection per worker for schemas, one per member for databases
+  const perMember = layout.url !== 'process.env.FLUX_TEST_PG_URL'
   await writeFile(
     join(dir, 'floor.mjs'),
     `import { readFileSync } from 'node:fs'
 import pg from ${literal(pgPath)}
 const members = readFileSync('members.txt', 'utf8').split('\\n').filter(Boolean)
 const statements = ${JSON.stringify(Array.from({ length: MIGRATIONS }, (_, index) => statementOf(index + 1)))}
+const prefix = ${literal(prefix)}
 let next = 0
 async function worker() {
-  const client = new pg.Client({ connectionString: process.env.FLUX_TEST_PG_URL })
-  await client.connect()
+  let client
+  if (!${perMember}) {
+    client = new pg.Client({ connectionString: process.env.FLUX_TEST_PG_URL })
+    await client.connect()
+  }
   while (next < members.length) {
-    const schema = ${literal(prefix)} + '_' + members[next++]
+    const tenant = members[next++]
+    if (${perMember}) {
+      await client?.end()
+      client = new pg.Client({ connectionString: ${perMember ? `(${DATABASE_URL_OF})(tenant)` : 'undefined'} })
+      await client.connect()
+    }
+    const schema = ${layout.schema}
     await client.query('create schema if not exists "' + schema + '"')
     await client.query('set search_path to "' + schema + '"')
     await client.query('create table if not exists ledger (id text primary key, applied_at timestamptz not null)')
@@ -99,7 +144,7 @@ async function worker() {
       await client.query('commit')
     }
   }
-  await client.end()
+  await client?.end()
 }
 await Promise.all(Array.from({ length: ${CONCURRENCY} }, worker))
 `,
@@ -107,38 +152,96 @@ await Promise.all(Array.from({ length: ${CONCURRENCY} }, worker))
   return dir
 }
 
-async function clean(dir: string, prefix: string): Promise<void> {
+/** A connection string to `database` on the test server. */
+function databaseUrl(database: string): string {
+  const at = new URL(url!)
+  at.pathname = `/${database}`
+  return at.href
+}
+
+/**
+ * `body` on a connection to each database the layout's members live in, with the run's schemas
+ * there (`prefix_<n>` in the test database, or `prefix` in each member's database).
+ */
+async function eachPlace(
+  layout: Layout,
+  prefix: string,
+  body: (client: pg.Client, schemas: string[]) => Promise<void>,
+): Promise<void> {
+  const places =
+    layout.url === 'process.env.FLUX_TEST_PG_URL'
+      ? [{ url: url!, like: `${prefix}\\_%` }]
+      : Array.from({ length: layout.members }, (_, index) => ({
+          url: databaseUrl(`${DATABASE_PREFIX}_${pad(index, 4)}`),
+          like: prefix,
+        }))
+  for (const place of places) {
+    const client = new pg.Client({ connectionString: place.url })
+    await client.connect()
+    try {
+      const { rows } = await client.query<{ nspname: string }>(
+        `select nspname from pg_namespace where nspname like $1`,
+        [place.like],
+      )
+      await body(
+        client,
+        rows.map((row) => row.nspname),
+      )
+    } finally {
+      await client.end()
+    }
+  }
+}
+
+async function clean(dir: string, prefix: string, layout: Layout): Promise<void> {
+  await eachPlace(layout, prefix, async (client, schemas) => {
+    // a few schemas per statement: one transaction for all would take a lock per table at once
+    for (let start = 0; start < schemas.length; start += 20) {
+      const names = schemas.slice(start, start + 20).map((name) => `"${name}"`)
+      await client.query(`drop schema if exists ${names.join(', ')} cascade`)
+    }
+  })
+  await rm(dir, { recursive: true, force: true })
+}
+
+/** Members whose ledger holds every migration: a run that left one out is not a result. */
+async function membersAtHead(prefix: string, ledger: string, layout: Layout): Promise<number> {
+  let complete = 0
+  await eachPlace(layout, prefix, async (client, schemas) => {
+    for (const schema of schemas) {
+      const counted = await client.query<{ n: string }>(`select count(*) as n from "${schema}".${ledger}`)
+      if (Number(counted.rows[0]!.n) === MIGRATIONS) complete += 1
+    }
+  })
+  return complete
+}
+
+/** Makes the databases of the database layout that are missing (kept across runs, dropped at the end). */
+async function makeDatabases(count: number): Promise<void> {
   const client = new pg.Client({ connectionString: url })
   await client.connect()
   try {
-    const { rows } = await client.query<{ nspname: string }>(`select nspname from pg_namespace where nspname like $1`, [
-      `${prefix}\\_%`,
+    const { rows } = await client.query<{ datname: string }>(`select datname from pg_database where datname like $1`, [
+      `${DATABASE_PREFIX}\\_%`,
     ])
-    // a few schemas per statement: one transaction for all would take a lock per table at once
-    for (let start = 0; start < rows.length; start += 20) {
-      const names = rows.slice(start, start + 20).map((row) => `"${row.nspname}"`)
-      await client.query(`drop schema if exists ${names.join(', ')} cascade`)
+    const existing = new Set(rows.map((row) => row.datname))
+    for (let index = 0; index < count; index++) {
+      const name = `${DATABASE_PREFIX}_${pad(index, 4)}`
+      if (!existing.has(name)) await client.query(`create database "${name}"`)
     }
   } finally {
     await client.end()
   }
-  await rm(dir, { recursive: true, force: true })
 }
 
-/** Schemas of `prefix` whose ledger holds every migration: a run that left one out is not a result. */
-async function membersAtHead(prefix: string, ledger: string): Promise<number> {
+async function dropDatabases(): Promise<void> {
   const client = new pg.Client({ connectionString: url })
   await client.connect()
   try {
-    const { rows } = await client.query<{ nspname: string }>(`select nspname from pg_namespace where nspname like $1`, [
-      `${prefix}\\_%`,
+    const { rows } = await client.query<{ datname: string }>(`select datname from pg_database where datname like $1`, [
+      `${DATABASE_PREFIX}\\_%`,
     ])
-    let complete = 0
-    for (const { nspname } of rows) {
-      const counted = await client.query<{ n: string }>(`select count(*) as n from "${nspname}".${ledger}`)
-      if (Number(counted.rows[0]!.n) === MIGRATIONS) complete += 1
-    }
-    return complete
+    for (const { datname } of rows) await client.query(`drop database if exists "${datname}"`)
   } finally {
     await client.end()
   }
@@ -183,12 +286,15 @@ const scenarios: Scenario[] = [
     ledger: 'flux_ledger',
   },
 ]
-const times = new Map<string, number[]>(scenarios.map((scenario) => [scenario.name, []]))
-const busy = new Map<string, number[]>(scenarios.map((scenario) => [scenario.name, []]))
 
-async function timeRun(scenario: Scenario): Promise<void> {
+interface Figures {
+  times: number[]
+  busy: number[]
+}
+
+async function timeRun(scenario: Scenario, layout: Layout, figures: Figures): Promise<void> {
   const prefix = `bfleet_${randomBytes(4).toString('hex')}`
-  const dir = await writeProject(prefix)
+  const dir = await writeProject(prefix, layout)
   try {
     const ticks = machineTicks()
     const started = performance.now()
@@ -198,39 +304,50 @@ async function timeRun(scenario: Scenario): Promise<void> {
     for (const result of results) {
       if (result.code !== 0) throw new Error(`${scenario.name} failed (${result.code}): ${result.stderr.slice(-600)}`)
     }
-    const complete = await membersAtHead(prefix, scenario.ledger)
-    if (complete !== MEMBERS) throw new Error(`${scenario.name}: ${complete} of ${MEMBERS} members at head`)
-    times.get(scenario.name)!.push(seconds)
-    busy.get(scenario.name)!.push((after.busy - ticks.busy) / (after.total - ticks.total))
+    const complete = await membersAtHead(prefix, scenario.ledger, layout)
+    if (complete !== layout.members) {
+      throw new Error(`${scenario.name}: ${complete} of ${layout.members} members at head`)
+    }
+    figures.times.push(seconds)
+    figures.busy.push((after.busy - ticks.busy) / (after.total - ticks.total))
   } finally {
-    await clean(dir, prefix)
+    await clean(dir, prefix, layout)
   }
 }
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!
 
 console.log(
-  `fleet of ${MEMBERS} pg schemas × ${MIGRATIONS} one-statement migrations (${MEMBERS * MIGRATIONS} in all); median of ${RUNS} runs; seconds per whole run; ${cpus().length} cpus, load average ${loadavg()[0]!.toFixed(2)} at the start`,
+  `a fleet of pg tenants × ${MIGRATIONS} one-statement migrations each; median of ${RUNS} runs; seconds per whole run; ${cpus().length} cpus, load average ${loadavg()[0]!.toFixed(2)} at the start`,
 )
-for (let round = 0; round < RUNS; round++) {
-  // each scenario goes first in turn
-  for (let index = 0; index < scenarios.length; index++) await timeRun(scenarios[(index + round) % scenarios.length]!)
+try {
+  for (const layout of LAYOUTS) {
+    if (layout.url !== 'process.env.FLUX_TEST_PG_URL') await makeDatabases(layout.members)
+    const figures = new Map<string, Figures>(scenarios.map((scenario) => [scenario.name, { times: [], busy: [] }]))
+    for (let round = 0; round < RUNS; round++) {
+      // each scenario goes first in turn
+      for (let index = 0; index < scenarios.length; index++) {
+        const scenario = scenarios[(index + round) % scenarios.length]!
+        await timeRun(scenario, layout, figures.get(scenario.name)!)
+      }
+    }
+    console.log(`${layout.name} (${layout.members * MIGRATIONS} migrations in all):`)
+    for (const scenario of scenarios) {
+      const { times, busy } = figures.get(scenario.name)!
+      const seconds = median(times)
+      console.log(
+        `  ${scenario.name.padEnd(40)} ${seconds.toFixed(2)} s  (runs: ${times.map((value) => value.toFixed(2)).join(', ')}); ${((layout.members * MIGRATIONS) / seconds).toFixed(0)} migrations/s; cores busy ${(median(busy) * 100).toFixed(0)}%`,
+      )
+    }
+    const [floor, one, many] = scenarios.map((scenario) => median(figures.get(scenario.name)!.times))
+    console.log(`  flux up / floor: ${(one! / floor!).toFixed(2)}× (target ≤ 1.3×)`)
+    console.log(`  ${RUNNERS} runners / 1 runner: ${(many! / one!).toFixed(2)}× (target ≤ 1×)`)
+    console.log(`  load average ${loadavg()[0]!.toFixed(2)} now`)
+  }
+} finally {
+  if (DATABASES > 0) await dropDatabases()
 }
-const figure = (name: string) => median(times.get(name)!)
-for (const scenario of scenarios) {
-  const all = times
-    .get(scenario.name)!
-    .map((value) => value.toFixed(2))
-    .join(', ')
-  const seconds = figure(scenario.name)
-  console.log(
-    `  ${scenario.name.padEnd(40)} ${seconds.toFixed(2)} s  (runs: ${all}); ${((MEMBERS * MIGRATIONS) / seconds).toFixed(0)} migrations/s; cores busy ${(median(busy.get(scenario.name)!) * 100).toFixed(0)}%`,
-  )
-}
-const [floor, one, many] = scenarios.map((scenario) => figure(scenario.name))
-console.log(`flux up / floor: ${(one! / floor!).toFixed(2)}× (target ≤ 1.3×)`)
-console.log(`${RUNNERS} runners / 1 runner: ${(many! / one!).toFixed(2)}× (target ≤ 1×)`)
-console.log(`load average ${loadavg()[0]!.toFixed(2)} at the end: other work on this machine shows in the figures.`)
+console.log('other work on this machine shows in the figures.')
 console.log(
   "cores busy: the share of all the machine's cores (flux, PostgreSQL and anything else) in use during the run; near 100%, the run is bound by this machine's CPU, not by waiting.",
 )
