@@ -38,12 +38,20 @@ export const STATUS_OPEN_TIMEOUT_MS = 5_000
  * given up after {@link STATUS_OPEN_TIMEOUT_MS}, has an `error`, and its migrations are `unknown`.
  */
 export async function readStatus(project: Project, options: { partial?: boolean } = {}): Promise<ProjectStatus> {
-  if (!options.partial) return withStores(project, (names) => statusOfStores(project, names, undefined))
+  if (!options.partial) {
+    return withStores(project, (names) => statusOfStores(project, names, undefined), { reading: true })
+  }
   const names = Object.keys(project.adapters).sort()
   const opened = await Promise.allSettled(
     names.map((name) => {
       const adapter = project.adapters[name]!
-      return inStore(name, adapter, 'open it', () => withinStatusTimeout(adapter.open()), 'STORE_UNAVAILABLE')
+      return inStore(
+        name,
+        adapter,
+        'open it',
+        () => withinStatusTimeout(adapter.open({ leaseLikely: false })),
+        'STORE_UNAVAILABLE',
+      )
     }),
   )
   const failures = new Map<string, FluxError>()
@@ -154,7 +162,9 @@ export async function previewPlan(
     const names = Object.keys(project.adapters).sort()
     return plan(names, Object.fromEntries(names.map((name) => [name, []])))
   }
-  return withStores(project, async (names) => plan(names, await readLedgers(project.adapters, names)))
+  return withStores(project, async (names) => plan(names, await readLedgers(project.adapters, names)), {
+    reading: true,
+  })
 }
 
 export interface VerifyReport {
@@ -201,38 +211,42 @@ export async function resolveDirty(
 ): Promise<LedgerEntry | undefined> {
   const node = resolveTarget(project.graph.nodes, target)
   const adapter = project.adapters[node.store]!
-  return withStores(project, async () => {
-    const runId = randomUUID()
-    return withLeases(project, [node.store], runId, async () => {
-      const entry = (await inStore(node.store, adapter, 'read its ledger', () => adapter.ledger.read())).find(
-        (candidate) => candidate.id === node.id,
-      )
-      if (entry?.status !== 'running') {
-        throw new FluxError(
-          'USAGE',
-          `${node.id} is not dirty in store "${node.store}" (it is ${entry ? 'applied' : 'pending'})`,
-          {
-            migration: node.id,
-            hint: 'only a migration that `flux status` shows as dirty can be resolved',
-          },
+  return withStores(
+    project,
+    async () => {
+      const runId = randomUUID()
+      return withLeases(project, [node.store], runId, async () => {
+        const entry = (await inStore(node.store, adapter, 'read its ledger', () => adapter.ledger.read())).find(
+          (candidate) => candidate.id === node.id,
         )
-      }
-      if (outcome === 'rolled-back') {
-        await inStore(node.store, adapter, 'update its ledger', () => adapter.ledger.remove(node.id))
-        return undefined
-      }
-      const resolved: LedgerEntry = {
-        ...entry,
-        status: 'applied',
-        checksum: node.checksum,
-        runId,
-        fluxVersion: FLUX_VERSION,
-      }
-      delete resolved.checkpoint
-      await inStore(node.store, adapter, 'update its ledger', () => adapter.ledger.record(resolved))
-      return resolved
-    })
-  }, [node.store])
+        if (entry?.status !== 'running') {
+          throw new FluxError(
+            'USAGE',
+            `${node.id} is not dirty in store "${node.store}" (it is ${entry ? 'applied' : 'pending'})`,
+            {
+              migration: node.id,
+              hint: 'only a migration that `flux status` shows as dirty can be resolved',
+            },
+          )
+        }
+        if (outcome === 'rolled-back') {
+          await inStore(node.store, adapter, 'update its ledger', () => adapter.ledger.remove(node.id))
+          return undefined
+        }
+        const resolved: LedgerEntry = {
+          ...entry,
+          status: 'applied',
+          checksum: node.checksum,
+          runId,
+          fluxVersion: FLUX_VERSION,
+        }
+        delete resolved.checkpoint
+        await inStore(node.store, adapter, 'update its ledger', () => adapter.ledger.record(resolved))
+        return resolved
+      })
+    },
+    { only: [node.store] },
+  )
 }
 
 export interface AcceptedChange {
@@ -323,7 +337,7 @@ export async function acceptChanges(project: Project, targets: readonly string[]
         }
         return result
       }),
-    stores,
+    { only: stores },
   )
 }
 
@@ -335,12 +349,19 @@ export async function unlock(project: Project, store: string): Promise<LeaseHold
       hint: `stores in the config: ${Object.keys(project.adapters).join(', ') || 'none'}`,
     })
   }
-  return withStores(project, () => inStore(store, adapter, 'break its lease', () => adapter.breakLease()), [store])
+  return withStores(project, () => inStore(store, adapter, 'break its lease', () => adapter.breakLease()), {
+    only: [store],
+  })
 }
 
-async function withStores<T>(project: Project, body: (names: string[]) => Promise<T>, only?: string[]): Promise<T> {
-  const names = only ?? Object.keys(project.adapters).sort()
-  await openStores(project.adapters, names)
+/** `body` with the stores open (`only` those); `reading`: it takes no lease (status, plan). */
+async function withStores<T>(
+  project: Project,
+  body: (names: string[]) => Promise<T>,
+  options: { only?: string[]; reading?: boolean } = {},
+): Promise<T> {
+  const names = options.only ?? Object.keys(project.adapters).sort()
+  await openStores(project.adapters, names, options.reading ? { leaseLikely: false } : undefined)
   try {
     return await body(names)
   } finally {
