@@ -1,5 +1,6 @@
 import module from 'node:module'
 import { pathToFileURL } from 'node:url'
+import { isPlainJavaScript } from './plain-javascript.ts'
 
 /** Imports a config or migration file and returns its module namespace. An I/O seam: tests inject their own. */
 export type ModuleImporter = (file: string) => Promise<Record<string, unknown>>
@@ -80,9 +81,25 @@ function installTypeScriptAsModules(): boolean {
         if (key !== undefined) resolvedInFolder.set(key, resolved)
         return resolved
       },
+      load(url, context, nextLoad) {
+        const loaded = nextLoad(url, context)
+        return loaded.format === 'module-typescript' && !url.includes('/node_modules/') && withoutTypes(loaded.source)
+          ? { ...loaded, format: 'module' }
+          : loaded
+      },
     })
   }
   return true
+}
+
+type LoadResult = ReturnType<Parameters<typeof import('node:module').registerHooks>[0]['load'] & {}>
+
+const utf8 = new TextDecoder()
+
+/** A project's TypeScript file that holds no TypeScript syntax runs as the JavaScript it is (see {@link isPlainJavaScript}). */
+function withoutTypes(source: LoadResult['source']): boolean {
+  if (source === undefined) return false
+  return isPlainJavaScript(typeof source === 'string' ? source : utf8.decode(source as Uint8Array))
 }
 
 type ResolveResult = ReturnType<Parameters<typeof import('node:module').registerHooks>[0]['resolve'] & {}>
