@@ -72,3 +72,53 @@ describeWithServer('a runner that crashes while holding the lease', (url) => {
     }
   })
 })
+
+describeWithServer('a session for the lease, connected ahead', (url) => {
+  /** The sessions named for `adapter`'s lease: `flux lease <tag>`, the tag of its pool's sessions. */
+  const leaseSessions = async (adapter: ReturnType<typeof pgStore>) => {
+    const client = adapter.client() as { query(text: string): Promise<{ rows: { name: string }[] }> }
+    const { rows } = await client.query(
+      'select application_name as name from pg_stat_activity where pid = pg_backend_pid()',
+    )
+    const tag = rows[0]!.name.replace(/^flux /, '')
+    const { rows: leases } = await adminPool(url).query(
+      'select count(*)::int as n from pg_stat_activity where application_name = $1',
+      [`flux lease ${tag}`],
+    )
+    return leases[0].n as number
+  }
+
+  it('is connected while a run plans, and not when core says no lease is likely (status, a fleet member)', async () => {
+    const schema = randomSchema()
+    const likely = pgStore({ url, schema })
+    await likely.open()
+    try {
+      await likely.ledger.read()
+      // it connects in the background: wait for it to show
+      let seen = 0
+      for (let waited = 0; seen === 0 && waited < 5_000; waited += 50) {
+        seen = await leaseSessions(likely)
+        if (seen === 0) await new Promise((resolve) => setTimeout(resolve, 50))
+      }
+      expect(seen).toBe(1)
+    } finally {
+      await likely.close()
+    }
+
+    const unlikely = pgStore({ url, schema })
+    await unlikely.open({ leaseLikely: false })
+    try {
+      await unlikely.ledger.read()
+      await new Promise((resolve) => setTimeout(resolve, 300))
+      expect(await leaseSessions(unlikely)).toBe(0)
+      // a lease taken all the same connects its session then
+      const holder = { host: 'test', pid: process.pid, runId: 'late', since: new Date().toISOString() }
+      const lease = await unlikely.acquire({ store: 'catalog', ttlMs: 60_000, waitMs: 5_000, holder })
+      expect(await leaseSessions(unlikely)).toBe(1)
+      await lease.release()
+    } finally {
+      await unlikely.close()
+      await adminPool(url).query(`drop schema if exists "${schema}" cascade`)
+    }
+  })
+})
