@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
+import { lstatSync, realpathSync } from 'node:fs'
 import type { FileHandle } from 'node:fs/promises'
-import { lstat, mkdir, open, readdir, readFile, realpath, rename, rmdir, stat, unlink } from 'node:fs/promises'
+import { mkdir, open, readdir, readFile, realpath, rename, rmdir, stat, unlink } from 'node:fs/promises'
 import { basename, dirname, join, sep } from 'node:path'
 import { pipeline } from 'node:stream/promises'
 import { type BlobBody, type BlobStore, blobKeyProblem, FluxError, invalidBlobKey } from '@flux/core'
@@ -34,14 +35,16 @@ export function fsBlobs(paths: FsPaths): BlobStore {
   const isInside = (real: string, rootReal: string) =>
     real.startsWith(rootReal + sep) && !`${real}${sep}`.startsWith(join(rootReal, paths.fluxDir) + sep)
 
+  // Synchronous: these look-ups of metadata take microseconds each, where each one through the
+  // thread pool costs a round trip of its own, and every put() and get() makes three or four.
   const checkContained = async (key: string, segments: string[]) => {
-    const rootReal = await realpathIfAny(paths.root)
+    const rootReal = realpathSyncIfAny(paths.root)
     if (rootReal === undefined) return
     for (let length = segments.length; length > 0; length--) {
       const prefix = join(paths.root, ...segments.slice(0, length))
-      const real = await realpathIfAny(prefix)
+      const real = realpathSyncIfAny(prefix)
       if (real === undefined) {
-        if ((await lstat(prefix).catch(() => undefined))?.isSymbolicLink()) {
+        if (lstatSyncIfAny(prefix)?.isSymbolicLink()) {
           throw invalid(key, `it goes through the symbolic link ${prefix}, which points nowhere`)
         }
         continue
@@ -64,16 +67,19 @@ export function fsBlobs(paths: FsPaths): BlobStore {
       cause,
     })
 
-  /** Creates `directory` and an exclusive temp file in it; retried when a concurrent delete removes the directory. */
+  /**
+   * Creates an exclusive temp file in `directory`, creating the directory when it is missing
+   * (first tried without: it mostly exists); retried when a concurrent delete removes it.
+   */
   const openTemp = async (directory: string, name: string): Promise<{ temp: string; handle: FileHandle }> => {
     const temp = join(directory, `.${name}.${randomUUID()}.flux-tmp`)
     for (let tries = 0; ; tries++) {
-      await mkdir(directory, { recursive: true })
       try {
         return { temp, handle: await open(temp, 'wx') }
       } catch (error) {
-        if (!isErrorCode(error, 'ENOENT') || tries >= 2) throw error
+        if (!isErrorCode(error, 'ENOENT') || tries >= 3) throw error
       }
+      await mkdir(directory, { recursive: true })
     }
   }
 
@@ -291,6 +297,24 @@ export function fsBlobs(paths: FsPaths): BlobStore {
     listPages,
   }
   return client
+}
+
+function realpathSyncIfAny(path: string): string | undefined {
+  try {
+    // the same look-up as fs/promises' realpath (the C library's), not realpathSync's own walk
+    return realpathSync.native(path)
+  } catch (error) {
+    if (isErrorCode(error, 'ENOENT', 'ENOTDIR', 'ELOOP')) return undefined
+    throw error
+  }
+}
+
+function lstatSyncIfAny(path: string): ReturnType<typeof lstatSync> | undefined {
+  try {
+    return lstatSync(path)
+  } catch {
+    return undefined
+  }
 }
 
 async function realpathIfAny(path: string): Promise<string | undefined> {
