@@ -1,7 +1,8 @@
+import { spawnSync } from 'node:child_process'
 import { readFile, rm, writeFile } from 'node:fs/promises'
-import { join } from 'node:path'
-import type pg from 'pg'
-import { expect, it } from 'vitest'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { expect } from 'vitest'
 import { flywayChecksum } from '../src/formats/flyway.ts'
 import {
   asSection,
@@ -17,27 +18,64 @@ import {
   sectionsOf,
   statuses,
   tempDir,
+  toolFromScript,
   withDatabase,
 } from './import-helpers.ts'
 
-// Flyway is a Java program; its history here is written to its documented layout and applied
-// by its rules: the ledger created as Flyway creates it on PostgreSQL, each versioned migration
-// run in a transaction with its row (installed_rank, version, description, type SQL, script,
-// checksum = CRC32 of the lines, success).
-const FLYWAY_LEDGER = `CREATE TABLE "flyway_schema_history" (
-    "installed_rank" INT NOT NULL,
-    "version" VARCHAR(50),
-    "description" VARCHAR(200) NOT NULL,
-    "type" VARCHAR(20) NOT NULL,
-    "script" VARCHAR(1000) NOT NULL,
-    "checksum" INTEGER,
-    "installed_by" VARCHAR(100) NOT NULL,
-    "installed_on" TIMESTAMP NOT NULL DEFAULT now(),
-    "execution_time" INTEGER NOT NULL,
-    "success" BOOLEAN NOT NULL
-);
-ALTER TABLE "flyway_schema_history" ADD CONSTRAINT "flyway_schema_history_pk" PRIMARY KEY ("installed_rank");
-CREATE INDEX "flyway_schema_history_s_idx" ON "flyway_schema_history" ("success");`
+// Flyway itself (its Maven plugin 13.12.2 with its PostgreSQL module, test/fixtures/flyway/pom.xml,
+// fetched from Maven Central by scripts/flyway.sh when missing) applies the first part of a
+// history written to its documented layout, into the flyway_schema_history it creates; then
+// `flux import flyway` and `flux up` take over.
+const { path: MVN, test: testWithFlyway } = toolFromScript('flyway.sh', 'Flyway')
+const POM = join(dirname(fileURLToPath(import.meta.url)), 'fixtures', 'flyway', 'pom.xml')
+
+/**
+ * `mvn flyway:migrate` of the folder `dir` on the database at `url`, with more Flyway settings
+ * (`{ target: '2' }` for `-Dflyway.target=2`). The connection goes to Flyway in its environment
+ * variables (FLYWAY_URL, FLYWAY_USER, FLYWAY_PASSWORD), so that no password is on a command line.
+ */
+function flywayMigrate(
+  url: string,
+  dir: string,
+  settings: Record<string, string> = {},
+): { code: number | null; output: string } {
+  const database = new URL(url)
+  const result = spawnSync(
+    MVN!,
+    [
+      '-q',
+      '-B',
+      '-Dstyle.color=never',
+      '-f',
+      POM,
+      'flyway:migrate',
+      `-Dflyway.locations=filesystem:${dir}`,
+      ...Object.entries(settings).map(([key, value]) => `-Dflyway.${key}=${value}`),
+    ],
+    {
+      encoding: 'utf8',
+      env: {
+        ...process.env,
+        FLYWAY_URL: `jdbc:postgresql://${database.host}${database.pathname}`,
+        FLYWAY_USER: decodeURIComponent(database.username),
+        FLYWAY_PASSWORD: decodeURIComponent(database.password),
+      },
+    },
+  )
+  return { code: result.status, output: result.stdout + result.stderr }
+}
+
+/** What Flyway recorded in flyway_schema_history, by installed_rank. */
+async function flywayRows(
+  url: string,
+): Promise<{ script: string; version: string | null; checksum: number; success: boolean }[]> {
+  return withDatabase(url, async (client) => {
+    const { rows } = await client.query(
+      'select script, version, checksum, success from flyway_schema_history order by installed_rank',
+    )
+    return rows
+  })
+}
 
 /** A Flyway history: file name → SQL. Versions 1, 1.1, 2, 3 and 10 (10 after 3: numbers, not text). */
 const HISTORY: Record<string, string> = {
@@ -71,110 +109,113 @@ async function writeHistory(): Promise<string> {
   return dir
 }
 
-/** `flyway migrate -target=<last>`, by Flyway's rules; `failing` gets a row with success = false. */
-async function flywayMigrate(client: pg.Client, files: readonly string[], failing?: string): Promise<void> {
-  await client.query(FLYWAY_LEDGER)
-  let rank = 0
-  for (const file of files) {
-    const [, version, description] = /^V([0-9.]+)__(.+)\.sql$/.exec(file)!
-    const text = HISTORY[file]!
-    const row = [++rank, version, description!.replaceAll('_', ' '), 'SQL', file, flywayChecksum(text), 'flyway', 3]
-    if (file === failing) {
-      await client.query(
-        `insert into flyway_schema_history (installed_rank, version, description, type, script, checksum, installed_by, execution_time, success) values ($1, $2, $3, $4, $5, $6, $7, $8, false)`,
-        row,
-      )
-      return
-    }
-    await client.query('begin')
-    await client.query(text)
-    await client.query(
-      `insert into flyway_schema_history (installed_rank, version, description, type, script, checksum, installed_by, execution_time, success) values ($1, $2, $3, $4, $5, $6, $7, $8, true)`,
-      row,
-    )
-    await client.query('commit')
-  }
-}
-
 describeWithServer('flux import flyway', (server) => {
-  it('takes over a history half applied by Flyway: versions in numeric order, undos as downs, the repeatable last', async () => {
-    const history = await writeHistory()
-    const url = await freshDatabase(server)
-    await withDatabase(url, (client) =>
-      flywayMigrate(client, ['V1__create_hotels.sql', 'V1.1__add_stars.sql', 'V2__rooms.sql']),
-    )
-    const project = await fluxProject()
-    const folder = join(project, 'migrations')
+  testWithFlyway(
+    'takes over a history half applied by Flyway: versions in numeric order, undos as downs, the repeatable last',
+    async () => {
+      const history = await writeHistory()
+      const url = await freshDatabase(server)
+      const migrated = flywayMigrate(url, history, { target: '2' })
+      expect(migrated.code, migrated.output).toBe(0)
+      // Flyway ran the versions up to 2, then the repeatable, and recorded each with its checksum:
+      // the import's own (flywayChecksum) must agree with it, CRLF file included
+      expect(await flywayRows(url)).toEqual(
+        ['V1__create_hotels.sql', 'V1.1__add_stars.sql', 'V2__rooms.sql', 'R__hotel_view.sql'].map((script) => ({
+          script,
+          version: /^V([0-9.]+)__/.exec(script)?.[1] ?? null,
+          checksum: flywayChecksum(HISTORY[script]!),
+          success: true,
+        })),
+      )
+      const project = await fluxProject()
+      const folder = join(project, 'migrations')
 
-    const imported = flux(project, url, 'import', 'flyway', '--store', 'catalog', '--from', history)
-    expect(imported.code, imported.stderr).toBe(0)
-    expect(imported.stdout).toContain("flyway's flyway_schema_history has 3 applied; recorded 3 in flux's ledger")
-    expect(imported.stdout).toContain('V4_one_underscore.sql: not V<version>__, U<version>__ or R__<name>.sql')
-    expect(imported.stdout).not.toContain('README.md')
-    expect((await filesOf(folder)).filter((file) => file.endsWith('.sql'))).toEqual(
-      [...ORDER].sort().map((name) => `${name}.sql`),
-    )
-    for (const name of ORDER.slice(0, -1)) {
-      const sections = await sectionsOf(join(folder, `${name}.sql`))
-      expect(sections.up, name).toBe(asSection(HISTORY[`${name}.sql`]!))
-      expect(sections.down, name).toBe(asSection(HISTORY[`${name.replace(/^V/, 'U')}.sql`]!))
-    }
-    const header = (text: string) => text.slice(0, text.indexOf('-- flux:up'))
-    expect(header(await readFile(join(folder, 'V10__hotel_name_index.sql'), 'utf8'))).toBe(`-- flux:store catalog
+      const imported = flux(project, url, 'import', 'flyway', '--store', 'catalog', '--from', history)
+      expect(imported.code, imported.stderr).toBe(0)
+      expect(imported.stdout).toContain("flyway's flyway_schema_history has 3 applied; recorded 3 in flux's ledger")
+      expect(imported.stdout).toContain('V4_one_underscore.sql: not V<version>__, U<version>__ or R__<name>.sql')
+      expect(imported.stdout).not.toContain('README.md')
+      expect((await filesOf(folder)).filter((file) => file.endsWith('.sql'))).toEqual(
+        [...ORDER].sort().map((name) => `${name}.sql`),
+      )
+      for (const name of ORDER.slice(0, -1)) {
+        const sections = await sectionsOf(join(folder, `${name}.sql`))
+        expect(sections.up, name).toBe(asSection(HISTORY[`${name}.sql`]!))
+        expect(sections.down, name).toBe(asSection(HISTORY[`${name.replace(/^V/, 'U')}.sql`]!))
+      }
+      const header = (text: string) => text.slice(0, text.indexOf('-- flux:up'))
+      expect(header(await readFile(join(folder, 'V10__hotel_name_index.sql'), 'utf8'))).toBe(`-- flux:store catalog
 -- flux:parents V3__room_beds
 -- flux:transaction off (CREATE INDEX CONCURRENTLY cannot run in a transaction)
 -- imported by \`flux import flyway\` from V10__hotel_name_index.sql, U10__hotel_name_index.sql
 `)
-    expect(header(await readFile(join(folder, 'R__hotel_view.sql'), 'utf8'))).toContain(
-      '-- flux:parents V10__hotel_name_index\n-- flux:repeatable true\n',
+      expect(header(await readFile(join(folder, 'R__hotel_view.sql'), 'utf8'))).toContain(
+        '-- flux:parents V10__hotel_name_index\n-- flux:repeatable true\n',
+      )
+      // the repeatable that Flyway ran is pending for flux: its parent V10 is, and flux runs it once
+      // more after V10 (Flyway's repeatables are written to be run again: `create or replace`)
+      expect(ORDER.map((name) => statuses(project, url)[`app/${name}`])).toEqual([
+        'applied',
+        'applied',
+        'applied',
+        'pending',
+        'pending',
+        'pending',
+      ])
+      const again = flux(project, url, 'import', 'flyway', '--store', 'catalog', '--from', history)
+      expect(again.stdout).toContain('nothing to import')
+
+      const up = flux(project, url, 'up')
+      expect(up.code, up.stderr).toBe(0)
+      const runOf = new Map((await fluxLedger(url)).map((row) => [row.id, row.run_id]))
+      expect(runOf.get('app/V2__rooms')).toBe(runOf.get('app/V1__create_hotels'))
+      expect(runOf.get('app/V3__room_beds')).not.toBe(runOf.get('app/V1__create_hotels'))
+
+      const byHand = await freshDatabase(server)
+      psqlFiles(
+        byHand,
+        ORDER.map((name) => join(history, `${name}.sql`)),
+      )
+      const expected = schemaDump(byHand)
+      expect(expected).toContain('CREATE VIEW public.hotel_names')
+      expect(schemaDump(url, ['public.flyway_schema_history'])).toBe(expected)
+
+      const down = flux(project, url, 'down', '--steps', '3', '--yes')
+      expect(down.code, down.stderr + down.stdout).toBe(0)
+      expect(
+        await withDatabase(
+          url,
+          async (client) => (await client.query(`select to_regclass('hotel_name')::text as found`)).rows[0].found,
+        ),
+      ).toBe(null)
+      const reapplied = flux(project, url, 'up')
+      expect(reapplied.code, reapplied.stderr).toBe(0)
+      expect(schemaDump(url, ['public.flyway_schema_history'])).toBe(expected)
+    },
+  )
+
+  testWithFlyway('stops on a failed row and on a changed applied file, writing nothing', async () => {
+    // Flyway keeps a failed row on PostgreSQL only for a migration run outside a transaction (a
+    // failed one in a transaction is rolled back with its row) and when its lock is not
+    // transactional either: a V1.1 that fails half way, its first statement committed
+    const broken = await writeHistory()
+    await writeFile(
+      join(broken, 'V1.1__add_stars.sql'),
+      'alter table hotel add column stars int;\nalter table hotel add column stars int;\n',
     )
-    expect(ORDER.map((name) => statuses(project, url)[`app/${name}`])).toEqual([
-      'applied',
-      'applied',
-      'applied',
-      'pending',
-      'pending',
-      'pending',
-    ])
-    const again = flux(project, url, 'import', 'flyway', '--store', 'catalog', '--from', history)
-    expect(again.stdout).toContain('nothing to import')
-
-    const up = flux(project, url, 'up')
-    expect(up.code, up.stderr).toBe(0)
-    const runOf = new Map((await fluxLedger(url)).map((row) => [row.id, row.run_id]))
-    expect(runOf.get('app/V2__rooms')).toBe(runOf.get('app/V1__create_hotels'))
-    expect(runOf.get('app/V3__room_beds')).not.toBe(runOf.get('app/V1__create_hotels'))
-
-    const byHand = await freshDatabase(server)
-    psqlFiles(
-      byHand,
-      ORDER.map((name) => join(history, `${name}.sql`)),
-    )
-    const expected = schemaDump(byHand)
-    expect(expected).toContain('CREATE VIEW public.hotel_names')
-    expect(schemaDump(url, ['public.flyway_schema_history'])).toBe(expected)
-
-    const down = flux(project, url, 'down', '--steps', '3', '--yes')
-    expect(down.code, down.stderr + down.stdout).toBe(0)
-    expect(
-      await withDatabase(
-        url,
-        async (client) => (await client.query(`select to_regclass('hotel_name')::text as found`)).rows[0].found,
-      ),
-    ).toBe(null)
-    const reapplied = flux(project, url, 'up')
-    expect(reapplied.code, reapplied.stderr).toBe(0)
-    expect(schemaDump(url, ['public.flyway_schema_history'])).toBe(expected)
-  })
-
-  it('stops on a failed row and on a changed applied file, writing nothing', async () => {
-    const history = await writeHistory()
+    await writeFile(join(broken, 'V1.1__add_stars.sql.conf'), 'executeInTransaction=false\n')
     const failed = await freshDatabase(server)
-    await withDatabase(failed, (client) =>
-      flywayMigrate(client, ['V1__create_hotels.sql', 'V1.1__add_stars.sql'], 'V1.1__add_stars.sql'),
+    const failing = flywayMigrate(failed, broken, { target: '1.1', 'postgresql.transactional.lock': 'false' })
+    expect(failing.code).toBe(1)
+    expect(failing.output).toContain(
+      'Migration of schema "public" to version "1.1 - add stars" [non-transactional] failed!',
     )
+    expect((await flywayRows(failed)).map((row) => [row.script, row.success])).toEqual([
+      ['V1__create_hotels.sql', true],
+      ['V1.1__add_stars.sql', false],
+    ])
     const project = await fluxProject()
-    const dirty = flux(project, failed, 'import', 'flyway', '--store', 'catalog', '--from', history)
+    const dirty = flux(project, failed, 'import', 'flyway', '--store', 'catalog', '--from', broken)
     expect(dirty.code).toBe(3)
     expect(dirty.stderr).toContain(
       "flyway's flyway_schema_history says V1.1__add_stars.sql (installed_rank 2) failed (success = false): nothing was imported",
@@ -183,8 +224,10 @@ describeWithServer('flux import flyway', (server) => {
     expect(await filesOf(join(project, 'migrations'))).toEqual([])
     expect(await hasTable(failed, 'flux_ledger')).toBe(false)
 
+    const history = await writeHistory()
     const changed = await freshDatabase(server)
-    await withDatabase(changed, (client) => flywayMigrate(client, ['V1__create_hotels.sql']))
+    const first = flywayMigrate(changed, history, { target: '1' })
+    expect(first.code, first.output).toBe(0)
     await writeFile(
       join(history, 'V1__create_hotels.sql'),
       'create table hotel (id bigint primary key, name text not null);\n',
@@ -199,7 +242,8 @@ describeWithServer('flux import flyway', (server) => {
 
     const gone = await freshDatabase(server)
     const moved = await writeHistory()
-    await withDatabase(gone, (client) => flywayMigrate(client, ['V1__create_hotels.sql', 'V1.1__add_stars.sql']))
+    const two = flywayMigrate(gone, moved, { target: '1.1' })
+    expect(two.code, two.output).toBe(0)
     await rm(join(moved, 'V1.1__add_stars.sql'))
     const missing = flux(project, gone, 'import', 'flyway', '--store', 'catalog', '--from', moved)
     expect(missing.code).toBe(3)

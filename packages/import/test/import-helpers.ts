@@ -6,7 +6,7 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { describeWithServer as describeServer } from '@flux/core/testing'
 import pg from 'pg'
-import { afterAll, afterEach, expect } from 'vitest'
+import { afterAll, afterEach, expect, it } from 'vitest'
 
 // Tests run the built `flux` on a project inside this package (so its config resolves @flux/pg
 // and @flux/core like an installed app's), each on a database of its own, dropped after.
@@ -15,6 +15,33 @@ const FLUX_BIN = join(here, '../../../apps/cli/bin/flux.js')
 
 /** The real histories of ../shared/corpora (beside the repository), read in place. */
 export const CORPORA = join(here, '../../../../shared/corpora')
+
+/** The tests that need a tool: `it`, `it.skip` or a failing test, as {@link toolFromScript} decides. */
+export type TestWithTool = (name: string, body: () => Promise<void>, timeout?: number) => void
+
+/**
+ * The tool that `scripts/<script>` of this package installs (the path it prints) and the `it` for
+ * the tests that run it. When the script cannot have it (exit 3, a message on stderr), the tests
+ * are skipped with that message, but fail with it under CI (`CI` set, and not "false"), where a
+ * broken install must not pass for skipped tests.
+ */
+export function toolFromScript(script: string, tool: string): { path: string | undefined; test: TestWithTool } {
+  const result = spawnSync('bash', [join(here, '../scripts', script)], { encoding: 'utf8' })
+  const path = result.status === 0 ? result.stdout.trim().split('\n').pop() : undefined
+  if (path) return { path, test: it }
+  const message = `${tool} could not be had (scripts/${script}): ${(result.stderr ?? '').trim().split('\n').pop()}`
+  if (process.env.CI && process.env.CI !== 'false') {
+    return {
+      path,
+      test: (name) =>
+        it(name, () => {
+          throw new Error(message)
+        }),
+    }
+  }
+  console.warn(`skipping the ${tool} tests: ${message}`)
+  return { path, test: it.skip }
+}
 
 /** A describe() for tests that need the PostgreSQL server: failing under CI without it, skipped elsewhere. */
 export const describeWithServer = (name: string, fn: (url: string) => void) =>
