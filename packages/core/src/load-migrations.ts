@@ -157,17 +157,19 @@ const MODULE_EXTENSIONS = ['', '.ts', '.mts', '.js', '.mjs', '/index.ts', '/inde
  * drift too. A migration without local imports has the checksum of its file alone.
  */
 function moduleChecksum(file: string, cache: Map<string, string | undefined>): string {
-  const own = checksumOf(readFileSync(file))
+  // read once: its checksum and its imports come from the same text
+  const text = readFileSync(file, 'utf8')
+  const own = checksumOf(text)
   const imported = new Map<string, string>()
-  const visit = (from: string) => {
-    for (const match of readFileSync(from, 'utf8').matchAll(LOCAL_IMPORT)) {
+  const visit = (from: string, source: string) => {
+    for (const match of source.matchAll(LOCAL_IMPORT)) {
       const target = resolveLocal(dirname(from), match[1]!, cache)
       if (!target || target === file || imported.has(target)) continue
       imported.set(target, cache.get(target)!)
-      visit(target)
+      visit(target, readFileSync(target, 'utf8'))
     }
   }
-  visit(file)
+  visit(file, text)
   if (imported.size === 0) return own
   const parts = [own, ...[...imported].map(([path, checksum]) => `${relative(dirname(file), path)} ${checksum}`).sort()]
   return checksumOf(parts.join('\n'))

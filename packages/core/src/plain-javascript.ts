@@ -16,7 +16,7 @@
  * allows) fails as it would after stripping; a no sends the file to type stripping as before.
  */
 export function isPlainJavaScript(text: string): boolean {
-  if (text.includes('<')) return false
+  if (text.includes('<') || LOOKS_TYPED.test(text)) return false
   const body = text
     .replace(MODULE_LINES, ';')
     .replace(EXPORTED_DECLARATION, '')
@@ -29,6 +29,12 @@ export function isPlainJavaScript(text: string): boolean {
     return false
   }
 }
+
+/**
+ * Annotations as formatted code writes them (`}: {`, `): Promise`, `: string`), which plain
+ * JavaScript hardly ever holds: such a file goes to type stripping without being compiled first.
+ */
+const LOOKS_TYPED = /[)}\]]: |: (?:any|unknown|string|number|boolean|void|never)\b/
 
 const AsyncFunction = (async () => {}).constructor as new (body: string) => unknown
 
