@@ -8,8 +8,14 @@ import { type Fleet, memberStore, membersOf } from './fleet.ts'
 
 /** Members migrated at once when no `concurrency` is given. */
 export const DEFAULT_FLEET_CONCURRENCY = 4
-/** How long a member leased by another runner waits before it is tried again. */
+/**
+ * How long a member leased by another runner waits before it is tried again: 250 ms, doubled
+ * each time it is found leased again, up to 4 s. Near the end of a shared run every runner
+ * waits on the last few members, and each try costs connections that the runner migrating
+ * them could use.
+ */
 const REVISIT_MS = 250
+const REVISIT_MAX_MS = 4_000
 
 export interface FleetRunOptions {
   direction: 'up' | 'down'
@@ -132,7 +138,7 @@ async function runFleet(
   const results = new Map<string, MemberResult>(
     members.map((member) => [member, { fleet: name, member, state: 'not-started', steps: [] }]),
   )
-  const queue = members.map((member) => ({ member, notBefore: 0 }))
+  const queue = members.map((member) => ({ member, notBefore: 0, busy: 0 }))
   const progress: FleetProgress = {
     fleet: name,
     total: members.length,
@@ -176,9 +182,21 @@ async function runFleet(
     return 'done'
   }
 
+  /** The first member due, or else the one due soonest. */
+  const take = () => {
+    if (queue.length === 0) return undefined
+    const now = Date.now()
+    let index = queue.findIndex((entry) => entry.notBefore <= now)
+    if (index === -1) {
+      index = 0
+      for (let at = 1; at < queue.length; at++) if (queue[at]!.notBefore < queue[index]!.notBefore) index = at
+    }
+    return queue.splice(index, 1)[0]
+  }
+
   const worker = async () => {
     while (!stop()) {
-      const next = queue.shift()
+      const next = take()
       if (!next) return
       const wait = next.notBefore - Date.now()
       if (wait > 0) await sleep(wait, options.signal)
@@ -188,7 +206,12 @@ async function runFleet(
         // another runner has it: go on from elsewhere in the list, not in step behind it (where
         // every next member would be its too), and come back to this one later
         queue.push(...queue.splice(0, Math.floor(Math.random() * queue.length)))
-        queue.push({ member: next.member, notBefore: Date.now() + REVISIT_MS })
+        const busy = next.busy + 1
+        queue.push({
+          member: next.member,
+          notBefore: Date.now() + Math.min(REVISIT_MS * 2 ** (busy - 1), REVISIT_MAX_MS),
+          busy,
+        })
         progress.busy = queue.filter((entry) => entry.notBefore > 0).length
         options.onProgress?.({ ...progress })
         continue
