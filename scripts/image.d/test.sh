@@ -195,6 +195,11 @@ DATABASE_URL=$(node -e 'const u = new URL(process.argv[1]); u.port = "9"; proces
 same_exit 1 "$bare" "status with the pg store unreachable" status
 check "the unreachable store is named (catalog): $(head -n 1 <<<"$err")" grep -q 'store "catalog"' <<<"$out$err"
 DATABASE_URL=$saved_url
+saved_endpoint=$S3_ENDPOINT
+S3_ENDPOINT=$(node -e 'const u = new URL(process.argv[1]); u.port = "9"; process.stdout.write(u.href)' "$saved_endpoint")
+same_exit 1 "$bare" "status with the s3 store unreachable" status
+check "the unreachable store is named (blobs): $(head -n 1 <<<"$err")" grep -q 'store "blobs"' <<<"$out$err"
+S3_ENDPOINT=$saved_endpoint
 
 run_image "$bare" down base --yes
 check "down base --yes exits 0 (got $code)" test "$code" = 0
