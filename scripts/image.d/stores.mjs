@@ -2,10 +2,12 @@
 // and the clean-up of this run's places there. The drivers come from the adapters' packages.
 //
 //   node stores.mjs effects   one JSON object: what 002..005 wrote (null where nothing is)
-//   node stores.mjs cleanup   drops the schema and the database, deletes the keys and objects
+//   node stores.mjs createdb  creates the pg database PG_DATABASE (the README example's)
+//   node stores.mjs cleanup   drops the pg schema and database and the mongo database, deletes
+//                             the redis keys and the s3 objects
 //
-// The run's places come from the environment: PG_SCHEMA, REDIS_PREFIX, MONGO_DATABASE,
-// S3_BUCKET and S3_PREFIX; the servers from FLUX_TEST_* (scripts/services env).
+// The run's places come from the environment: PG_SCHEMA, PG_DATABASE, REDIS_PREFIX,
+// MONGO_DATABASE, S3_BUCKET and S3_PREFIX; the servers from FLUX_TEST_* (scripts/services env).
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -19,6 +21,7 @@ const named = (value, what) => {
   return value
 }
 const schema = named(env.PG_SCHEMA, 'PG_SCHEMA')
+const pgDatabase = named(env.PG_DATABASE, 'PG_DATABASE')
 const prefix = named(env.REDIS_PREFIX, 'REDIS_PREFIX')
 const database = named(env.MONGO_DATABASE, 'MONGO_DATABASE')
 const s3Prefix = `${named(env.S3_PREFIX?.replace(/\/$/, ''), 'S3_PREFIX')}/`
@@ -91,7 +94,10 @@ async function effects() {
 }
 
 async function cleanup() {
-  await withPg((client) => client.query(`drop schema if exists "${schema}" cascade`))
+  await withPg(async (client) => {
+    await client.query(`drop schema if exists "${schema}" cascade`)
+    await client.query(`drop database if exists "${pgDatabase}" with (force)`)
+  })
   await withRedis(async (client) => {
     // flux's keys ({prefix}:ledger, ...) and the migration's (prefix:note)
     for (const pattern of [`{${prefix}}:*`, `${prefix}:*`]) {
@@ -113,7 +119,8 @@ async function cleanup() {
 const command = process.argv[2]
 if (command === 'effects') console.log(JSON.stringify(await effects()))
 else if (command === 'cleanup') await cleanup()
+else if (command === 'createdb') await withPg((client) => client.query(`create database "${pgDatabase}"`))
 else {
-  console.error('usage: node stores.mjs effects|cleanup')
+  console.error('usage: node stores.mjs effects|createdb|cleanup')
   process.exitCode = 2
 }

@@ -11,6 +11,7 @@ set -uo pipefail
 HERE=$ROOT/scripts/image.d
 FLUX_UID=${FLUX_IMAGE_UID:-10001}
 HOST_FLUX=$ROOT/apps/cli/bin/flux.js
+README=${FLUX_IMAGE_README:-$ROOT/README.md} # another file: to try a README section before it is in
 
 passed=0
 failed=0
@@ -39,6 +40,7 @@ containers=()
 
 # the run's places on the test servers, and the environment a pipeline would give the image
 export PG_SCHEMA=flux_image_$RUN
+export PG_DATABASE=flux_image_$RUN # the README example's database
 export REDIS_PREFIX=flux_image_$RUN
 export MONGO_DATABASE=flux_image_$RUN
 export S3_PREFIX=flux_image_$RUN/
@@ -243,6 +245,47 @@ statuses=$(node -e '
   process.stdout.write(migrations.map((m) => `${m.id}=${m.status}`).sort().join(" "))' "$out" 2>/dev/null)
 check "own node_modules: status --json ($statuses)" test "$statuses" = \
   "@image-test/notes/001_notes=applied app/001_app=applied"
+
+# ---------------------------------------------------------------- the README's pipeline example
+
+# the README's code block with `podman run ... -v "$PWD:/workspace"`: its `podman run` lines run
+# as written (the image's name replaced by the one built) in a pg project, in a database of its own
+readme_block=$(awk -v marker='-v "$PWD:/workspace"' '
+  /^```/ {
+    if (inside && found) { printf "%s", text; exit }
+    inside = !inside; text = ""; found = 0; next
+  }
+  inside { text = text $0 "\n"; if (index($0, marker)) found = 1 }' "$README")
+if [ -z "$readme_block" ]; then
+  echo "SKIP  $README has no code block with podman run ... -v \"\$PWD:/workspace\" (the image's section) yet"
+else
+  pipeline=$WORK/pipeline
+  cp -r "$HERE/pipeline" "$pipeline"
+  chown -R "$FLUX_UID:$FLUX_UID" "$pipeline"
+  node "$HERE/stores.mjs" createdb
+  readme_url=$(node -e 'const u = new URL(process.argv[1]); u.pathname = `/${process.argv[2]}`; process.stdout.write(u.href)' \
+    "$FLUX_TEST_PG_URL" "$PG_DATABASE")
+  lines=0
+  while IFS= read -r line; do
+    lines=$((lines + 1))
+    command=$(sed -E "s#localhost/flux:[^ ]+#$IMAGE#" <<<"$line")
+    (cd "$pipeline" && DATABASE_URL=$readme_url bash -c "$command") >"$WORK/stdout" 2>"$WORK/stderr"
+    code=$?
+    printf '$ %s\n%s\n' "$command" "$(cat "$WORK/stdout" "$WORK/stderr")" >>"$OUT"
+    check "README: \`${line:0:100}\` exits 0 (got $code)" test "$code" = 0
+    [ "$code" = 0 ] || echo "      stderr: $(head -c 600 "$WORK/stderr")"
+  done < <(grep -E '^podman run ' <<<"$readme_block" | sed -E 's/[[:space:]]+#.*$//')
+  check "README: the block has podman run lines ($lines)" test "$lines" -gt 0
+  saved_url=$DATABASE_URL
+  DATABASE_URL=$readme_url
+  run_image "$pipeline" status --json
+  DATABASE_URL=$saved_url
+  statuses=$(node -e '
+    const { migrations } = JSON.parse(process.argv[1])
+    process.stdout.write(migrations.map((m) => `${m.id}=${m.status}`).join(" "))' "$out" 2>/dev/null)
+  check "README: after its lines, the project's migration is applied ($statuses)" \
+    test "$statuses" = "app/20261207120000_add-photos=applied"
+fi
 
 # ---------------------------------------------------------------- secrets
 
