@@ -187,7 +187,9 @@ async function timeRun(stores: StoreName[], args: string[], name?: string): Prom
     const started = performance.now()
     const result = spawnSync(process.execPath, [fluxBin, 'up', ...args], {
       cwd: dir,
-      env: { ...env, ...S3_ENV, NO_COLOR: '1' },
+      // Node's compile cache (flux's bin enables it) in the project, removed with it, rather than a
+      // file per migration added to the system's temporary folder at every run; as cold there
+      env: { ...env, ...S3_ENV, NO_COLOR: '1', NODE_COMPILE_CACHE: join(dir, '.node-compile-cache') },
       stdio: ['ignore', 'pipe', 'pipe'],
       encoding: 'utf8',
       maxBuffer: 64 * 1024 * 1024,
