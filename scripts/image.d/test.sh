@@ -3,7 +3,7 @@
 # 127.0.0.1 (--network=host), and prints PASS/FAIL per check; exits 1 when any check failed.
 # Run by scripts/image (which sets IMAGE, CLI_VERSION, PACKS, ROOT and podman's configuration),
 # not by hand. Every container it starts has --rm and a name of this run's, removed at the end
-# if still there; the pg schema, redis keys, mongo database and s3 objects of this run are
+# if still there; the pg schema and database, redis keys, mongo database and s3 objects of this run are
 # deleted at the end (stores.mjs cleanup).
 set -uo pipefail
 
