@@ -1,6 +1,6 @@
 import type { FileHandle } from 'node:fs/promises'
 import { describeChanges, FluxError, type LeaseHolder, type Ledger, leaseTakenOver } from '@flux/core'
-import { openCurrent, readRange } from './fs-generations.ts'
+import { DURABLE_WRITES, openCurrent, readRange } from './fs-generations.ts'
 import {
   type Fence,
   fenceLine,
@@ -44,11 +44,12 @@ function compactionThreshold(live: number): number {
 
 /**
  * The ledger as an append-only journal in `<root>/.flux/` (see fs-journal.ts for its lines and the
- * rules that say which count, fs-generations.ts for its files). Each write appends one line and
- * fsyncs it, carrying the lease token while the instance holds a lease, then checks with fstat
- * that nothing landed in between, or replays what did to learn whether its line counted. A write
- * that would leave more than 2 × (live entries) + 64 lines, or that finds a version 2 journal,
- * seals the generation and goes on in the next one, which holds one record per live entry.
+ * rules that say which count, fs-generations.ts for its files). Each write appends one line,
+ * durable when the write returns (O_DSYNC, or an fsync after it), carrying the lease token while
+ * the instance holds a lease, then checks with fstat that nothing landed in between, or replays
+ * what did to learn whether its line counted. A write that would leave more than
+ * 2 × (live entries) + 64 lines, or that finds a version 2 journal, seals the generation and goes
+ * on in the next one, which holds one record per live entry.
  */
 export function fsJournal(paths: FsPaths, held: HeldLease): FsJournal {
   // Writes of one adapter instance queue up; other processes' appends are ordered by the file.
@@ -103,7 +104,7 @@ export function fsJournal(paths: FsPaths, held: HeldLease): FsJournal {
     })
   }
 
-  /** Appends the operations' lines in one write and one fsync: all of them count, or none. */
+  /** Appends the operations' lines in one durable write: all of them count, or none. */
   const write = (operations: readonly Operation[]): Promise<void> => {
     const what =
       operations.length === 1 && 'remove' in operations[0]!
@@ -219,7 +220,7 @@ function holderOf(fence: Fence | undefined): LeaseHolder | undefined {
 }
 
 /**
- * Appends lines in one write and fsyncs them, then tells whether they counted (all of them
+ * Appends lines in one durable write, then tells whether they counted (all of them
  * or none: one write on a file opened with O_APPEND lands whole, and no other line can come
  * between them). `applyOwn` applies them to `state` when nothing else landed since `state` was
  * read: they then count as the caller judged they would.
@@ -259,8 +260,9 @@ async function seal(paths: FsPaths, handle: FileHandle, state: JournalState, siz
 }
 
 async function appendBytes(handle: FileHandle, bytes: Buffer): Promise<void> {
-  // one write() on a file opened with O_APPEND: the line lands whole at the end, or (crash) torn at the end
+  // one write() on a file opened with O_APPEND: the line lands whole at the end, or (crash) torn at the end;
+  // durable when it returns (O_DSYNC), or once synced
   const { bytesWritten } = await handle.write(bytes)
   if (bytesWritten !== bytes.length) throw new Error(`only ${bytesWritten} of ${bytes.length} bytes were written`)
-  await handle.sync()
+  if (!DURABLE_WRITES) await handle.sync()
 }
