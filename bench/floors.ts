@@ -505,7 +505,9 @@ async function tripsOf(base: string, store: Store, count: number): Promise<Count
         const add = (kind: string) => counts.set(kind, (counts.get(kind) ?? 0) + 1)
         if (call === 'openat') {
           inStore.set(result!, args!.includes('/var/files'))
-          if (args!.includes('/var/files')) add(`openat ${args!.includes('/.flux/') ? '.flux/' : 'blob'}`)
+          // a file opened with O_DSYNC (the fs ledger, to append) makes each write durable: no fsync follows
+          const durable = args!.includes('O_DSYNC') ? ' O_DSYNC' : ''
+          if (args!.includes('/var/files')) add(`openat ${args!.includes('/.flux/') ? '.flux/' : 'blob'}${durable}`)
         } else if (call!.startsWith('rename') || call!.startsWith('unlink')) {
           if (args!.includes('/var/files')) add(call!)
         } else if (inStore.get(/^(\d+)/.exec(args!)?.[1] ?? '')) add(call!)
