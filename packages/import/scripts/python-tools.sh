@@ -17,7 +17,16 @@ python=$(python3 -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info
 hash=$(printf '%s\n' "python$python" "${PINS[@]}" | sha256sum | cut -c1-12)
 VENV="$FLUX_CACHE/import-python-$hash"
 
-if [ -x "$VENV/bin/alembic" ] && [ -x "$VENV/bin/django-admin" ] && [ -f "$VENV/.complete" ]; then
+ready() { [ -x "$VENV/bin/alembic" ] && [ -x "$VENV/bin/django-admin" ] && [ -f "$VENV/.complete" ]; }
+if ready; then
+  echo "$VENV/bin"
+  exit 0
+fi
+# one install at a time: two test files may ask at once
+mkdir -p "$FLUX_CACHE"
+exec 9>"$VENV.lock"
+flock 9
+if ready; then
   echo "$VENV/bin"
   exit 0
 fi
@@ -33,7 +42,6 @@ if ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
   fi
 fi
 rm -rf "$VENV"
-mkdir -p "$FLUX_CACHE"
 if ! python3 -m venv "$VENV" >&2; then
   echo "python tools: python3 -m venv $VENV failed" >&2
   exit 3
