@@ -1,9 +1,8 @@
 import { spawnSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { readFile, writeFile } from 'node:fs/promises'
-import { dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
-import { expect, it } from 'vitest'
+import { join } from 'node:path'
+import { expect } from 'vitest'
 import {
   asSection,
   CORPORA,
@@ -19,17 +18,14 @@ import {
   sectionsOf,
   statuses,
   tempDir,
+  toolFromScript,
   withDatabase,
 } from './import-helpers.ts'
 
 // golang-migrate itself (built from the Go module proxy by scripts/golang-migrate.sh) applies
 // the first part of Tracetest's real history; then `flux import` and `flux up` take over.
-const script = join(dirname(fileURLToPath(import.meta.url)), '../scripts/golang-migrate.sh')
-const built = spawnSync('bash', [script], { encoding: 'utf8' })
-const MIGRATE = built.status === 0 ? built.stdout.trim() : undefined
-const unavailable = `golang-migrate could not be built: ${built.stderr.trim().split('\n').pop()}`
-if (!MIGRATE) console.warn(`skipping the golang-migrate tests: ${unavailable}`)
-const testWithTool = MIGRATE ? it : it.skip
+// Skipped when it cannot be built, but failing under CI, where a broken install must show.
+const { path: MIGRATE, test: testWithTool } = toolFromScript('golang-migrate.sh', 'golang-migrate')
 
 const TRACETEST = join(CORPORA, 'tracetest-golang-migrate')
 
