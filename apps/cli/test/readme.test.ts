@@ -53,6 +53,7 @@ const CASES: Record<string, string> = {
   'tenants: fleet({': 'the fleet of tenant schemas, below',
   '-- migrations/20261201090000_invoices.sql': "the fleet's migration, below",
   'TENANTS=acme,globex npx flux up': "the fleet's commands, below",
+  '-v "$PWD:/workspace"': 'scripts/image test runs its podman run lines, in a pg project',
   '"flux": { "migrations"': 'a component package, below',
   "components: { '@travel/images'": 'a component bound to a store, below',
   'checkStairway(project)': 'the testing helpers, below',
