@@ -5,14 +5,17 @@
 // migrations each (FLUX_BENCH_MIGRATIONS), applied by
 // - `flux up` (one runner, its default concurrency: 4 members at once),
 // - 4 `flux up` processes started together over the same fleet (the time until the last ends),
+//   each with `--concurrency 1` (4 members at once in all, as the one runner: what sharing a fleet
+//   costs, as on 4 machines) and with the default 4 (16 at once on one machine),
 // - the floor: a script with the bare `pg` driver doing the same SQL in each tenant, 4 tenants at
 //   once, one connection each, one transaction per migration with its ledger row, and nothing
 //   else (no lease, no checksums, no plan).
 // Printed per layout: the medians of 3 runs (FLUX_BENCH_RUNS), the ratios "flux / floor" (target
-// ≤ 1.3×) and "4 runners / 1 runner" (target ≤ 1), and the machine's load. Each figure is a whole
-// process (or four), spawned, on schemas of its own (in the databases, made once and dropped at
-// the end), dropped after the run; the scenarios take turns going first. The projects live in the system's temporary folder and import flux and
-// its adapters through a link to apps/cli's node_modules.
+// ≤ 1.3×) and "4 runners / 1 runner" (target ≤ 1, at the same concurrency in all), and the
+// machine's load. Each figure is a whole process (or four), spawned, on schemas of its own (in
+// the databases, made once and dropped at the end), dropped after the run; the scenarios take
+// turns going first. The projects live in the system's temporary folder and import flux and its
+// adapters through a link to apps/cli's node_modules.
 import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { readFileSync } from 'node:fs'
@@ -281,7 +284,12 @@ const scenarios: Scenario[] = [
   { name: `floor (bare pg, ${CONCURRENCY} tenants at once)`, processes: [['floor.mjs']], ledger: 'ledger' },
   { name: `flux up, 1 runner (concurrency ${CONCURRENCY})`, processes: [[fluxBin, 'up']], ledger: 'flux_ledger' },
   {
-    name: `flux up, ${RUNNERS} runners started together`,
+    name: `flux up, ${RUNNERS} runners × concurrency 1`,
+    processes: Array.from({ length: RUNNERS }, () => [fluxBin, 'up', '--concurrency', '1']),
+    ledger: 'flux_ledger',
+  },
+  {
+    name: `flux up, ${RUNNERS} runners × concurrency ${CONCURRENCY}`,
     processes: Array.from({ length: RUNNERS }, () => [fluxBin, 'up']),
     ledger: 'flux_ledger',
   },
@@ -339,9 +347,14 @@ try {
         `  ${scenario.name.padEnd(40)} ${seconds.toFixed(2)} s  (runs: ${times.map((value) => value.toFixed(2)).join(', ')}); ${((layout.members * MIGRATIONS) / seconds).toFixed(0)} migrations/s; cores busy ${(median(busy) * 100).toFixed(0)}%`,
       )
     }
-    const [floor, one, many] = scenarios.map((scenario) => median(figures.get(scenario.name)!.times))
+    const [floor, one, shared, many] = scenarios.map((scenario) => median(figures.get(scenario.name)!.times))
     console.log(`  flux up / floor: ${(one! / floor!).toFixed(2)}× (target ≤ 1.3×)`)
-    console.log(`  ${RUNNERS} runners / 1 runner: ${(many! / one!).toFixed(2)}× (target ≤ 1×)`)
+    console.log(
+      `  ${RUNNERS} runners / 1 runner, the same ${CONCURRENCY} members at once in all: ${(shared! / one!).toFixed(2)}× (target ≤ 1×)`,
+    )
+    console.log(
+      `  ${RUNNERS} runners / 1 runner, each runner ${CONCURRENCY} at once (${RUNNERS * CONCURRENCY} in all on this machine's ${cpus().length} cores): ${(many! / one!).toFixed(2)}×`,
+    )
     console.log(`  load average ${loadavg()[0]!.toFixed(2)} now`)
   }
 } finally {
