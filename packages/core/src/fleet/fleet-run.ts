@@ -4,7 +4,7 @@ import type { Project } from '../project.ts'
 import { storeInfoOf } from '../project.ts'
 import { migrate, type RunReport } from '../runner.ts'
 import { openStores, readLedgers } from '../stores.ts'
-import { type Fleet, memberStore, membersOf } from './fleet.ts'
+import { type Fleet, fleetNames, memberStore, membersOf } from './fleet.ts'
 
 /** Members migrated at once when no `concurrency` is given. */
 export const DEFAULT_FLEET_CONCURRENCY = 4
@@ -107,17 +107,9 @@ export async function selectFleets(
   project: Project,
   options: Pick<FleetRunOptions, 'fleet' | 'member'>,
 ): Promise<FleetSelection[]> {
-  const fleets = project.fleets ?? {}
-  const names = Object.keys(fleets).sort()
-  if (options.fleet === undefined) return names.map((fleet) => ({ fleet }))
-  if (!names.includes(options.fleet)) {
-    throw new FluxError('USAGE', `no fleet "${options.fleet}" in the config`, {
-      hint:
-        names.length > 0 ? `the fleets: ${names.join(', ')}` : 'declare one in `stores` with fleet({ members, store })',
-    })
-  }
-  if (options.member === undefined) return [{ fleet: options.fleet }]
-  const all = await membersOf(options.fleet, fleets[options.fleet]!)
+  const names = fleetNames(project.fleets, options.fleet)
+  if (options.fleet === undefined || options.member === undefined) return names.map((fleet) => ({ fleet }))
+  const all = await membersOf(options.fleet, project.fleets![options.fleet]!)
   if (!all.includes(options.member)) {
     throw new FluxError('USAGE', `fleet "${options.fleet}" has no member "${options.member}"`, {
       hint: `its members() gave ${all.length} members; \`flux status --fleet ${options.fleet} --members\` lists them`,
@@ -182,6 +174,9 @@ async function runFleet(
     return 'done'
   }
 
+  /** Members found leased by another runner, waiting to be tried again. */
+  const waiting = () => queue.filter((entry) => entry.notBefore > 0).length
+
   /** The first member due, or else the one due soonest. */
   const take = () => {
     if (queue.length === 0) return undefined
@@ -212,16 +207,14 @@ async function runFleet(
           notBefore: Date.now() + Math.min(REVISIT_MS * 2 ** (busy - 1), REVISIT_MAX_MS),
           busy,
         })
-        progress.busy = queue.filter((entry) => entry.notBefore > 0).length
-        options.onProgress?.({ ...progress })
+        options.onProgress?.({ ...progress, busy: waiting() })
         continue
       }
       if (outcome === 'failed') {
         progress.failed += 1
         if (!options.keepGoing) stopped = true
       } else progress.done += 1
-      progress.busy = queue.filter((entry) => entry.notBefore > 0).length
-      options.onProgress?.({ ...progress, last: { ...results.get(next.member)! } })
+      options.onProgress?.({ ...progress, busy: waiting(), last: { ...results.get(next.member)! } })
     }
   }
   await Promise.all(Array.from({ length: Math.min(concurrency, members.length) }, worker))

@@ -1,7 +1,7 @@
 import { FluxError, messageOf } from '../errors.ts'
 import { statusOf } from '../plan.ts'
 import type { Project } from '../project.ts'
-import { memberStore, membersOf } from './fleet.ts'
+import { fleetNames, memberStore, membersOf } from './fleet.ts'
 
 /** Where one member stands. */
 export interface MemberStatus {
@@ -28,17 +28,9 @@ const STATUS_CONCURRENCY = 8
 
 /** Every member of every fleet (or of `only`): its ledger read, counted against the fleet's migrations. Takes no lease. */
 export async function readFleetStatus(project: Project, only?: string): Promise<FleetStatus[]> {
-  const fleets = project.fleets ?? {}
-  const names = Object.keys(fleets).sort()
-  if (only !== undefined && !names.includes(only)) {
-    throw new FluxError('USAGE', `no fleet "${only}" in the config`, {
-      hint:
-        names.length > 0 ? `the fleets: ${names.join(', ')}` : 'declare one in `stores` with fleet({ members, store })',
-    })
-  }
   const statuses: FleetStatus[] = []
-  for (const name of only === undefined ? names : [only]) {
-    const fleet = fleets[name]!
+  for (const name of fleetNames(project.fleets, only)) {
+    const fleet = project.fleets![name]!
     const nodes = project.graph.nodes.filter((node) => node.store === name)
     const members = await membersOf(name, fleet)
     const results: MemberStatus[] = new Array(members.length)

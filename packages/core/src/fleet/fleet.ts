@@ -56,6 +56,22 @@ export function isFleet(value: unknown): value is Fleet {
   return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[FLEET] === true
 }
 
+/**
+ * The names of the project's fleets, sorted: all of them, or `only`, which must be one of them
+ * (a usage error otherwise, naming those there are).
+ */
+export function fleetNames(fleets: Readonly<Record<string, Fleet>> | undefined, only?: string): string[] {
+  const names = Object.keys(fleets ?? {}).sort()
+  if (only === undefined) return names
+  if (!names.includes(only)) {
+    throw new FluxError('USAGE', `no fleet "${only}" in the config`, {
+      hint:
+        names.length > 0 ? `the fleets: ${names.join(', ')}` : 'declare one in `stores` with fleet({ members, store })',
+    })
+  }
+  return [only]
+}
+
 /** A member name: what a factory can build a schema, database or prefix name from. */
 const MEMBER_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/
 
