@@ -3,22 +3,12 @@
 
 import { randomBytes } from 'node:crypto'
 import { mkdir, writeFile } from 'node:fs/promises'
-import { createRequire } from 'node:module'
 import { join } from 'node:path'
 import { afterAll } from 'vitest'
+import { type PgClient, pg } from './drivers.ts'
 import { emptyProject } from './helpers.ts'
 
-// the driver is the adapter's dependency, not this package's
-const require = createRequire(import.meta.url)
-export const pg = createRequire(require.resolve('@flux/pg'))('pg') as {
-  Client: new (options: { connectionString: string | undefined }) => PgClient
-}
-
-export interface PgClient {
-  connect(): Promise<void>
-  query(sql: string, params?: unknown[]): Promise<{ rows: Record<string, unknown>[] }>
-  end(): Promise<void>
-}
+export type { PgClient } from './drivers.ts'
 
 const prefixes: string[] = []
 

@@ -4,37 +4,11 @@
 
 import { randomBytes } from 'node:crypto'
 import { mkdir, writeFile } from 'node:fs/promises'
-import { createRequire } from 'node:module'
 import { join } from 'node:path'
 import { describeWithServer } from '@flux/core/testing'
 import { afterAll, expect, it } from 'vitest'
+import { MongoClient, Redis } from './drivers.ts'
 import { emptyProject, flux } from './helpers.ts'
-
-// the drivers are the adapters' dependencies, not this package's
-const require = createRequire(import.meta.url)
-const { MongoClient } = createRequire(require.resolve('@flux/mongo'))('mongodb') as {
-  MongoClient: new (
-    url: string,
-  ) => {
-    connect(): Promise<unknown>
-    db(name: string): {
-      listCollections(): { toArray(): Promise<{ name: string }[]> }
-      collection(name: string): { find(): { toArray(): Promise<Record<string, unknown>[]> } }
-      dropDatabase(): Promise<unknown>
-    }
-    close(): Promise<void>
-  }
-}
-const { Redis } = createRequire(require.resolve('@flux/redis'))('ioredis') as {
-  Redis: new (
-    url: string,
-  ) => {
-    keys(pattern: string): Promise<string[]>
-    get(key: string): Promise<string | null>
-    del(...keys: string[]): Promise<number>
-    disconnect(): void
-  }
-}
 
 const TENANTS = ['acme', 'globex', 'initech']
 const unique = (label: string) => `${label}_${randomBytes(4).toString('hex')}`

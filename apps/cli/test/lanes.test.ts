@@ -5,33 +5,11 @@
 
 import { randomBytes } from 'node:crypto'
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
-import { createRequire } from 'node:module'
 import { join } from 'node:path'
 import { describeWithServer } from '@flux/core/testing'
 import { afterAll, expect, it } from 'vitest'
+import { pg, Redis } from './drivers.ts'
 import { emptyProject, flux, statusJson } from './helpers.ts'
-
-// the drivers are the adapters' dependencies, not this package's
-const require = createRequire(import.meta.url)
-const pg = createRequire(require.resolve('@flux/pg'))('pg') as {
-  Client: new (options: {
-    connectionString: string | undefined
-  }) => {
-    connect(): Promise<void>
-    query(sql: string): Promise<{ rows: unknown[] }>
-    end(): Promise<void>
-  }
-}
-const { Redis } = createRequire(require.resolve('@flux/redis'))('ioredis') as {
-  Redis: new (
-    url: string,
-  ) => {
-    keys(pattern: string): Promise<string[]>
-    get(key: string): Promise<string | null>
-    del(...keys: string[]): Promise<number>
-    disconnect(): void
-  }
-}
 
 const unique = (label: string) => `${label}_${randomBytes(4).toString('hex')}`
 const schemas: string[] = []

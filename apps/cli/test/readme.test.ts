@@ -11,6 +11,7 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { describeWithServer } from '@flux/core/testing'
 import { afterAll, describe, expect, it } from 'vitest'
+import { pg } from './drivers.ts'
 import { emptyProject, flux, statusJson } from './helpers.ts'
 
 const README = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'README.md')
@@ -148,16 +149,6 @@ describe('README.md', () => {
 
 /** `body` with a query function on a connection to `url`, closed after. */
 async function withPg<T>(url: string, body: (query: (text: string) => Promise<{ rows: unknown[] }>) => Promise<T>) {
-  // pg is @flux/pg's dependency, not this package's
-  const pg = createRequire(createRequire(import.meta.url).resolve('@flux/pg'))('pg') as {
-    Client: new (options: {
-      connectionString: string
-    }) => {
-      connect(): Promise<void>
-      query(text: string): Promise<{ rows: unknown[] }>
-      end(): Promise<void>
-    }
-  }
   const client = new pg.Client({ connectionString: url })
   await client.connect()
   try {
