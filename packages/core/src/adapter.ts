@@ -245,6 +245,14 @@ export interface OpenOptions {
    * ahead (a connection of its own, opened while the run plans) can skip it. Default `true`.
    */
   leaseLikely?: boolean
+  /**
+   * Set when core opens many stores of one kind in a run, a few at a time (a fleet's members):
+   * one map for all of them, where an adapter may keep, under keys of its own, what they can
+   * share (a server's connections, a client). Each store still behaves as if it had its own:
+   * what one store's migrations change in a shared session must not reach another's. The adapter
+   * releases what it keeps once no open store uses it.
+   */
+  shared?: Map<string, unknown>
 }
 
 export interface Adapter<Client = unknown> {

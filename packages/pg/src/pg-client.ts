@@ -1,6 +1,6 @@
 import type { BatchOptions, BatchOutcome } from '@flux/core'
 import pg from 'pg'
-import { listened, transactionConnections } from './pg-connections.ts'
+import { type ConnectionSource, listened, transactionConnections } from './pg-connections.ts'
 import { serverBatch, serverTransaction } from './pg-transaction.ts'
 
 /** What a query gives back, from a server or from PGlite. */
@@ -127,7 +127,7 @@ function wrapPg(target: Pick<pg.ClientBase, 'query'>): Queryable {
  * error, and the next query would pay for a new one (a ledger read on a new database fails on
  * the missing table, twice per run); an error the server sent leaves the session usable.
  */
-function wrapPool(pool: pg.Pool): Queryable {
+function wrapPool(pool: ConnectionSource): Queryable {
   return {
     async query<Row>(text: string, params?: readonly unknown[]) {
       const client = listened(await pool.connect())
@@ -138,7 +138,7 @@ function wrapPool(pool: pg.Pool): Queryable {
         if (!isSessionIntact(error)) broken = error as Error
         throw error
       } finally {
-        client.release(broken)
+        pool.release(client, broken)
       }
     },
   }
@@ -153,7 +153,7 @@ function isSessionIntact(error: unknown): boolean {
  * transactions may prepare statements on its connections (see {@link transactionConnections}).
  */
 export function serverDriver(
-  pool: pg.Pool,
+  pool: ConnectionSource,
   owned: boolean,
   sessionConfig: pg.ClientConfig | undefined,
   prepares = false,
@@ -173,7 +173,7 @@ export function serverDriver(
     async check() {
       // a connection is only handed out once the server accepted user, password and database;
       // it stays in the pool for the ledger read that follows, so this costs no query
-      ;(await pool.connect()).release()
+      pool.release(await pool.connect())
     },
     transaction: (fn) => serverTransaction(connections, fn),
     batch: (fns, options) => serverBatch(connections, fns, options),
@@ -226,7 +226,7 @@ export function serverDriver(
         async end() {
           onError()
           // ending the session is what frees its advisory locks for sure
-          if ('release' in client) client.release(true)
+          if ('release' in client) pool.release(client, true)
           else await client.end().catch(() => {})
         },
       }

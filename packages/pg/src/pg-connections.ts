@@ -1,5 +1,27 @@
 import type pg from 'pg'
 
+/** What a server driver takes its connections from: a pool, or its share of one. */
+export interface ConnectionSource {
+  connect(): Promise<pg.PoolClient>
+  /** Gives a connection back; `broken` (an error, or `true`): it is destroyed. */
+  release(client: pg.PoolClient, broken?: Error | boolean): void
+  /** Callers waiting for a connection. */
+  readonly waitingCount: number
+  end(): Promise<void>
+}
+
+/** `pool` as a {@link ConnectionSource}. */
+export function poolSource(pool: pg.Pool): ConnectionSource {
+  return {
+    connect: () => pool.connect(),
+    release: (client, broken) => client.release(broken),
+    get waitingCount() {
+      return pool.waitingCount
+    },
+    end: () => pool.end(),
+  }
+}
+
 const LISTENED = new WeakSet<pg.ClientBase>()
 const FAILED = new WeakSet<pg.ClientBase>()
 
@@ -18,6 +40,11 @@ export function listened<Client extends pg.ClientBase>(client: Client): Client {
     })
   }
   return client
+}
+
+/** Whether `client`'s connection failed since it was handed out (see {@link listened}). */
+export function failed(client: pg.ClientBase): boolean {
+  return FAILED.has(client)
 }
 
 const DROPS_PREPARED = /\b(?:deallocate|discard)\b/i
@@ -58,7 +85,7 @@ export interface TransactionConnections {
  * Connections of `pool`. `prepares`: statements may be prepared on them (SQL-level PREPARE,
  * which lasts as long as the session: only where flux owns the pool and sessions are real).
  */
-export function transactionConnections(pool: pg.Pool, prepares: boolean): TransactionConnections {
+export function transactionConnections(pool: ConnectionSource, prepares: boolean): TransactionConnections {
   let kept: pg.PoolClient | undefined
   // names carry a generation, so a statement is never prepared twice under one name
   let generation = 0
@@ -66,7 +93,7 @@ export function transactionConnections(pool: pg.Pool, prepares: boolean): Transa
   const drop = () => {
     const client = kept
     kept = undefined
-    client?.release()
+    if (client) pool.release(client)
   }
   const forget = () => {
     generation += 1
@@ -77,12 +104,12 @@ export function transactionConnections(pool: pg.Pool, prepares: boolean): Transa
       kept = undefined
       if (client && !FAILED.has(client)) return client
       // a kept connection that failed meanwhile is destroyed; a new one is taken
-      client?.release(true)
+      if (client) pool.release(client, true)
       return listened(await pool.connect())
     },
     give(client, broken) {
       if (broken || kept || pool.waitingCount > 0) {
-        client.release(broken)
+        pool.release(client, broken)
         return
       }
       kept = client

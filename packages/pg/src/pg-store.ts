@@ -4,10 +4,12 @@ import pg from 'pg'
 import { autogenerate } from './autogenerate/pg-autogenerate.ts'
 import { lintMigrations } from './lint/pg-lint.ts'
 import { type Driver, type PgClient, pgClientOf, type Queryable, serverDriver } from './pg-client.ts'
+import { poolSource } from './pg-connections.ts'
 import { connectionLost, isConnectionError, unavailable } from './pg-errors.ts'
 import { type Fence, fenceRefusal, isFenceRefusal, takenOver } from './pg-fence.ts'
 import { leaseNow, type PgLease, tableLease } from './pg-lease.ts'
 import { advisoryLease, sessionNames } from './pg-lease-advisory.ts'
+import { sharedConnections } from './pg-shared-pool.ts'
 import { pgLedger, type TableState } from './pg-ledger.ts'
 import {
   DEFAULT_CONNECT_TIMEOUT_MS,
@@ -121,7 +123,7 @@ export function pgStore(options: PgStoreOptions): Adapter<PgClient> {
       if (driver) return
       let opened: Driver | undefined
       try {
-        opened = await connect(options, pgliteDir, settings)
+        opened = await connect(options, pgliteDir, settings, openOptions?.shared)
         await opened.check()
       } catch (error) {
         await opened?.close().catch(() => {})
@@ -207,7 +209,7 @@ export function pgStore(options: PgStoreOptions): Adapter<PgClient> {
  * flux listens on a pool that has no listener of its own (and stops at close()).
  */
 function userPool(pool: pg.Pool): Driver {
-  const driver = serverDriver(pool, false, undefined)
+  const driver = serverDriver(poolSource(pool), false, undefined)
   if (pool.listenerCount('error') > 0) return driver
   const ignore = () => {}
   pool.on('error', ignore)
@@ -235,13 +237,29 @@ async function connect(
   options: PgStoreOptions,
   pgliteDir: PgStoreOptions['pglite'],
   settings: PgSettings,
+  shared: Map<string, unknown> | undefined,
 ): Promise<Driver> {
   if (options.pool) return userPool(options.pool)
   if (options.url) {
-    const config: pg.PoolConfig = {
+    const server: pg.PoolConfig = {
       connectionString: options.url,
       keepAlive: true,
       connectionTimeoutMillis: /[?&]connect_timeout=/.test(options.url) ? undefined : DEFAULT_CONNECT_TIMEOUT_MS,
+    }
+    if (shared) {
+      // a fleet's member: the server's connections are shared with the other members
+      const connections = sharedConnections(shared, server, settings.searchPath)
+      const driver = serverDriver(connections.source, false, { ...server, application_name: connections.names.lease })
+      return {
+        ...driver,
+        async close() {
+          await driver.close()
+          connections.release()
+        },
+      }
+    }
+    const config: pg.PoolConfig = {
+      ...server,
       // checked identifiers: no space or quote to escape
       ...(settings.searchPath
         ? { options: `-c search_path=${settings.searchPath.map((name) => `"${name}"`).join(',')}` }
@@ -254,7 +272,7 @@ async function connect(
     pool.on('error', () => {})
     // the pool is flux's own; with an advisory lease its sessions are real ones (no pooler in
     // transaction mode, where the lease needs lock 'table'), so they may keep prepared statements
-    return serverDriver(pool, true, { ...config, application_name: names.lease }, settings.lock === 'advisory')
+    return serverDriver(poolSource(pool), true, { ...config, application_name: names.lease }, settings.lock === 'advisory')
   }
   if (typeof pgliteDir !== 'string') return pgliteDriver(pgliteDir as PgliteInstance, false)
   return openPglite(pgliteDir, settings.description)

@@ -130,7 +130,14 @@ async function runFleet(
   const results = new Map<string, MemberResult>(
     members.map((member) => [member, { fleet: name, member, state: 'not-started', steps: [] }]),
   )
-  const queue = members.map((member) => ({ member, notBefore: 0, busy: 0 }))
+  // from a random place in the list, on to its end and round: runners started together over
+  // the same fleet begin apart, rather than all on its first members
+  const start = Math.floor(Math.random() * members.length)
+  const queue = [...members.slice(start), ...members.slice(0, start)].map((member) => ({
+    member,
+    notBefore: 0,
+    busy: 0,
+  }))
   const progress: FleetProgress = {
     fleet: name,
     total: members.length,
@@ -142,12 +149,14 @@ async function runFleet(
   }
   let stopped = false
   const stop = () => options.signal?.aborted || stopped
+  // what the members' adapters share over the run (a server's pool for a fleet of schemas)
+  const shared = new Map<string, unknown>()
 
   const runMember = async (member: string): Promise<'done' | 'failed' | 'busy'> => {
     const result = results.get(member)!
     let report: RunReport
     try {
-      report = await migrate(memberProject(project, name, memberStore(name, fleet, member)), {
+      report = await migrate(memberProject(project, name, memberStore(name, fleet, member), shared), {
         direction: options.direction,
         target: options.target,
         steps: options.steps,
@@ -225,14 +234,19 @@ async function runFleet(
  * The project as one member sees it: the fleet is an ordinary store with the member's adapter,
  * and every other store counts as done (as a retired one does): `migrate()` ran them before.
  */
-function memberProject(project: Project, name: string, adapter: Project['adapters'][string]): Project {
+function memberProject(
+  project: Project,
+  name: string,
+  adapter: Project['adapters'][string],
+  shared: Map<string, unknown>,
+): Project {
   const others = [...Object.keys(project.adapters), ...Object.keys(project.fleets ?? {})].filter(
     (other) => other !== name,
   )
   const adapters = { [name]: adapter }
   // opened here rather than by migrate(): with several runners most members a runner visits are
   // at their target already (another runner migrated them), and need no lease prepared ahead
-  const prefetched = openStores(adapters, [name], { leaseLikely: false }).then(() => readLedgers(adapters, [name]))
+  const prefetched = openStores(adapters, [name], { leaseLikely: false, shared }).then(() => readLedgers(adapters, [name]))
   // migrate() takes it, and reports its failure
   prefetched.catch(() => {})
   return {

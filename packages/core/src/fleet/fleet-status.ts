@@ -34,11 +34,13 @@ export async function readFleetStatus(project: Project, only?: string): Promise<
     const nodes = project.graph.nodes.filter((node) => node.store === name)
     const members = await membersOf(name, fleet)
     const results: MemberStatus[] = new Array(members.length)
+    // what the members' adapters share while the fleet is read (a server's pool for a fleet of schemas)
+    const shared = new Map<string, unknown>()
     let next = 0
     const worker = async () => {
       while (next < members.length) {
         const index = next++
-        results[index] = await memberStatus(project, name, members[index]!, nodes)
+        results[index] = await memberStatus(project, name, members[index]!, nodes, shared)
       }
     }
     await Promise.all(Array.from({ length: Math.min(STATUS_CONCURRENCY, members.length) }, worker))
@@ -54,10 +56,11 @@ async function memberStatus(
   name: string,
   member: string,
   nodes: Project['graph']['nodes'],
+  shared: Map<string, unknown>,
 ): Promise<MemberStatus> {
   const adapter = memberStore(name, project.fleets![name]!, member)
   try {
-    await adapter.open({ leaseLikely: false })
+    await adapter.open({ leaseLikely: false, shared })
     const entries = await adapter.ledger.read()
     const rows = statusOf(nodes, { [name]: entries }, { ignoredComponents: project.ignoredComponents })
     const dirty = rows.filter((row) => row.status === 'dirty').map((row) => row.id)
