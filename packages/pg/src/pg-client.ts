@@ -151,12 +151,16 @@ function isSessionIntact(error: unknown): boolean {
 /**
  * A server driver over a pool; `owned` pools (from `url`) are ended by `close()`. `prepares`:
  * transactions may prepare statements on its connections (see {@link transactionConnections}).
+ * Sessions of their own (a lease's) are new connections made with `sessionConfig`, or taken
+ * from `leaseSessions` and given back once their advisory locks are freed, or else taken from
+ * the pool and ended.
  */
 export function serverDriver(
   pool: ConnectionSource,
   owned: boolean,
   sessionConfig: pg.ClientConfig | undefined,
   prepares = false,
+  leaseSessions?: ConnectionSource,
 ): Driver {
   const connections = transactionConnections(pool, prepares)
   const queryable = wrapPool(pool)
@@ -184,11 +188,17 @@ export function serverDriver(
         alive = false
         ended.abort(error)
       }
+      // the connection failed or ended (rather than end() being called)
+      let failed = false
+      const onLost = (error?: unknown) => {
+        failed = true
+        onError(error)
+      }
       let client: pg.Client | pg.PoolClient
       if (sessionConfig) {
         const own = new pg.Client(sessionConfig)
-        own.on('error', onError)
-        own.on('end', onError)
+        own.on('error', onLost)
+        own.on('end', onLost)
         // given up while connecting: its socket is dropped (end() alone leaves connect()
         // pending while the handshake is under way), and the wait ends at once
         let abandon = () => {}
@@ -212,9 +222,9 @@ export function serverDriver(
         }
         client = own
       } else {
-        client = await pool.connect()
-        client.on('error', onError)
-        client.on('end', onError)
+        client = await (leaseSessions ?? pool).connect()
+        client.on('error', onLost)
+        client.on('end', onLost)
       }
       const queryable = wrapPg(client)
       return {
@@ -225,9 +235,25 @@ export function serverDriver(
         query: (text, params) => queryable.query(text, params),
         async end() {
           onError()
+          if (!('release' in client)) {
+            await client.end().catch(() => {})
+            return
+          }
+          client.off('error', onLost)
+          client.off('end', onLost)
+          if (leaseSessions && !failed) {
+            // given back for the next lease, once it holds no lock: else ended, as below
+            try {
+              await client.query('select pg_advisory_unlock_all()')
+              leaseSessions.release(client)
+              return
+            } catch (error) {
+              leaseSessions.release(client, error as Error)
+              return
+            }
+          }
           // ending the session is what frees its advisory locks for sure
-          if ('release' in client) pool.release(client, true)
-          else await client.end().catch(() => {})
+          pool.release(client, true)
         },
       }
     },

@@ -1,19 +1,26 @@
 import pg from 'pg'
-import { type ConnectionSource, failed, listened } from './pg-connections.ts'
+import { type ConnectionSource, failed, listened, poolSource } from './pg-connections.ts'
 import { sessionNames } from './pg-lease-advisory.ts'
 
 /**
- * A pool of one server and database shared by the stores opened with one `shared` map (the
- * members of a fleet of schemas, in one run): a member visited costs a query on a connection
- * that is already open, not a new session (on a server with SCRAM, about 15 ms of CPU, most of
- * it the server's). Its sessions carry one name pair, as a store's own pool does, so that a
- * runner taking a lease over from this process, frozen, ends them all: they may serve members
- * whose leases this process still holds, whose transactions then fail and are reported (the
- * process was frozen past a lease, its run ends in an error; nothing is applied twice).
+ * The pools of one server and database shared by the stores opened with one `shared` map (the
+ * members of a fleet of schemas, in one run): a member visited costs queries on connections
+ * already open, for its migrations and for its lease, not two new sessions (on a server with
+ * SCRAM, about 15 ms of CPU each, most of it the server's). The sessions carry one name pair
+ * (`flux <tag>`, `flux lease <tag>`), as a store's own do, so that a runner taking a lease over
+ * from this process, frozen, ends the holder's lease session and every session of the pool: they
+ * may serve other members meanwhile, whose transactions then fail and are reported (the process
+ * was frozen past a lease, its run ends in an error; nothing is applied twice).
  */
 interface SharedPool {
   pool: pg.Pool
-  names: { pool: string; lease: string }
+  /**
+   * Sessions for leases, named as a store's own lease sessions are: each holds its lock for a
+   * member's whole run, and goes back once the lock is freed. Not bounded (a member waiting
+   * for one while others wait for its pool connection could wait for ever): as many as members
+   * hold a lease at once, then the idle ones end after the pool's idle timeout.
+   */
+  leases: pg.Pool
   /** The store that made it, whose settings new connections start with. */
   maker: object
   /** The store each connection was last handed to, when not its maker. */
@@ -28,6 +35,9 @@ interface SharedPool {
  * next within a few turns of the event loop; a pool that nobody took meanwhile is ended.
  */
 const LINGER_MS = 50
+
+/** A pool size no run reaches. */
+const UNBOUNDED = 100_000
 
 /**
  * What `DISCARD ALL` does, spelled out: `DISCARD ALL` cannot run in the implicit transaction of
@@ -47,7 +57,7 @@ export function sharedConnections(
   shared: Map<string, unknown>,
   config: pg.PoolConfig,
   searchPath: readonly string[] | undefined,
-): { source: ConnectionSource; names: { pool: string; lease: string }; release(): void } {
+): { source: ConnectionSource; leases: ConnectionSource; release(): void } {
   const key = `pg\u0000${config.connectionString}\u0000${config.connectionTimeoutMillis ?? ''}`
   // checked identifiers: no space or quote to escape
   const path = searchPath?.map((name) => `"${name}"`).join(',')
@@ -62,9 +72,11 @@ export function sharedConnections(
       application_name: names.pool,
       ...(path ? { options: `-c search_path=${path}` } : {}),
     })
+    const leases = new pg.Pool({ ...config, application_name: names.lease, max: UNBOUNDED })
     // an idle connection that breaks is dropped by the pool; unheard, its error would end the process
     pool.on('error', () => {})
-    entry = { pool, names, maker: me, owners: new WeakMap(), users: 0, ending: undefined }
+    leases.on('error', () => {})
+    entry = { pool, leases, maker: me, owners: new WeakMap(), users: 0, ending: undefined }
     shared.set(key, entry)
   }
   const pooled = entry
@@ -77,7 +89,7 @@ export function sharedConnections(
   const idle: pg.PoolClient[] = []
   let released = false
   return {
-    names: pooled.names,
+    leases: poolSource(pooled.leases),
     source: {
       async connect() {
         for (let client = idle.pop(); client; client = idle.pop()) {
@@ -115,6 +127,7 @@ export function sharedConnections(
       pooled.ending = setTimeout(() => {
         if (shared.get(key) === pooled) shared.delete(key)
         pooled.pool.end().catch(() => {})
+        pooled.leases.end().catch(() => {})
       }, LINGER_MS)
     },
   }

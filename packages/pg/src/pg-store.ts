@@ -249,7 +249,7 @@ async function connect(
     if (shared) {
       // a fleet's member: the server's connections are shared with the other members
       const connections = sharedConnections(shared, server, settings.searchPath)
-      const driver = serverDriver(connections.source, false, { ...server, application_name: connections.names.lease })
+      const driver = serverDriver(connections.source, false, undefined, false, connections.leases)
       return {
         ...driver,
         async close() {
@@ -272,7 +272,12 @@ async function connect(
     pool.on('error', () => {})
     // the pool is flux's own; with an advisory lease its sessions are real ones (no pooler in
     // transaction mode, where the lease needs lock 'table'), so they may keep prepared statements
-    return serverDriver(poolSource(pool), true, { ...config, application_name: names.lease }, settings.lock === 'advisory')
+    return serverDriver(
+      poolSource(pool),
+      true,
+      { ...config, application_name: names.lease },
+      settings.lock === 'advisory',
+    )
   }
   if (typeof pgliteDir !== 'string') return pgliteDriver(pgliteDir as PgliteInstance, false)
   return openPglite(pgliteDir, settings.description)

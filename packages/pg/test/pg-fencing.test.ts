@@ -50,9 +50,9 @@ describeWithServer('fencing on the server', (url) => {
     await userPool?.end()
   })
 
-  const open = async (create: () => Adapter<PgClient>) => {
+  const open = async (create: () => Adapter<PgClient>, shared?: Map<string, unknown>) => {
     const adapter = create()
-    await adapter.open()
+    await adapter.open(shared ? { shared } : undefined)
     cleanups.push(() => adapter.close())
     return adapter
   }
@@ -186,26 +186,34 @@ insert into "${schema}".flux_ledger_lock values ('lease', 'old', '{"host":"old",
     })
   }
 
-  it('advisory lock on its own pool: a take-over ends the frozen holder’s sessions, so it waits for none of its transactions, which commit nothing', async () => {
-    const schema = randomSchema()
-    schemas.push(schema)
-    await adminPool(url).query(`create schema "${schema}"`)
-    const [stale, next] = [await open(() => pgStore({ url, schema })), await open(() => pgStore({ url, schema }))]
-    await frozen(stale)
-    const transaction = openTransaction(stale, schema, 'stale')
-    await transaction.fenceChecked
-    const lease = await acquire(next, 'next', 30_000, 20_000)
-    transaction.commit()
-    const error = await refusal(transaction.done)
-    expect(error.code).toBe('LEASE_LOST')
-    expect(error.message).toContain(`taken over by pid ${(await next.inspectLease())?.pid}`)
-    expect(error.message).toContain(`epoch ${lease.epoch}`)
-    const { rows } = await adminPool(url).query(`select to_regclass('"${schema}".done_by_stale') as stale`)
-    expect(rows).toEqual([{ stale: null }])
-    expect(await next.ledger.read()).toEqual([])
-    // the stale runner's next write goes through a new connection, and is refused
-    expect((await refusal(stale.ledger.record(entry('app/late')))).code).toBe('LEASE_LOST')
-    await next.ledger.record(entry('app/next'))
-    expect(await ledgerIds(schema)).toEqual(['app/next'])
-  })
+  for (const [how, shared] of [
+    ['its own pool', undefined],
+    ["a fleet's shared pool", new Map<string, unknown>()],
+  ] as const) {
+    it(`advisory lock on ${how}: a take-over ends the frozen holder’s sessions, so it waits for none of its transactions, which commit nothing`, async () => {
+      const schema = randomSchema()
+      schemas.push(schema)
+      await adminPool(url).query(`create schema "${schema}"`)
+      const [stale, next] = [
+        await open(() => pgStore({ url, schema }), shared),
+        await open(() => pgStore({ url, schema })),
+      ]
+      await frozen(stale)
+      const transaction = openTransaction(stale, schema, 'stale')
+      await transaction.fenceChecked
+      const lease = await acquire(next, 'next', 30_000, 20_000)
+      transaction.commit()
+      const error = await refusal(transaction.done)
+      expect(error.code).toBe('LEASE_LOST')
+      expect(error.message).toContain(`taken over by pid ${(await next.inspectLease())?.pid}`)
+      expect(error.message).toContain(`epoch ${lease.epoch}`)
+      const { rows } = await adminPool(url).query(`select to_regclass('"${schema}".done_by_stale') as stale`)
+      expect(rows).toEqual([{ stale: null }])
+      expect(await next.ledger.read()).toEqual([])
+      // the stale runner's next write goes through a new connection, and is refused
+      expect((await refusal(stale.ledger.record(entry('app/late')))).code).toBe('LEASE_LOST')
+      await next.ledger.record(entry('app/next'))
+      expect(await ledgerIds(schema)).toEqual(['app/next'])
+    })
+  }
 })

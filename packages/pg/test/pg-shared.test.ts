@@ -30,7 +30,10 @@ describeWithServer("a fleet's members, opened with one shared map", (url) => {
   const inTransaction = <T>(store: Store, body: (client: PgClient) => Promise<T>) =>
     store.transaction!((client) => body(client))
   const backend = (store: Store) =>
-    inTransaction(store, async (client) => (await client.query<{ pid: number }>('select pg_backend_pid() as pid')).rows[0]!.pid)
+    inTransaction(
+      store,
+      async (client) => (await client.query<{ pid: number }>('select pg_backend_pid() as pid')).rows[0]!.pid,
+    )
   const tableIn = async (schema: string, table: string) =>
     (await adminPool(url).query('select 1 from pg_tables where schemaname = $1 and tablename = $2', [schema, table]))
       .rowCount
@@ -78,6 +81,36 @@ describeWithServer("a fleet's members, opened with one shared map", (url) => {
     expect(await backend(b)).toBe(pidB)
     expect(pidB).not.toBe(pidA)
     expect([pidA, pidB]).not.toContain(await backend(alone))
+  })
+
+  it("a member's lease is held on a session the next member takes again once its lock is freed; other runners are kept out as ever", async () => {
+    const shared = new Map<string, unknown>()
+    const [first, second] = await makeSchemas(2)
+    const holder = (runId: string) => ({ host: 'test', pid: process.pid, runId, since: new Date().toISOString() })
+    const take = (store: Store, runId: string) =>
+      store.acquire({ store: 'tenants', ttlMs: 30_000, waitMs: 0, holder: holder(runId) })
+    const lockSession = async (schema: string) =>
+      (await adminPool(url).query<{ pid: number }>(`select backend_pid as pid from "${schema}".flux_ledger_lock`))
+        .rows[0]?.pid
+    const advisoryLocks = async (pid: number) =>
+      (await adminPool(url).query(`select 1 from pg_locks where pid = $1 and locktype = 'advisory'`, [pid])).rowCount
+
+    const a = await open(first!, shared)
+    const leaseA = await take(a, 'a')
+    const pid = (await lockSession(first!))!
+    expect(await advisoryLocks(pid)).toBe(1)
+    await leaseA.release()
+    await a.close()
+    expect(await advisoryLocks(pid)).toBe(0)
+
+    const b = await open(second!, shared)
+    const leaseB = await take(b, 'b')
+    expect(await lockSession(second!)).toBe(pid)
+    // another runner (its own map) on the same member waits its turn
+    const other = await open(second!, new Map())
+    await expect(take(other, 'other')).rejects.toMatchObject({ code: 'LEASE_TIMEOUT' })
+    await leaseB.release()
+    await (await take(other, 'other')).release()
   })
 
   it('end their sessions once the last of them is closed', async () => {

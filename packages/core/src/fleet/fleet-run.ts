@@ -130,14 +130,7 @@ async function runFleet(
   const results = new Map<string, MemberResult>(
     members.map((member) => [member, { fleet: name, member, state: 'not-started', steps: [] }]),
   )
-  // from a random place in the list, on to its end and round: runners started together over
-  // the same fleet begin apart, rather than all on its first members
-  const start = Math.floor(Math.random() * members.length)
-  const queue = [...members.slice(start), ...members.slice(0, start)].map((member) => ({
-    member,
-    notBefore: 0,
-    busy: 0,
-  }))
+  const queue = members.map((member) => ({ member, notBefore: 0, busy: 0 }))
   const progress: FleetProgress = {
     fleet: name,
     total: members.length,
