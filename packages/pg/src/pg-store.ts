@@ -9,7 +9,6 @@ import { connectionLost, isConnectionError, unavailable } from './pg-errors.ts'
 import { type Fence, fenceRefusal, isFenceRefusal, takenOver } from './pg-fence.ts'
 import { leaseNow, type PgLease, tableLease } from './pg-lease.ts'
 import { advisoryLease, sessionNames } from './pg-lease-advisory.ts'
-import { sharedConnections } from './pg-shared-pool.ts'
 import { pgLedger, type TableState } from './pg-ledger.ts'
 import {
   DEFAULT_CONNECT_TIMEOUT_MS,
@@ -22,6 +21,7 @@ import {
   validateIdentifier,
 } from './pg-options.ts'
 import { openPglite, pgliteDriver } from './pg-pglite.ts'
+import { sharedConnections } from './pg-shared-pool.ts'
 import { loadSqlMigration, SQL_MIGRATION_EXTENSION } from './pg-sql-file.ts'
 
 /**

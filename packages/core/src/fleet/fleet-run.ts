@@ -239,7 +239,9 @@ function memberProject(
   const adapters = { [name]: adapter }
   // opened here rather than by migrate(): with several runners most members a runner visits are
   // at their target already (another runner migrated them), and need no lease prepared ahead
-  const prefetched = openStores(adapters, [name], { leaseLikely: false, shared }).then(() => readLedgers(adapters, [name]))
+  const prefetched = openStores(adapters, [name], { leaseLikely: false, shared }).then(() =>
+    readLedgers(adapters, [name]),
+  )
   // migrate() takes it, and reports its failure
   prefetched.catch(() => {})
   return {
