@@ -6,7 +6,9 @@
 // - `flux up` (one runner, its default concurrency: 4 members at once),
 // - 4 `flux up` processes started together over the same fleet (the time until the last ends),
 //   each with `--concurrency 1` (4 members at once in all, as the one runner: what sharing a fleet
-//   costs, as on 4 machines) and with the default 4 (16 at once on one machine),
+//   costs, as on 4 machines) and with the default 4 (16 at once on one machine); the fleet keeps
+//   its board in a schema of the test database, so a member one runner confirmed is not visited
+//   by the others,
 // - the floor: a script with the bare `pg` driver doing the same SQL in each tenant, 4 tenants at
 //   once, one connection each, one transaction per migration with its ledger row, and nothing
 //   else (no lease, no checksums, no plan).
@@ -78,7 +80,10 @@ const LAYOUTS: Layout[] = [
   },
 ].filter((layout) => layout.members > 0)
 
-/** A project whose fleet `tenants` has the layout's members, listed in members.txt. */
+/** Where the runners of one scenario keep the fleet's board: a schema of the test database. */
+const boardSchema = (prefix: string) => `board_${prefix}`
+
+/** A project whose fleet `tenants` has the layout's members, listed in members.txt, and its board. */
 async function writeProject(prefix: string, layout: Layout): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'flux-bench-fleet-'))
   await symlink(modules, join(dir, 'node_modules'), 'dir')
@@ -94,9 +99,11 @@ import { pgStore } from '@flux/pg'
 const prefix = ${literal(prefix)}
 export default defineConfig({
   stores: {
+    board: pgStore({ url: process.env.FLUX_TEST_PG_URL, schema: ${literal(boardSchema(prefix))} }),
     tenants: fleet({
       members: () => readFileSync('members.txt', 'utf8').split('\\n').filter(Boolean),
       store: (tenant) => pgStore({ url: ${layout.url}, schema: ${layout.schema}, searchPath: ${layout.schema} }),
+      board: 'board',
     }),
   },
 })
@@ -210,6 +217,13 @@ async function clean(dir: string, prefix: string, layout: Layout): Promise<void>
     // pay for the ones before it (autovacuum comes too late: a run makes and drops 10,000 tables)
     await client.query(`vacuum ${CATALOGS.join(', ')}`)
   })
+  const client = new pg.Client({ connectionString: url })
+  await client.connect()
+  try {
+    await client.query(`drop schema if exists "${boardSchema(prefix)}" cascade`)
+  } finally {
+    await client.end()
+  }
   await rm(dir, { recursive: true, force: true })
 }
 

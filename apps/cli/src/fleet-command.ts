@@ -116,6 +116,7 @@ export async function runFleets(
         `fleet ${report.fleet}: ${formatCount(report.members.length)} members, ${formatCount(done)} at their target (${formatCount(steps)} migrations ${options.direction === 'up' ? 'applied' : 'reverted'})${failed ? `, ${failed} failed` : ''}${notStarted ? `, ${notStarted} not started` : ''}`,
       )
     }
+    if (report.boardError && !options.json) output.error(`warning: fleet ${report.fleet}: ${report.boardError}`)
     for (const member of report.members.filter((each) => each.state === 'failed')) {
       if (!options.json) output.error(`  ${member.member}: ${member.error?.message ?? 'failed'}`)
       failure ??= new FluxError(

@@ -44,12 +44,12 @@ export function uniquePrefix(label: string): string {
 /**
  * A project with a pg store `catalog` (schema `<prefix>_catalog`) and a fleet `tenants` whose
  * members come from the TENANTS environment variable, each the schema `<prefix>_t_<member>`
- * (unqualified names resolve there).
+ * (unqualified names resolve there); with `board`, the fleet keeps its board in `catalog`.
  */
 export async function fleetProject(
   prefix: string,
   migrations: Record<string, string>,
-  options: { lease?: string } = {},
+  options: { lease?: string; board?: boolean } = {},
 ): Promise<string> {
   const dir = await emptyProject()
   await writeFile(
@@ -62,7 +62,7 @@ export default defineConfig({
     catalog: pgStore({ url, schema: '${prefix}_catalog' }),
     tenants: fleet({
       members: () => (process.env.TENANTS ?? '').split(',').filter(Boolean),
-      store: (tenant) => pgStore({ url, schema: \`${prefix}_t_\${tenant}\`, searchPath: \`${prefix}_t_\${tenant}\` }),
+      store: (tenant) => pgStore({ url, schema: \`${prefix}_t_\${tenant}\`, searchPath: \`${prefix}_t_\${tenant}\` }),${options.board ? "\n      board: 'catalog'," : ''}
     }),
   },
   migrations: './migrations',${options.lease ? `\n  lease: ${options.lease},` : ''}

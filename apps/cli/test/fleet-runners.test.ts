@@ -79,6 +79,40 @@ describeWithServer('FLUX_TEST_PG_URL', 'many runners over one fleet', () => {
     })
   })
 
+  it('4 runners with a board: every migration applied once, and each member visited about once in all', async () => {
+    const prefix = uniquePrefix('fleetrun')
+    const audit = `${prefix}_audit.applied`
+    await client.query(`create schema ${prefix}_audit; create table ${audit} (member text, migration text)`)
+    const dir = await fleetProject(
+      prefix,
+      { '0001_a.sql': tenantSql(`create table a (id int);\ninsert into ${audit} values (current_schema(), 'a');`) },
+      { board: true },
+    )
+    const members = Math.min(MEMBERS, 120)
+    const tenants = Array.from({ length: members }, (_, index) => `t${String(index).padStart(3, '0')}`)
+    const env = { TENANTS: tenants.join(',') }
+    const results = await Promise.all([0, 1, 2, 3].map(() => finish(start(['up', '--json'], dir, env))))
+    let visits = 0
+    for (const result of results) {
+      expect(result.stderr).toBe('')
+      expect(result.code).toBe(0)
+      const [report] = JSON.parse(result.stdout).fleets
+      expect(report.boardError).toBeUndefined()
+      expect(report.members.every((member: { state: string }) => member.state === 'done')).toBe(true)
+      visits += report.members.filter((member: { onBoard?: boolean }) => !member.onBoard).length
+    }
+    const twice = await client.query(`select member from ${audit} group by 1 having count(*) > 1`)
+    expect(twice.rows).toEqual([])
+    expect(Number((await client.query(`select count(*) as n from ${audit}`)).rows[0]!.n)).toBe(members)
+    // without a board each runner visits every member: 4 per member
+    expect(visits).toBeLessThan(members * 3)
+    // the board is a table beside the catalog's ledger, a row per member
+    const board = await client.query(
+      `select count(*) as n from "${prefix}_catalog".flux_ledger_fleets where fleet = 'tenants'`,
+    )
+    expect(Number(board.rows[0]!.n)).toBe(members)
+  })
+
   // How well runners that meet spread over the list (each carries on from a random place after
   // finding a member leased) is a matter of speed, measured by `pnpm bench:fleet`; a bound on
   // it here failed one run in four. What must hold every time: each member applied exactly once.

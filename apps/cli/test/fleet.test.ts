@@ -3,7 +3,7 @@
 // failed member stops new ones unless --keep-going, and the rules that keep a fleet's runs well
 // defined are enforced at load.
 
-import { writeFile } from 'node:fs/promises'
+import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describeWithServer } from '@flux/core/testing'
 import { afterAll, beforeAll, expect, it } from 'vitest'
@@ -192,6 +192,40 @@ export default defineMigration({ store: 'tenants', uses: ['catalog'], async up()
     for (const tenant of ['acme', 'globex']) {
       expect(await tablesOf(client, `${prefix}_t_${tenant}`)).toEqual(['flux_ledger', 'flux_ledger_lock', 'users'])
     }
+  })
+
+  it('a board in a store that cannot keep one is refused before anything runs; one that cannot be read is reported, and every member visited', async () => {
+    const prefix = uniquePrefix('fleet')
+    const dir = await fleetProject(
+      prefix,
+      { '0002_users.sql': USERS.replace('-- flux:after app/0001_plans\n', '') },
+      { board: true },
+    )
+    const env = { TENANTS: 'acme,globex' }
+    const config = join(dir, 'flux.config.ts')
+    const source = await readFile(config, 'utf8')
+    const catalog = `catalog: pgStore({ url, schema: '${prefix}_catalog' }),`
+    expect(source).toContain(catalog)
+
+    // an fs store keeps no board
+    await writeFile(
+      config,
+      `import { fsStore } from '@flux/fs'\n${source.replace(catalog, "catalog: fsStore({ root: './var/catalog' }),")}`,
+    )
+    const refused = await flux(['up'], dir, env)
+    expect(refused.code).toBe(2)
+    expect(refused.stderr).toContain('fleet "tenants": its board, the store "catalog", cannot keep one')
+    expect(await tablesOf(client, `${prefix}_t_acme`)).toEqual([])
+
+    // a board the runners cannot read (a table of that name, not a board): the run goes on
+    await writeFile(config, source)
+    await client.query(`create schema "${prefix}_catalog"; create table "${prefix}_catalog".flux_ledger_fleets (x int)`)
+    const unreadable = await flux(['up'], dir, env)
+    expect(unreadable.stderr).toContain(
+      'warning: fleet tenants: the board in the store "catalog" could not be used, every member was visited instead: column "member" does not exist',
+    )
+    expect(unreadable.code).toBe(0)
+    expect(unreadable.stdout).toContain('fleet tenants: 2 members, 2 at their target (2 migrations applied)')
   })
 
   it('down --fleet --yes reverts every member, and --member only one', async () => {

@@ -255,6 +255,17 @@ export interface OpenOptions {
   shared?: Map<string, unknown>
 }
 
+/** See {@link Adapter.fleetBoard}. Times are the store's own clock, as ISO-8601 strings. */
+export interface FleetBoard {
+  /** Records that `members` of `fleet` were at `head` (a digest of its migrations) just now. Creates what it needs on first use. */
+  mark(fleet: string, members: readonly string[], head: string): Promise<void>
+  /**
+   * The members of `fleet` marked at `head` at or after `since` (none when `since` is
+   * undefined), and the store's time now. Reading creates nothing.
+   */
+  read(fleet: string, head: string, since: string | undefined): Promise<{ members: string[]; now: string }>
+}
+
 export interface Adapter<Client = unknown> {
   /** Contract version: always `'v1'` for this interface. */
   readonly specVersion: AdapterSpecVersion
@@ -311,6 +322,12 @@ export interface Adapter<Client = unknown> {
     fns: ReadonlyArray<(client: Client, ledger: Ledger) => Promise<void>>,
     options?: BatchOptions,
   ): Promise<BatchOutcome>
+  /**
+   * Optional: a board where the runners that share a fleet (`fleet({ board })` names this
+   * store) tell each other which members they found at the fleet's head, so that each runner
+   * visits only the members nobody has confirmed since it started. Kept apart from the ledger.
+   */
+  fleetBoard?: FleetBoard
   /**
    * Optional: compares the store with the schema the application declares for it (an adapter
    * option, such as pg's `declared: 'db/schema.sql'`) and returns a candidate migration that

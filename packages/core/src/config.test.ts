@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { validateConfig } from './config.ts'
 import { FluxError } from './errors.ts'
+import { fleet } from './fleet/fleet.ts'
 
 const store = {
   specVersion: 'v1',
@@ -42,6 +43,16 @@ describe('validateConfig', () => {
     expect(messageOf({ stores: { '1x': store } })).toContain('`stores.1x` must be named with letters')
     expect(messageOf({ stores: {}, lease: { ttlMs: -1 } })).toContain('`lease.ttlMs` must be a number of milliseconds')
     expect(messageOf({ stores: { files: { ...store, specVersion: 'v9' } } })).toContain('contract v1')
+    const tenants = (board: string) => fleet({ members: () => [], store: () => store as never, board })
+    expect(messageOf({ stores: { files: store, tenants: tenants('catalog') } })).toContain(
+      '`stores.tenants` must be a fleet whose board is one of the other stores (files), got "catalog"',
+    )
+    expect(messageOf({ stores: { files: store, tenants: tenants('tenants') } })).toContain(
+      'board is one of the other stores',
+    )
+    expect(
+      validateConfig({ stores: { files: store, tenants: tenants('files') } }, 'flux.config.ts').fleets,
+    ).toHaveProperty('tenants')
   })
 
   it('refuses a config without stores, showing a store line', () => {

@@ -120,6 +120,15 @@ export function validateConfig(value: unknown, file: string): ValidConfig {
       )
     }
   }
+  for (const [name, fleet] of Object.entries(fleets)) {
+    if (fleet.board !== undefined && (typeof fleet.board !== 'string' || !Object.hasOwn(adapters, fleet.board))) {
+      fail(
+        `stores.${name}`,
+        `a fleet whose board is one of the other stores (${Object.keys(adapters).join(', ') || 'there are none'})`,
+        fleet.board,
+      )
+    }
+  }
   if (config.migrations !== undefined && (typeof config.migrations !== 'string' || config.migrations === '')) {
     fail('migrations', 'the path of a folder, e.g. "./migrations"', config.migrations)
   }

@@ -7,6 +7,7 @@ export type {
   BlobBody,
   BlobStore,
   Capabilities,
+  FleetBoard,
   Lease,
   LeaseHolder,
   Ledger,

@@ -7,6 +7,7 @@ import { type Driver, type PgClient, pgClientOf, type Queryable, serverDriver } 
 import { poolSource } from './pg-connections.ts'
 import { connectionLost, isConnectionError, unavailable } from './pg-errors.ts'
 import { type Fence, fenceRefusal, isFenceRefusal, takenOver } from './pg-fence.ts'
+import { pgFleetBoard } from './pg-fleet-board.ts'
 import { leaseNow, type PgLease, tableLease } from './pg-lease.ts'
 import { advisoryLease, sessionNames } from './pg-lease-advisory.ts'
 import { pgLedger, type TableState } from './pg-ledger.ts'
@@ -151,6 +152,9 @@ export function pgStore(options: PgStoreOptions): Adapter<PgClient> {
       remove: (id) => explained(`remove ${id} from the ledger`, () => ledger.remove(id)),
     },
     acquire: (acquireOptions) => lease.acquire(acquireOptions),
+    fleetBoard: pgFleetBoard(settings, {
+      query: (text, params) => explained('use the fleet board', () => pool.query(text, params)),
+    }),
     inspectLease: () => lease.inspect(),
     breakLease: () => lease.breakLease(),
 

@@ -5,6 +5,7 @@ import { storeInfoOf } from '../project.ts'
 import { migrate, type RunReport } from '../runner.ts'
 import { openStores, readLedgers } from '../stores.ts'
 import { type Fleet, fleetNames, memberStore, membersOf } from './fleet.ts'
+import { assertBoard, BOARD_READ_MS, openBoard } from './fleet-board.ts'
 
 /** Members migrated at once when no `concurrency` is given. */
 export const DEFAULT_FLEET_CONCURRENCY = 4
@@ -59,12 +60,16 @@ export interface MemberResult {
   state: 'done' | 'failed' | 'not-started'
   /** Ids applied (up) or reverted (down) in this member by this run. */
   steps: string[]
+  /** Recorded at the head on the fleet's board by another runner since this run started: not visited. */
+  onBoard?: true
   error?: { code: string; message: string; hint?: string }
 }
 
 export interface FleetReport {
   fleet: string
   members: MemberResult[]
+  /** Why the fleet's board could not be used (its members were all visited instead). */
+  boardError?: string
 }
 
 /**
@@ -108,6 +113,7 @@ export async function selectFleets(
   options: Pick<FleetRunOptions, 'fleet' | 'member'>,
 ): Promise<FleetSelection[]> {
   const names = fleetNames(project.fleets, options.fleet)
+  for (const name of names) assertBoard(project, name)
   if (options.fleet === undefined || options.member === undefined) return names.map((fleet) => ({ fleet }))
   const all = await membersOf(options.fleet, project.fleets![options.fleet]!)
   if (!all.includes(options.member)) {
@@ -144,6 +150,8 @@ async function runFleet(
   const stop = () => options.signal?.aborted || stopped
   // what the members' adapters share over the run (a server's pool for a fleet of schemas)
   const shared = new Map<string, unknown>()
+  // what the runners sharing the fleet confirmed since this run started, when it names a board
+  const board = options.direction === 'up' ? await openBoard(project, name) : undefined
 
   const runMember = async (member: string): Promise<'done' | 'failed' | 'busy'> => {
     const result = results.get(member)!
@@ -191,10 +199,32 @@ async function runFleet(
     return queue.splice(index, 1)[0]
   }
 
+  /**
+   * Whether `entry` was recorded at the head on the board, waiting until it is due to be
+   * visited (again) meanwhile: a member another runner holds shows there once it is done.
+   */
+  const onBoard = async (entry: (typeof queue)[number]) => {
+    for (;;) {
+      if (await board!.known(entry.member, entry.busy > 0)) return true
+      const wait = entry.notBefore - Date.now()
+      if (wait <= 0 || stop()) return false
+      await sleep(Math.min(wait, BOARD_READ_MS), options.signal)
+    }
+  }
+
   const worker = async () => {
     while (!stop()) {
       const next = take()
       if (!next) return
+      if (board && (await onBoard(next))) {
+        if (stop()) return
+        const result = results.get(next.member)!
+        result.state = 'done'
+        result.onBoard = true
+        progress.done += 1
+        options.onProgress?.({ ...progress, busy: waiting(), last: { ...results.get(next.member)! } })
+        continue
+      }
       const wait = next.notBefore - Date.now()
       if (wait > 0) await sleep(wait, options.signal)
       if (stop()) return
@@ -215,12 +245,21 @@ async function runFleet(
       if (outcome === 'failed') {
         progress.failed += 1
         if (!options.keepGoing) stopped = true
-      } else progress.done += 1
+      } else {
+        progress.done += 1
+        board?.mark(next.member)
+      }
       options.onProgress?.({ ...progress, busy: waiting(), last: { ...results.get(next.member)! } })
     }
   }
-  await Promise.all(Array.from({ length: Math.min(concurrency, members.length) }, worker))
-  return { fleet: name, members: members.map((member) => results.get(member)!) }
+  try {
+    await Promise.all(Array.from({ length: Math.min(concurrency, members.length) }, worker))
+  } finally {
+    await board?.close()
+  }
+  const report: FleetReport = { fleet: name, members: members.map((member) => results.get(member)!) }
+  if (board?.error) report.boardError = board.error
+  return report
 }
 
 /**

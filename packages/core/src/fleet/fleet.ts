@@ -21,6 +21,13 @@ export interface FleetOptions {
    * connect in `open()`.
    */
   store: (member: string) => Adapter
+  /**
+   * Optional: the name of a store in `stores` (not a fleet) whose adapter keeps fleet boards
+   * (`@flux/pg`'s does). Runners that share the fleet record there the members they found or
+   * brought to the fleet's head, and skip the members another runner recorded since they
+   * started: each member is visited about once in all, rather than once per runner.
+   */
+  board?: string
 }
 
 /**
@@ -32,6 +39,7 @@ export interface Fleet {
   readonly [FLEET]: true
   readonly members: FleetOptions['members']
   readonly store: FleetOptions['store']
+  readonly board?: string | undefined
 }
 
 /**
@@ -49,7 +57,7 @@ export interface Fleet {
  * ```
  */
 export function fleet(options: FleetOptions): Fleet {
-  return { [FLEET]: true, members: options?.members, store: options?.store }
+  return { [FLEET]: true, members: options?.members, store: options?.store, board: options?.board }
 }
 
 export function isFleet(value: unknown): value is Fleet {
