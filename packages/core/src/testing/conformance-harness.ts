@@ -23,8 +23,11 @@ export interface Harness {
 }
 
 export interface ConformanceTestSettings {
-  /** Skips the test unless the adapter declares this capability (`batches`: has `transactionBatch`). */
-  requires?: keyof Capabilities | 'batches'
+  /**
+   * Skips the test unless the adapter declares this capability (`batches`: has
+   * `transactionBatch`; `fleetBoard`: keeps fleet boards).
+   */
+  requires?: keyof Capabilities | 'batches' | 'fleetBoard'
   /** Skips the test outright: what it checks was not configured (no `secrets`, no `unreachable`). */
   skip?: boolean
   timeout?: number
@@ -46,7 +49,7 @@ export const STORE_NAME = 'conformance-store'
  * and cleans up afterwards. A cleanup failure fails the test, unless the test failed first.
  */
 export function conformanceTest(options: ConformanceOptions): ConformanceTest {
-  let probed: Promise<Required<Capabilities> & { batches: boolean }> | undefined
+  let probed: Promise<Required<Capabilities> & { batches: boolean; fleetBoard: boolean }> | undefined
   const capabilities = () => {
     probed ??= (async () => {
       const store = await options.setup()
@@ -54,7 +57,11 @@ export function conformanceTest(options: ConformanceOptions): ConformanceTest {
       try {
         // read after open(): an adapter may learn its capabilities when it connects
         await adapter.open()
-        return { ...capabilitiesOf(adapter), batches: batchesTransactions(adapter) }
+        return {
+          ...capabilitiesOf(adapter),
+          batches: batchesTransactions(adapter),
+          fleetBoard: typeof adapter.fleetBoard === 'object',
+        }
       } finally {
         await adapter.close()
         await store.cleanup()
@@ -73,7 +80,9 @@ export function conformanceTest(options: ConformanceOptions): ConformanceTest {
             !supported,
             settings.requires === 'batches'
               ? 'the adapter has no transactionBatch()'
-              : `the adapter does not declare capabilities.${settings.requires}`,
+              : settings.requires === 'fleetBoard'
+                ? 'the adapter keeps no fleet board'
+                : `the adapter does not declare capabilities.${settings.requires}`,
           )
         }
         const store = await options.setup()

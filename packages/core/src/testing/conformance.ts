@@ -1,5 +1,6 @@
 import { blobTests } from './conformance-blobs.ts'
 import { fencingTests } from './conformance-fencing.ts'
+import { fleetBoardTests } from './conformance-fleet-board.ts'
 import { conformanceTest } from './conformance-harness.ts'
 import { leaseTests } from './conformance-lease.ts'
 import { ledgerTests } from './conformance-ledger.ts'
@@ -11,7 +12,8 @@ import { describe } from './vitest.ts'
 /**
  * The conformance suite every adapter runs against its real server, from a test file of a
  * few lines. Groups: `ledger`, `lease`, `fencing`, `transactions` (skipped unless the adapter declares
- * `capabilities.transactions`), `blobs` (unless `capabilities.blobs`), `redaction`.
+ * `capabilities.transactions`), `blobs` (unless `capabilities.blobs`), `fleet board` (unless
+ * the adapter has `fleetBoard`), `redaction`.
  * Each test gets a fresh namespace from `setup()` and several adapter instances over it,
  * standing for several processes.
  *
@@ -29,6 +31,8 @@ import { describe } from './vitest.ts'
  * - blobs: `get` gives a `Buffer`; `list` sorts by UTF-16 code unit and filters by plain string
  *   prefix; "directories" are not keys (`exists('a')` is false when only `a/b` exists); keys
  *   with empty, `.` or `..` segments, a leading `/` or a trailing `/` are refused by every method;
+ * - fleet board: a mark is seen by other instances; a read leaves out other heads, other
+ *   fleets and marks older than `since`; marking touches neither the ledger nor the lease;
  * - `describe()` starts with the adapter's kind; `close()` after a failed `open()` is harmless.
  *
  * @example
@@ -52,6 +56,7 @@ export function describeAdapterConformance(name: string, options: ConformanceOpt
     describe('fencing', () => fencingTests(test))
     describe('transactions', () => transactionTests(test))
     describe('blobs', () => blobTests(test))
+    describe('fleet board', () => fleetBoardTests(test))
     describe('redaction', () => redactionTests(test, options))
   })
 }

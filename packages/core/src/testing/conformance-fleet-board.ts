@@ -1,0 +1,55 @@
+import { type ConformanceTest, STORE_NAME } from './conformance-harness.ts'
+import { expect } from './vitest.ts'
+
+const ISO_TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/
+
+/** `fleetBoard` (skipped unless the adapter keeps one): what the runners sharing a fleet rely on. */
+export function fleetBoardTests(test: ConformanceTest): void {
+  const settings = { requires: 'fleetBoard' } as const
+
+  test(
+    'a board gives the members marked at a head since a time, to every instance; other heads, fleets and older marks are left out',
+    async ({ open }) => {
+      const [writer, reader] = [await open(), await open()]
+      const board = writer.fleetBoard!
+      const start = await reader.fleetBoard!.read('tenants', 'head-1', undefined)
+      expect(start.members).toEqual([])
+      expect(start.now).toMatch(ISO_TIME)
+      expect((await reader.fleetBoard!.read('tenants', 'head-1', start.now)).members).toEqual([])
+
+      await board.mark('tenants', ['acme', 'globex'], 'head-1')
+      await board.mark('sites', ['acme'], 'head-1')
+      const after = await reader.fleetBoard!.read('tenants', 'head-1', start.now)
+      expect([...after.members].sort()).toEqual(['acme', 'globex'])
+      expect(after.now >= start.now).toBe(true)
+      expect((await reader.fleetBoard!.read('tenants', 'head-2', start.now)).members).toEqual([])
+      // marked before the reader's time: a runner that started after them does not trust them
+      expect((await reader.fleetBoard!.read('tenants', 'head-1', after.now)).members).toEqual([])
+      // marked again at another head: it counts at that one only
+      await board.mark('tenants', ['acme'], 'head-2')
+      expect((await reader.fleetBoard!.read('tenants', 'head-1', start.now)).members).toEqual(['globex'])
+      expect((await reader.fleetBoard!.read('tenants', 'head-2', start.now)).members).toEqual(['acme'])
+    },
+    settings,
+  )
+
+  test(
+    'a board is kept apart from the ledger, and takes no lease',
+    async ({ open }) => {
+      const adapter = await open()
+      await adapter.fleetBoard!.mark('tenants', ['acme'], 'head-1')
+      expect(await adapter.ledger.read()).toEqual([])
+      expect(await adapter.inspectLease()).toBeUndefined()
+      // nor does it wait for one: a runner marks members while another holds the store's lease
+      const other = await open()
+      const holder = { host: 'conformance.invalid', pid: 1, runId: 'board', since: new Date().toISOString() }
+      const lease = await other.acquire({ store: STORE_NAME, ttlMs: 30_000, waitMs: 0, holder })
+      try {
+        await adapter.fleetBoard!.mark('tenants', ['globex'], 'head-1')
+      } finally {
+        await lease.release()
+      }
+    },
+    settings,
+  )
+}
