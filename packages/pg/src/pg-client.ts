@@ -242,15 +242,13 @@ export function serverDriver(
           client.off('error', onLost)
           client.off('end', onLost)
           if (leaseSessions && !failed) {
-            // given back for the next lease, once it holds no lock: else ended, as below
-            try {
-              await client.query('select pg_advisory_unlock_all()')
-              leaseSessions.release(client)
-              return
-            } catch (error) {
-              leaseSessions.release(client, error as Error)
-              return
-            }
+            // given back for the next lease once it holds no lock; ended if that fails
+            const broken = await client.query('select pg_advisory_unlock_all()').then(
+              () => undefined,
+              (error: Error) => error,
+            )
+            leaseSessions.release(client, broken)
+            return
           }
           // ending the session is what frees its advisory locks for sure
           pool.release(client, true)

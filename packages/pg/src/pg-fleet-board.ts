@@ -1,6 +1,6 @@
 import type { FleetBoard } from '@flux/core'
 import type { Queryable } from './pg-client.ts'
-import { isMissingTable } from './pg-ledger.ts'
+import { ensureTable, isMissingTable } from './pg-ledger.ts'
 import type { PgSettings } from './pg-options.ts'
 
 /** The server's time now, as ISO-8601 in UTC to the microsecond. */
@@ -9,19 +9,10 @@ const NOW = `to_char(now() at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`
 /**
  * A fleet board in `<schema>.<ledgerTable>_fleets`: a row per fleet and member, with the head
  * it was last recorded at and when (the server's clock). Made on the first record, beside the
- * ledger, serialized with the ledger's own tables.
+ * ledger, as the ledger's own tables are made ({@link ensureTable}).
  */
 export function pgFleetBoard(settings: PgSettings, pool: Queryable): FleetBoard {
-  // `"schema"."flux_ledger"` → `"schema"."flux_ledger_fleets"`
-  const table = `${settings.ledgerTable.slice(0, -1)}_fleets"`
-  const ensure = `do $flux$ begin
-  perform pg_advisory_xact_lock(${settings.ddlKey[0]}, ${settings.ddlKey[1]});
-  if to_regnamespace(${settings.schemaLiteral}) is null then create schema "${settings.schema}"; end if;
-  if to_regclass('${table}') is null then create table ${table} (
-    fleet text not null, member text not null, head text not null, marked_at timestamptz not null,
-    primary key (fleet, member));
-  end if;
-end $flux$`
+  const table = settings.fleetsTable
   const mark = `insert into ${table} (fleet, member, head, marked_at) select $1, member, $3, now() from unnest($2::text[]) as member
 on conflict (fleet, member) do update set head = excluded.head, marked_at = excluded.marked_at`
   return {
@@ -31,7 +22,7 @@ on conflict (fleet, member) do update set head = excluded.head, marked_at = excl
         await pool.query(mark, params)
       } catch (error) {
         if (!isMissingTable(error)) throw error
-        await pool.query(ensure)
+        await ensureTable(pool, settings, 'fleets')
         await pool.query(mark, params)
       }
     },

@@ -32,6 +32,12 @@ const COLUMNS = {
     run_id text not null,
     flux_version text not null,
     checkpoint jsonb`,
+  fleets: `
+    fleet text not null,
+    member text not null,
+    head text not null,
+    marked_at timestamptz not null,
+    primary key (fleet, member)`,
   lock: `
     name text primary key,
     token text not null,
@@ -48,13 +54,20 @@ const COLUMNS = {
  * itself because `IF NOT EXISTS` still needs the CREATE privilege when the table exists.
  * A lock table made by an older version gets its `epoch` column.
  */
-export async function ensureTable(queryable: Queryable, settings: PgSettings, table: 'ledger' | 'lock'): Promise<void> {
+export async function ensureTable(
+  queryable: Queryable,
+  settings: PgSettings,
+  table: keyof typeof COLUMNS,
+): Promise<void> {
   await queryable.query(ensureSql(settings, table))
 }
 
-function ensureSql(settings: PgSettings, table: 'ledger' | 'lock'): string {
-  const [name, literal] =
-    table === 'ledger' ? [settings.ledgerTable, settings.ledgerLiteral] : [settings.lockTable, settings.lockLiteral]
+function ensureSql(settings: PgSettings, table: keyof typeof COLUMNS): string {
+  const [name, literal] = {
+    ledger: [settings.ledgerTable, settings.ledgerLiteral],
+    lock: [settings.lockTable, settings.lockLiteral],
+    fleets: [settings.fleetsTable, settings.fleetsLiteral],
+  }[table]
   return `do $flux$ begin
   perform pg_advisory_xact_lock(${settings.ddlKey[0]}, ${settings.ddlKey[1]});
   if to_regnamespace(${settings.schemaLiteral}) is null then create schema "${settings.schema}"; end if;

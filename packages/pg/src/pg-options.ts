@@ -8,6 +8,8 @@ export const DEFAULT_SCHEMA = 'public'
 export const DEFAULT_LEDGER_TABLE = 'flux_ledger'
 /** Suffix of the lock table's name: `flux_ledger_lock`. */
 export const LOCK_TABLE_SUFFIX = '_lock'
+/** The fleet boards' table is the ledger table's name with this suffix. */
+export const FLEETS_TABLE_SUFFIX = '_fleets'
 /** How long `open()` waits for a server to accept a connection, unless the URL sets `connect_timeout`. */
 export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000
 
@@ -102,9 +104,14 @@ export interface PgSettings {
   readonly ledgerTable: string
   /** `"schema"."flux_ledger_lock"`, quoted. */
   readonly lockTable: string
+  /** `"schema"."flux_ledger_fleets"`, quoted: the fleet boards kept in this store. */
+  readonly fleetsTable: string
   /** `'"schema"."flux_ledger"'` as an SQL string literal, for `to_regclass`. */
   readonly ledgerLiteral: string
   readonly lockLiteral: string
+  readonly fleetsLiteral: string
+  /** `searchPath` as SQL, quoted and separated by commas. */
+  readonly searchPathList: string | undefined
   /** `'"schema"'`, for `to_regnamespace`. */
   readonly schemaLiteral: string
   readonly schema: string
@@ -188,6 +195,7 @@ export function resolveSettings(options: PgStoreOptions): PgSettings {
   }
   const ledgerTable = `${quoteIdentifier(schema)}.${quoteIdentifier(ledger)}`
   const lockTable = `${quoteIdentifier(schema)}.${quoteIdentifier(lock)}`
+  const fleetsTable = `${quoteIdentifier(schema)}.${quoteIdentifier(`${ledger}${FLEETS_TABLE_SUFFIX}`)}`
   const target = describeTarget(options, source)
   return {
     source,
@@ -198,6 +206,9 @@ export function resolveSettings(options: PgStoreOptions): PgSettings {
     lockTable,
     ledgerLiteral: `'${ledgerTable}'`,
     lockLiteral: `'${lockTable}'`,
+    fleetsTable,
+    fleetsLiteral: `'${fleetsTable}'`,
+    searchPathList: searchPath?.map(quoteIdentifier).join(','),
     schemaLiteral: `'${quoteIdentifier(schema)}'`,
     schema,
     leaseKey: keyOf(`flux lease ${schema}.${ledger}`),

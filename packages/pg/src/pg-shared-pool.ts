@@ -50,17 +50,15 @@ const RESET =
  * Connections to `config`'s server for one store, from the pool kept in `shared` for it (made
  * on first use). A connection last handed to another store is reset first (as by `DISCARD ALL`: what
  * that store's migrations set in the session, a role, a search path, temporary tables, goes)
- * and given this store's `search_path`: each store sees sessions as if they were its own. The
+ * and given this store's `search_path` (`path`, quoted): each store sees sessions as if they were its own. The
  * reset and the path go in one round trip, once per store a connection serves in turn.
  */
 export function sharedConnections(
   shared: Map<string, unknown>,
   config: pg.PoolConfig,
-  searchPath: readonly string[] | undefined,
+  path: string | undefined,
 ): { source: ConnectionSource; leases: ConnectionSource; release(): void } {
   const key = `pg\u0000${config.connectionString}\u0000${config.connectionTimeoutMillis ?? ''}`
-  // checked identifiers: no space or quote to escape
-  const path = searchPath?.map((name) => `"${name}"`).join(',')
   const me = {}
   let entry = shared.get(key) as SharedPool | undefined
   if (!entry) {

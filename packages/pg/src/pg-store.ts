@@ -14,6 +14,7 @@ import { pgLedger, type TableState } from './pg-ledger.ts'
 import {
   DEFAULT_CONNECT_TIMEOUT_MS,
   DEFAULT_LEDGER_TABLE,
+  FLEETS_TABLE_SUFFIX,
   LOCK_TABLE_SUFFIX,
   type PgliteInstance,
   type PgSettings,
@@ -184,7 +185,7 @@ export function pgStore(options: PgStoreOptions): Adapter<PgClient> {
             ...declared,
             schema: declaredSchema,
             ledgerSchema: settings.schema,
-            ledgerTables: [ledger, `${ledger}${LOCK_TABLE_SUFFIX}`],
+            ledgerTables: [ledger, `${ledger}${LOCK_TABLE_SUFFIX}`, `${ledger}${FLEETS_TABLE_SUFFIX}`],
           },
           autogenerateOptions?.renames,
         ),
@@ -252,7 +253,7 @@ async function connect(
     }
     if (shared) {
       // a fleet's member: the server's connections are shared with the other members
-      const connections = sharedConnections(shared, server, settings.searchPath)
+      const connections = sharedConnections(shared, server, settings.searchPathList)
       const driver = serverDriver(connections.source, false, undefined, false, connections.leases)
       return {
         ...driver,
@@ -265,9 +266,7 @@ async function connect(
     const config: pg.PoolConfig = {
       ...server,
       // checked identifiers: no space or quote to escape
-      ...(settings.searchPath
-        ? { options: `-c search_path=${settings.searchPath.map((name) => `"${name}"`).join(',')}` }
-        : {}),
+      ...(settings.searchPathList ? { options: `-c search_path=${settings.searchPathList}` } : {}),
     }
     // named, so that a runner that takes the lease over from this one, frozen, can end them
     const names = sessionNames()

@@ -92,8 +92,7 @@ export async function openBoard(project: Project, name: string): Promise<RunBoar
       send()
     },
     async close() {
-      while (sending) await sending
-      send()
+      // each batch sends the next when it ends: what is queued goes out before this returns
       while (sending) await sending
       await reading
       await adapter.close().catch(() => {})

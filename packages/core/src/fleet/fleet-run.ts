@@ -222,7 +222,7 @@ async function runFleet(
         result.state = 'done'
         result.onBoard = true
         progress.done += 1
-        options.onProgress?.({ ...progress, busy: waiting(), last: { ...results.get(next.member)! } })
+        options.onProgress?.({ ...progress, busy: waiting(), last: { ...result } })
         continue
       }
       const wait = next.notBefore - Date.now()
