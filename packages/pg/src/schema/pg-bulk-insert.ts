@@ -1,14 +1,6 @@
 import { FluxError } from '@flux/core'
-import {
-  type Compilable,
-  DummyDriver,
-  Kysely,
-  PostgresAdapter,
-  PostgresIntrospector,
-  PostgresQueryCompiler,
-  type RawBuilder,
-  sql,
-} from 'kysely'
+import type { Compilable, RawBuilder } from 'kysely'
+import { kysely, literalSql, rawSql } from './pg-kysely.ts'
 import type { SqlExpression } from './pg-schema-ops.ts'
 
 /** Rows per `insert … values` (and per `delete` of the derived down) when `rowsPerStatement` is not given. */
@@ -62,16 +54,6 @@ export interface BulkDeleteOperation {
   rowsPerStatement?: number
 }
 
-/** Kysely with PostgreSQL's compiler and no connection: it only renders SQL. */
-const offline = new Kysely<Record<string, Record<string, unknown>>>({
-  dialect: {
-    createAdapter: () => new PostgresAdapter(),
-    createDriver: () => new DummyDriver(),
-    createIntrospector: (db) => new PostgresIntrospector(db),
-    createQueryCompiler: () => new PostgresQueryCompiler(),
-  },
-})
-
 /** `schema.bulkInsert(table, rows, options)`: checks the rows now, when the migration is loaded. */
 export function bulkInsertOperation(
   table: string,
@@ -117,6 +99,7 @@ export function compileBulkInsert(
   schema: string | undefined,
   operations: readonly { kind: string; table?: string }[],
 ): string[] {
+  const { offline } = kysely()
   const db = schema === undefined ? offline : offline.withSchema(schema)
   const statements = chunks(operation.rows, operation.options.rowsPerStatement).map((rows) =>
     rendered(db.insertInto(operation.table).values(rows.map(literalRow))),
@@ -129,6 +112,7 @@ export function compileBulkInsert(
 
 /** `delete from … where key in (…)`, one per `rowsPerStatement` rows. */
 export function compileBulkDelete(operation: BulkDeleteOperation, schema: string | undefined): string[] {
+  const { offline } = kysely()
   const db = schema === undefined ? offline : offline.withSchema(schema)
   const [first, ...rest] = operation.key
   return chunks(operation.rows, operation.rowsPerStatement).map((rows) =>
@@ -201,9 +185,9 @@ function literalRow(row: BulkRow): Record<string, RawBuilder<unknown>> {
 
 /** The value as an SQL literal, escaped by kysely (`sql.lit`). */
 function literal(value: BulkValue): RawBuilder<unknown> {
-  if (isExpression(value)) return sql.raw(value.sqlExpression)
-  if (value instanceof Date || value === null || typeof value !== 'object') return sql.lit(value)
-  return sql.lit(JSON.stringify(value))
+  if (isExpression(value)) return rawSql(value.sqlExpression)
+  if (value instanceof Date || value === null || typeof value !== 'object') return literalSql(value)
+  return literalSql(JSON.stringify(value))
 }
 
 function isExpression(value: unknown): value is SqlExpression {

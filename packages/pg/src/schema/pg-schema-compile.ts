@@ -1,32 +1,14 @@
-import {
-  type ColumnDefinitionBuilder,
-  type Compilable,
-  DummyDriver,
-  Kysely,
-  PostgresAdapter,
-  PostgresIntrospector,
-  PostgresQueryCompiler,
-  type SchemaModule,
-  sql,
-} from 'kysely'
+import type { ColumnDefinitionBuilder, Compilable, SchemaModule } from 'kysely'
 import { compileBulkDelete, compileBulkInsert } from './pg-bulk-insert.ts'
+import { kysely, rawSql } from './pg-kysely.ts'
 import type { ColumnDefault, ColumnSpec, SchemaOperation } from './pg-schema-ops.ts'
-
-/** Kysely with PostgreSQL's compiler and no connection: it only renders SQL. */
-const offline = new Kysely<unknown>({
-  dialect: {
-    createAdapter: () => new PostgresAdapter(),
-    createDriver: () => new DummyDriver(),
-    createIntrospector: (db) => new PostgresIntrospector(db),
-    createQueryCompiler: () => new PostgresQueryCompiler(),
-  },
-})
 
 /**
  * The SQL statement of each operation, rendered by kysely's schema builder without a
  * connection; names are quoted, and qualified with `schema` where one is given.
  */
 export function compileOperations(operations: readonly SchemaOperation[], schema?: string): string[] {
+  const { offline } = kysely()
   const builder = schema === undefined ? offline.schema : offline.schema.withSchema(schema)
   return operations.flatMap((operation) => {
     // a bulk insert or delete is a statement per chunk of rows
@@ -44,7 +26,7 @@ function compileOne(
     case 'createTable': {
       let table = schema.createTable(operation.table)
       for (const [name, spec] of Object.entries(operation.columns)) {
-        table = table.addColumn(name, sql.raw(spec.type), (column) => columnOf(column, spec))
+        table = table.addColumn(name, rawSql(spec.type), (column) => columnOf(column, spec))
       }
       if (operation.primaryKey) {
         table = table.addPrimaryKeyConstraint(`${operation.table}_pkey`, [...operation.primaryKey] as never[])
@@ -61,7 +43,7 @@ function compileOne(
       return rendered(
         schema
           .alterTable(operation.table)
-          .addColumn(operation.column, sql.raw(operation.spec.type), (column) => columnOf(column, operation.spec)),
+          .addColumn(operation.column, rawSql(operation.spec.type), (column) => columnOf(column, operation.spec)),
       )
     case 'dropColumn':
       return rendered(schema.alterTable(operation.table).dropColumn(operation.column))
@@ -75,10 +57,10 @@ function compileOne(
         .createIndex(operation.name)
         .on(operation.table)
         .columns(
-          operation.columns.map((column) => (typeof column === 'string' ? column : sql.raw(column.sqlExpression))),
+          operation.columns.map((column) => (typeof column === 'string' ? column : rawSql(column.sqlExpression))),
         )
       if (options.unique) index = index.unique()
-      if (options.where !== undefined) index = index.where(sql.raw<boolean>(options.where))
+      if (options.where !== undefined) index = index.where(rawSql<boolean>(options.where))
       const text = rendered(index)
       // kysely's builder has no `concurrently`: it goes right after `create [unique] index`
       return options.concurrently ? text.replace(/^(create (unique )?index)/, '$1 concurrently') : text
@@ -108,7 +90,7 @@ function compileOne(
       return rendered(schema.alterTable(operation.table).addUniqueConstraint(operation.name, [...operation.columns]))
     case 'addCheck':
       return rendered(
-        schema.alterTable(operation.table).addCheckConstraint(operation.name, sql.raw(operation.expression)),
+        schema.alterTable(operation.table).addCheckConstraint(operation.name, rawSql(operation.expression)),
       )
     case 'addPrimaryKey':
       return rendered(
@@ -146,7 +128,7 @@ function alterColumn(schema: SchemaModule, operation: Extract<SchemaOperation, {
   }
   if (change.type !== undefined) {
     const using = change.using === undefined ? '' : ` using ${change.using}`
-    alter((column) => column.setDataType(sql.raw(`${change.type}${using}`)))
+    alter((column) => column.setDataType(rawSql(`${change.type}${using}`)))
   }
   if (change.notNull === true) alter((column) => column.setNotNull())
   if (change.notNull === false) alter((column) => column.dropNotNull())
@@ -168,12 +150,12 @@ function columnOf(column: ColumnDefinitionBuilder, spec: ColumnSpec): ColumnDefi
   if (spec.references !== undefined) built = built.references(spec.references)
   if (spec.onDelete) built = built.onDelete(spec.onDelete)
   if (spec.onUpdate) built = built.onUpdate(spec.onUpdate)
-  if (spec.check !== undefined) built = built.check(sql.raw(spec.check))
+  if (spec.check !== undefined) built = built.check(rawSql(spec.check))
   return built
 }
 
 function defaultOf(value: ColumnDefault) {
-  return typeof value === 'object' ? sql.raw(value.sqlExpression) : value
+  return typeof value === 'object' ? rawSql(value.sqlExpression) : value
 }
 
 /** The statement's SQL; DDL takes no parameters, so kysely inlines every value. */
