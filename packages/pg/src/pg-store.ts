@@ -23,6 +23,7 @@ import {
   validateIdentifier,
 } from './pg-options.ts'
 import { openPglite, pgliteDriver } from './pg-pglite.ts'
+import { fasterScram } from './pg-scram.ts'
 import { sharedConnections } from './pg-shared-pool.ts'
 import { loadSqlMigration, SQL_MIGRATION_EXTENSION } from './pg-sql-file.ts'
 
@@ -246,6 +247,7 @@ async function connect(
 ): Promise<Driver> {
   if (options.pool) return userPool(options.pool)
   if (options.url) {
+    fasterScram()
     const server: pg.PoolConfig = {
       connectionString: options.url,
       keepAlive: true,
