@@ -45,8 +45,16 @@ describe.each(packages)('packages/%s', (name) => {
           .join('/')
         if (dependency === pkg.name) continue
         expect(declared, `${file} imports ${dependency}`).toHaveProperty([dependency])
-        const own = JSON.parse(readFileSync(require.resolve(`${dependency}/package.json`), 'utf8'))
-        if (!own.types && !own.typings && !JSON.stringify(own.exports ?? {}).includes('"types"')) {
+        const manifest = manifestOf(require, dependency)
+        const own = JSON.parse(readFileSync(manifest, 'utf8'))
+        // TypeScript also finds the declarations beside the entry point (kysely's dist/index.d.ts)
+        const beside = join(dirname(manifest), String(own.main ?? 'index.js').replace(/\.c?js$/, '.d.ts'))
+        if (
+          !own.types &&
+          !own.typings &&
+          !JSON.stringify(own.exports ?? {}).includes('"types"') &&
+          !existsSync(beside)
+        ) {
           const types = `@types/${dependency.replace(/^@(.*)\/(.*)$/, '$1__$2')}`
           expect(declared, `${dependency} ships no types: ${types} must be a dependency`).toHaveProperty([types])
         }
@@ -81,4 +89,21 @@ function declarations(dir: string): string[] {
   return readdirSync(dir, { recursive: true, encoding: 'utf8' })
     .filter((file) => file.endsWith('.d.ts'))
     .map((file) => join(dir, file))
+}
+
+/**
+ * The package.json of `dependency` as `require` finds it: through its exports when they give
+ * it, else above its entry point (kysely's exports give only its entry).
+ */
+function manifestOf(require: NodeJS.Require, dependency: string): string {
+  try {
+    return require.resolve(`${dependency}/package.json`)
+  } catch {
+    const paths = require.resolve.paths(dependency) ?? []
+    for (const folder of paths) {
+      const manifest = join(folder, dependency, 'package.json')
+      if (existsSync(manifest)) return manifest
+    }
+    throw new Error(`${dependency}: no package.json found`)
+  }
 }
