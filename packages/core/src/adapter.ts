@@ -264,6 +264,22 @@ export interface FleetBoard {
    * undefined), and the store's time now. Reading creates nothing.
    */
   read(fleet: string, head: string, since: string | undefined): Promise<{ members: string[]; now: string }>
+  /**
+   * Optional: claims `member` of `fleet` for the runner `runner` before it visits the member,
+   * so that the other runners sharing the fleet go elsewhere rather than open sessions to a
+   * member being migrated. `'mine'`: the claim is this runner's (made, or made again);
+   * `'theirs'`: another runner's claim made less than `ttlMs` ago stands; `'marked'`: the
+   * member was marked at `head` at or after `since`, and is not claimed. A mark replaces the
+   * claim. A claim is a hint: the member's own lease still decides who migrates it.
+   */
+  claim?(
+    fleet: string,
+    member: string,
+    head: string,
+    runner: string,
+    since: string,
+    ttlMs: number,
+  ): Promise<'mine' | 'theirs' | 'marked'>
 }
 
 export interface Adapter<Client = unknown> {

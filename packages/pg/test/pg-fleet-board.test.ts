@@ -40,4 +40,22 @@ describeWithServer("a fleet's board in a pg store", (url) => {
     expect((await board.read('tenants', 'h1', start.now)).members).toEqual(['globex'])
     expect((await board.read('tenants', 'h2', start.now)).members).toEqual(['acme'])
   })
+
+  it('gives a member claimed by many runners at once to exactly one, on a board made by that first claim', async () => {
+    const [{ board }, others] = [await open(), await Promise.all(Array.from({ length: 4 }, open))]
+    const { now: since } = await board.read('tenants', 'h1', undefined)
+    // one board (its pool) claimed by ten runners at once, for two members
+    const claims = await Promise.all(
+      Array.from({ length: 10 }, (_, index) =>
+        board.claim!('tenants', index % 2 === 0 ? 'acme' : 'globex', 'h1', `runner-${index}`, since, 60_000),
+      ),
+    )
+    expect(claims.filter((claim) => claim === 'mine')).toHaveLength(2)
+    expect(claims.filter((claim) => claim === 'theirs')).toHaveLength(8)
+    // the runner that has acme claims it again as it comes back to it
+    const winner = claims.findIndex((claim, index) => index % 2 === 0 && claim === 'mine')
+    expect(await board.claim!('tenants', 'acme', 'h1', `runner-${winner}`, since, 60_000)).toBe('mine')
+    // another store's board is another table: its claims are its own
+    expect(await others[0]!.board.claim!('tenants', 'acme', 'h1', 'runner-x', since, 60_000)).toBe('mine')
+  })
 })

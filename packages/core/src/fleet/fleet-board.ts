@@ -18,6 +18,12 @@ export const BOARD_READ_MS = 250
 export interface RunBoard {
   /** Whether `member` was recorded at the head since the run started; `fresh`: read the board first. */
   known(member: string, fresh?: boolean): Promise<boolean>
+  /**
+   * Claims `member` for this run before it is visited (see {@link FleetBoard.claim}); a board
+   * that keeps no claims, or has failed, answers `'mine'`. `'marked'` adds the member to those
+   * {@link known}.
+   */
+  claim(member: string, ttlMs: number): Promise<'mine' | 'theirs' | 'marked'>
   /** Records `member` at the head (sent with the next batch). */
   mark(member: string): void
   /** Sends what is left to record, and closes the board's store. */
@@ -27,7 +33,7 @@ export interface RunBoard {
 }
 
 /** The board that fleet `name` names, opened, or `undefined` when it names none. */
-export async function openBoard(project: Project, name: string): Promise<RunBoard | undefined> {
+export async function openBoard(project: Project, name: string, runId: string): Promise<RunBoard | undefined> {
   const storeName = project.fleets?.[name]?.board
   if (storeName === undefined) return undefined
   const { adapter, board } = boardStore(project, name, storeName)
@@ -86,6 +92,17 @@ export async function openBoard(project: Project, name: string): Promise<RunBoar
       else if (Date.now() - readAt >= BOARD_READ_MS) void read()
       return known.has(member)
     },
+    async claim(member, ttlMs) {
+      if (error || !board.claim) return 'mine'
+      try {
+        const claimed = await board.claim(name, member, head, runId, since, ttlMs)
+        if (claimed === 'marked') known.add(member)
+        return claimed
+      } catch (cause) {
+        failed(cause)
+        return 'mine'
+      }
+    },
     mark(member) {
       known.add(member)
       queued.push(member)
@@ -126,7 +143,7 @@ function boardStore(project: Project, name: string, storeName: string): { adapte
 
 /** A board that could not be used: every member is visited, and `error` says why. */
 function disabled(error: string): RunBoard {
-  return { known: async () => false, mark() {}, close: async () => {}, error }
+  return { known: async () => false, claim: async () => 'mine', mark() {}, close: async () => {}, error }
 }
 
 /** The fleet's head: a digest of its migrations, ids and checksums. */

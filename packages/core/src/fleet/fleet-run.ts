@@ -18,6 +18,13 @@ export const DEFAULT_FLEET_CONCURRENCY = 4
 const REVISIT_MS = 250
 const REVISIT_MAX_MS = 4_000
 
+/**
+ * The age at which another runner's claim on the board no longer keeps this run away from the
+ * member: a runner that died leaves its claims, and the members it claimed wait this long (or
+ * 4 × the longest visit seen in this run, if longer) before another runner visits them.
+ */
+const CLAIM_TTL_MS = 5_000
+
 export interface FleetRunOptions {
   direction: 'up' | 'down'
   /** For `down`: the target in every member (`base`: all of the fleet's migrations). */
@@ -151,7 +158,11 @@ async function runFleet(
   // what the members' adapters share over the run (a server's pool for a fleet of schemas)
   const shared = new Map<string, unknown>()
   // what the runners sharing the fleet confirmed since this run started, when it names a board
-  const board = options.direction === 'up' ? await openBoard(project, name) : undefined
+  const board = options.direction === 'up' ? await openBoard(project, name, runId) : undefined
+  // how old another runner's claim may grow before this run takes the member over (its runner
+  // may have died): some times the longest visit seen so far, never less than CLAIM_TTL_MS
+  let longestVisitMs = 0
+  const claimTtl = () => Math.max(CLAIM_TTL_MS, 4 * longestVisitMs)
 
   const runMember = async (member: string): Promise<'done' | 'failed' | 'busy'> => {
     const result = results.get(member)!
@@ -212,34 +223,58 @@ async function runFleet(
     }
   }
 
+  /** A member another runner recorded at the head: done, without a visit. */
+  const doneOnBoard = (member: string) => {
+    const result = results.get(member)!
+    result.state = 'done'
+    result.onBoard = true
+    progress.done += 1
+    options.onProgress?.({ ...progress, busy: waiting(), last: { ...result } })
+  }
+
+  /** A member another runner has (its lease, or its claim): left to it, and tried again later. */
+  const leaveToOther = (entry: (typeof queue)[number]) => {
+    // go on from elsewhere in the list, not in step behind the other runner (where every next
+    // member would be its too)
+    queue.push(...queue.splice(0, Math.floor(Math.random() * queue.length)))
+    const busy = entry.busy + 1
+    queue.push({
+      member: entry.member,
+      notBefore: Date.now() + Math.min(REVISIT_MS * 2 ** (busy - 1), REVISIT_MAX_MS),
+      busy,
+    })
+    options.onProgress?.({ ...progress, busy: waiting() })
+  }
+
   const worker = async () => {
     while (!stop()) {
       const next = take()
       if (!next) return
       if (board && (await onBoard(next))) {
         if (stop()) return
-        const result = results.get(next.member)!
-        result.state = 'done'
-        result.onBoard = true
-        progress.done += 1
-        options.onProgress?.({ ...progress, busy: waiting(), last: { ...result } })
+        doneOnBoard(next.member)
         continue
       }
       const wait = next.notBefore - Date.now()
       if (wait > 0) await sleep(wait, options.signal)
       if (stop()) return
+      // claimed on the board first: a member another runner is migrating costs a query, not a
+      // visit (sessions opened, a lease tried)
+      const claim = board ? await board.claim(next.member, claimTtl()) : 'mine'
+      if (stop()) return
+      if (claim === 'marked') {
+        doneOnBoard(next.member)
+        continue
+      }
+      if (claim === 'theirs') {
+        leaveToOther(next)
+        continue
+      }
+      const visitStarted = Date.now()
       const outcome = await runMember(next.member)
+      longestVisitMs = Math.max(longestVisitMs, Date.now() - visitStarted)
       if (outcome === 'busy') {
-        // another runner has it: go on from elsewhere in the list, not in step behind it (where
-        // every next member would be its too), and come back to this one later
-        queue.push(...queue.splice(0, Math.floor(Math.random() * queue.length)))
-        const busy = next.busy + 1
-        queue.push({
-          member: next.member,
-          notBefore: Date.now() + Math.min(REVISIT_MS * 2 ** (busy - 1), REVISIT_MAX_MS),
-          busy,
-        })
-        options.onProgress?.({ ...progress, busy: waiting() })
+        leaveToOther(next)
         continue
       }
       if (outcome === 'failed') {

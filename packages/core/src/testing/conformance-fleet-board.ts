@@ -52,4 +52,39 @@ export function fleetBoardTests(test: ConformanceTest): void {
     },
     settings,
   )
+
+  test(
+    "a claim is one runner's until it is marked or grows older than the reader allows; marks since the reader's time show",
+    async ({ open }) => {
+      const [one, two] = [await open(), await open()]
+      const [first, second] = [one.fleetBoard!, two.fleetBoard!]
+      if (!first.claim || !second.claim) return
+      const { now: since } = await first.read('tenants', 'head-1', undefined)
+      const ttl = 60_000
+      expect(await first.claim('tenants', 'acme', 'head-1', 'runner-1', since, ttl)).toBe('mine')
+      // another runner goes elsewhere; the claimant may claim again (a member it comes back to)
+      expect(await second.claim('tenants', 'acme', 'head-1', 'runner-2', since, ttl)).toBe('theirs')
+      expect(await first.claim('tenants', 'acme', 'head-1', 'runner-1', since, ttl)).toBe('mine')
+      // another member, another fleet: free
+      expect(await second.claim('tenants', 'globex', 'head-1', 'runner-2', since, ttl)).toBe('mine')
+      expect(await second.claim('sites', 'acme', 'head-1', 'runner-2', since, ttl)).toBe('mine')
+      // a claim older than the reader allows (a runner that died) is taken over
+      await new Promise((resolve) => setTimeout(resolve, 20))
+      expect(await second.claim('tenants', 'acme', 'head-1', 'runner-2', since, 1)).toBe('mine')
+      expect(await first.claim('tenants', 'acme', 'head-1', 'runner-1', since, ttl)).toBe('theirs')
+
+      // marked at the head: no one claims it; nor is it read as marked while claimed
+      await second.mark('tenants', ['acme'], 'head-1')
+      expect(await first.claim('tenants', 'acme', 'head-1', 'runner-1', since, ttl)).toBe('marked')
+      expect((await first.read('tenants', 'head-1', since)).members).toEqual(['acme'])
+      expect((await first.read('tenants', 'head-1', since)).members).not.toContain('globex')
+      // at another head, or marked before the reader's time: claimed as any member
+      expect(await first.claim('tenants', 'acme', 'head-2', 'runner-1', since, ttl)).toBe('mine')
+      await first.mark('tenants', ['initech'], 'head-1')
+      const { now: later } = await first.read('tenants', 'head-1', undefined)
+      await new Promise((resolve) => setTimeout(resolve, 5))
+      expect(await second.claim('tenants', 'initech', 'head-1', 'runner-2', later, ttl)).toBe('mine')
+    },
+    settings,
+  )
 }
