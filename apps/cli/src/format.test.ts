@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest'
 import {
   createRateMeter,
   etaOf,
+  formatCount,
   formatEta,
   formatProgress,
   formatRate,
@@ -35,6 +36,15 @@ describe('progress figures', () => {
 
   it('writes rates with the digits that matter', () => {
     expect(formatRate(8_123.4)).toBe('8,123/s')
+    expect([0, 7, 999, 1_000, 12_345.6, 1_234_567, 10_000_000].map(formatCount)).toEqual([
+      '0',
+      '7',
+      '999',
+      '1,000',
+      '12,346',
+      '1,234,567',
+      '10,000,000',
+    ])
     expect(formatRate(42.4)).toBe('42/s')
     expect(formatRate(2.54)).toBe('2.5/s')
     expect(formatRate(0.254)).toBe('0.25/s')

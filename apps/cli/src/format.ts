@@ -38,7 +38,8 @@ export function formatDuration(ms: number): string {
 
 /** `40,000`: a count with thousands separators, the same on every machine. */
 export function formatCount(count: number): string {
-  return Math.round(count).toLocaleString('en-US')
+  // grouped by hand: the first toLocaleString() of a process loads ICU's data, about 25 ms
+  return String(Math.round(count)).replace(/\B(?=(\d{3})+$)/g, ',')
 }
 
 /** `8,100/s`, `12/s`, `2.5/s`, `0.25/s`: items per second, with the digits that matter. */
