@@ -15,17 +15,7 @@ export interface Output {
   printJson(value: unknown): void
   /** Replaces the live lines on stderr (terminal only): one, or a block of them; `undefined` clears them. */
   live(text: string | readonly string[] | undefined): void
-  /** Writes the lines still held (off a terminal, lines are written in batches). */
-  flush(): void
 }
-
-/** The longest a line waits in a batch, and the most a batch holds. */
-const BATCH_MS = 50
-const BATCH_BYTES = 64 * 1024
-
-/** Outputs with lines held: written when the process exits, however it exits. */
-const holding = new Set<() => void>()
-let exitHooked = false
 
 export function createOutput(json: boolean): Output {
   const stdout = process.stdout as WriteStream
@@ -42,38 +32,9 @@ export function createOutput(json: boolean): Output {
       liveShown = 0
     }
   }
-  // Off a terminal (a pipe, a file), stdout's lines are written in batches: each write to a pipe
-  // is a system call that wakes its reader, about 0.1 ms of a `flux up` that prints a line per
-  // migration. A line waits at most BATCH_MS; anything written to stderr first writes what stdout
-  // holds, so that the two keep their order in a file that receives both.
-  const batching = stdout.isTTY !== true
-  let held = ''
-  let timer: NodeJS.Timeout | undefined
-  const flush = () => {
-    if (timer) clearTimeout(timer)
-    timer = undefined
-    holding.delete(flush)
-    if (held === '') return
-    const text = held
-    held = ''
-    stdout.write(text)
-  }
-  const hold = (text: string) => {
-    held += text
-    if (held.length >= BATCH_BYTES) return flush()
-    holding.add(flush)
-    if (!exitHooked) {
-      exitHooked = true
-      process.on('exit', () => {
-        for (const pending of [...holding]) pending()
-      })
-    }
-    timer ??= setTimeout(flush, BATCH_MS).unref()
-  }
   return {
     json,
     interactive,
-    flush,
     paint: {
       bold: code(1, 22),
       dim: code(2, 22),
@@ -84,22 +45,17 @@ export function createOutput(json: boolean): Output {
     },
     line(text = '') {
       clearLive()
-      if (json) return
-      if (batching) hold(`${text}\n`)
-      else stdout.write(`${text}\n`)
+      if (!json) stdout.write(`${text}\n`)
     },
     error(text) {
-      flush()
       clearLive()
       stderr.write(`${text}\n`)
     },
     printJson(value) {
-      flush()
       stdout.write(`${JSON.stringify(value, null, 2)}\n`)
     },
     live(text) {
       if (!interactive) return
-      flush()
       const lines = text === undefined ? [] : typeof text === 'string' ? [text] : text
       clearLive()
       if (lines.length === 0) return

@@ -55,7 +55,6 @@ export async function runCommand(
     output.error('this is a bug in flux; please report it with the output above')
     return 1
   } finally {
-    output.flush()
     process.off('SIGINT', onSignal)
     process.off('SIGTERM', onSignal)
   }
