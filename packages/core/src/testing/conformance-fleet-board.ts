@@ -81,6 +81,9 @@ export function fleetBoardTests(test: ConformanceTest): void {
       // at another head, or marked before the reader's time: claimed as any member
       expect(await first.claim('tenants', 'acme', 'head-2', 'runner-1', since, ttl)).toBe('mine')
       await first.mark('tenants', ['initech'], 'head-1')
+      // a store's clock may tick in milliseconds (PGlite's does): a mark in the reader's own tick
+      // counts as since its time, so the reader looks one tick later
+      await new Promise((resolve) => setTimeout(resolve, 5))
       const { now: later } = await first.read('tenants', 'head-1', undefined)
       expect(await second.claim('tenants', 'initech', 'head-1', 'runner-2', later, ttl)).toBe('mine')
     },
