@@ -18,9 +18,17 @@
 // the databases, made once and dropped at the end), dropped after the run; the scenarios take
 // turns going first. The projects live in the system's temporary folder and import flux and its
 // adapters through a link to apps/cli's node_modules.
+//
+// The members' tables go to a tablespace in memory (/dev/shm) when the bench can make one (a
+// superuser, and a process that may hand a folder to the server's system user: root here). A run
+// makes and drops thousands of tables, each a few files: on this machine's disk (ext4 mounted with
+// `discard`) those file operations stalled PostgreSQL for seconds at a time, and the same run took
+// 8 s in one minute and 30 s a few minutes later, whichever side it measured. What is measured is
+// flux against the floor on the same server; the disk's pauses are not part of either.
+// FLUX_BENCH_TABLESPACE=disk keeps the tables where the server keeps them.
 import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { readFileSync } from 'node:fs'
+import { chownSync, readFileSync, statfsSync, statSync } from 'node:fs'
 import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import { cpus, loadavg, tmpdir } from 'node:os'
@@ -92,7 +100,7 @@ async function writeProject(prefix: string, layout: Layout): Promise<string> {
   await writeFile(join(dir, 'members.txt'), `${members.join('\n')}\n`)
   await writeFile(
     join(dir, 'flux.config.ts'),
-    `import { readFileSync } from 'node:fs'
+    `import { chownSync, readFileSync, statfsSync, statSync } from 'node:fs'
 import { defineConfig, fleet } from '@flux/core'
 import { pgStore } from '@flux/pg'
 
@@ -121,7 +129,7 @@ export default defineConfig({
   const perMember = layout.url !== 'process.env.FLUX_TEST_PG_URL'
   await writeFile(
     join(dir, 'floor.mjs'),
-    `import { readFileSync } from 'node:fs'
+    `import { chownSync, readFileSync, statfsSync, statSync } from 'node:fs'
 import pg from ${literal(pgPath)}
 const members = readFileSync('members.txt', 'utf8').split('\\n').filter(Boolean)
 const statements = ${JSON.stringify(Array.from({ length: MIGRATIONS }, (_, index) => statementOf(index + 1)))}
@@ -239,6 +247,67 @@ async function membersAtHead(prefix: string, ledger: string, layout: Layout): Pr
   return complete
 }
 
+/** tmpfs's magic number in statfs(2). */
+const TMPFS = 0x01021994
+
+interface Tablespace {
+  name: string
+  dir: string
+  database: string
+}
+
+/**
+ * A tablespace in a folder of /dev/shm, made the test database's default for new sessions, or
+ * why there is none. Needs a superuser, a tmpfs at /dev/shm, and a process that may give the
+ * folder to the server's system user (the owner of its data directory).
+ */
+async function memoryTablespace(): Promise<Tablespace | string> {
+  if (process.env.FLUX_BENCH_TABLESPACE === 'disk') return 'FLUX_BENCH_TABLESPACE=disk'
+  try {
+    if (statfsSync('/dev/shm').type !== TMPFS) return '/dev/shm is not a tmpfs'
+  } catch {
+    return 'this machine has no /dev/shm'
+  }
+  const client = new pg.Client({ connectionString: url })
+  await client.connect()
+  let dir: string | undefined
+  try {
+    const { rows } = await client.query<{ superuser: boolean; database: string }>(
+      'select rolsuper as superuser, current_database() as database from pg_roles where rolname = current_user',
+    )
+    if (!rows[0]?.superuser) return 'the test role is not a superuser'
+    const { data_directory: dataDirectory } = (await client.query<{ data_directory: string }>('show data_directory'))
+      .rows[0]!
+    const owner = statSync(dataDirectory)
+    dir = await mkdtemp('/dev/shm/flux-bench-')
+    chownSync(dir, owner.uid, owner.gid)
+    const name = `flux_bench_${randomBytes(4).toString('hex')}`
+    await client.query(`create tablespace ${name} location '${dir}'`)
+    await client.query(`alter database "${rows[0].database}" set default_tablespace = ${name}`)
+    return { name, dir, database: rows[0].database }
+  } catch (error) {
+    if (dir) await rm(dir, { recursive: true, force: true })
+    return `could not make one: ${(error as Error).message}`
+  } finally {
+    await client.end()
+  }
+}
+
+/** The test database's default tablespace back, the tablespace dropped (it is empty by then), its folder removed. */
+async function dropTablespace(tablespace: Tablespace): Promise<void> {
+  const client = new pg.Client({ connectionString: url })
+  await client.connect()
+  try {
+    await client.query(`alter database "${tablespace.database}" reset default_tablespace`)
+    await client.query(`drop tablespace if exists ${tablespace.name}`)
+    await rm(tablespace.dir, { recursive: true, force: true })
+  } catch (error) {
+    console.error(`could not drop the tablespace ${tablespace.name} (${tablespace.dir}): ${(error as Error).message}`)
+  } finally {
+    await client.end()
+  }
+}
+
 /** Makes the databases of the database layout that are missing (kept across runs, dropped at the end). */
 async function makeDatabases(count: number): Promise<void> {
   const client = new pg.Client({ connectionString: url })
@@ -250,7 +319,8 @@ async function makeDatabases(count: number): Promise<void> {
     const existing = new Set(rows.map((row) => row.datname))
     for (let index = 0; index < count; index++) {
       const name = `${DATABASE_PREFIX}_${pad(index, 4)}`
-      if (!existing.has(name)) await client.query(`create database "${name}"`)
+      if (existing.has(name)) continue
+      await client.query(`create database "${name}"${tablespace ? ` tablespace ${tablespace.name}` : ''}`)
     }
   } finally {
     await client.end()
@@ -348,6 +418,15 @@ const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floo
 console.log(
   `a fleet of pg tenants × ${MIGRATIONS} one-statement migrations each; median of ${RUNS} runs; seconds per whole run; ${cpus().length} cpus, load average ${loadavg()[0]!.toFixed(2)} at the start`,
 )
+// databases left by a run that was stopped may be on the disk: made anew in the tablespace
+if (DATABASES > 0) await dropDatabases()
+const made = await memoryTablespace()
+const tablespace = typeof made === 'string' ? undefined : made
+console.log(
+  tablespace
+    ? `tables in the tablespace ${tablespace.name} (${tablespace.dir}, in memory): the disk's pauses left out`
+    : `tables on the server's disk (no tablespace in memory: ${made}): the disk's pauses show in the figures`,
+)
 try {
   for (const layout of LAYOUTS) {
     if (layout.url !== 'process.env.FLUX_TEST_PG_URL') await makeDatabases(layout.members)
@@ -379,6 +458,7 @@ try {
   }
 } finally {
   if (DATABASES > 0) await dropDatabases()
+  if (tablespace) await dropTablespace(tablespace)
 }
 console.log('other work on this machine shows in the figures.')
 console.log(
