@@ -1,4 +1,5 @@
 import { resolve } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { type Adapter, FluxError, unsetStore } from '@flux/core'
 import pg from 'pg'
 import { autogenerate } from './autogenerate/pg-autogenerate.ts'
@@ -89,8 +90,19 @@ export function pgStore(options: PgStoreOptions): Adapter<PgClient> {
     if (settings.source === 'pglite' || !isConnectionError(error)) return error
     const held = fence.held
     if (held !== undefined) {
-      const now = await leaseNow(pool, settings, held).catch(() => undefined)
-      if (now && !now.current) return takenOver(settings, what, now.holder, error)
+      // a take-over ends the stale holder's sessions first (the idle ones of its pool too: a
+      // first look may fail on one), then writes its own lease row once their lock is free. So
+      // while the server answers and the row is still ours, look again a while; a server that
+      // does not answer twice in a row is down, not taking over
+      const deadline = Date.now() + TAKE_OVER_WAIT_MS
+      let unanswered = 0
+      for (;;) {
+        const now = await leaseNow(pool, settings, held).catch(() => undefined)
+        if (now && !now.current) return takenOver(settings, what, now.holder, error)
+        unanswered = now ? 0 : unanswered + 1
+        if (unanswered >= 2 || Date.now() >= deadline) break
+        await sleep(50)
+      }
     }
     return connectionLost(settings, what, error)
   }
@@ -238,6 +250,13 @@ function lostLeaseIn(error: unknown, settings: PgSettings): FluxError | undefine
 
 /** What a transaction failed to do when its ledger write was refused, or its connection lost. */
 const COMMIT = 'commit a migration with its ledger write'
+
+/**
+ * How long a lease holder that lost a connection looks for a take-over's lease row before it
+ * reports the lost connection: the taker ends the holder's sessions, then writes the row once
+ * their lock is free, which a loaded server may take a second or two to do.
+ */
+const TAKE_OVER_WAIT_MS = 3_000
 
 async function connect(
   options: PgStoreOptions,

@@ -108,6 +108,41 @@ describeWithServer('fencing on the server', (url) => {
   const ledgerIds = async (schema: string) =>
     (await adminPool(url).query(`select id from "${schema}".flux_ledger order by seq`)).rows.map((row) => row.id)
 
+  it('a transaction whose sessions a take-over ended reports LEASE_LOST, also when the new lease row comes a moment later', async () => {
+    const schema = randomSchema()
+    schemas.push(schema)
+    await adminPool(url).query(`create schema "${schema}"`)
+    const stale = await open(() => pgStore({ url, schema }))
+    await acquire(stale, 'stale')
+    const transaction = openTransaction(stale, schema, 'stale')
+    await transaction.fenceChecked
+    // a take-over's first move: it ends the holder's lease session and the sessions of its pool
+    const { rows } = await adminPool(url).query<{ ended: boolean }>(
+      `with holder as (
+  select substring(a.application_name from '^flux lease (.+)$') as tag from pg_stat_activity a
+  join "${schema}".flux_ledger_lock r on r.backend_pid = a.pid and r.name = 'lease')
+select pg_terminate_backend(a.pid) as ended from pg_stat_activity a, holder h
+where a.application_name in ('flux lease ' || h.tag, 'flux ' || h.tag)`,
+    )
+    expect(rows.length).toBeGreaterThanOrEqual(2)
+    transaction.commit()
+    // then, once the lock is free, it writes its own row: here a moment after the holder's commit failed
+    await sleep(300)
+    await adminPool(url).query(
+      `update "${schema}".flux_ledger_lock set token = gen_random_uuid()::text, backend_pid = null, epoch = epoch + 1,
+  holder = '{"host": "next.invalid", "pid": 1, "runId": "next", "since": "2026-12-08T00:00:00.000Z"}'::jsonb
+where name = 'lease'`,
+    )
+    const error = await refusal(transaction.done)
+    expect(error.code).toBe('LEASE_LOST')
+    expect(error.message).toContain('next.invalid')
+    // nothing of the transaction: its table, its ledger (made in it) and its entry
+    const { rows: left } = await adminPool(url).query<{ table: string | null; ledger: string | null }>(
+      `select to_regclass('"${schema}".done_by_stale')::text as table, to_regclass('"${schema}".flux_ledger')::text as ledger`,
+    )
+    expect(left).toEqual([{ table: null, ledger: null }])
+  })
+
   const modes = [
     ['lock table', (schema: string) => () => pgStore({ url, schema, lock: 'table' })],
     [
