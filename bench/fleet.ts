@@ -100,7 +100,7 @@ async function writeProject(prefix: string, layout: Layout): Promise<string> {
   await writeFile(join(dir, 'members.txt'), `${members.join('\n')}\n`)
   await writeFile(
     join(dir, 'flux.config.ts'),
-    `import { chownSync, readFileSync, statfsSync, statSync } from 'node:fs'
+    `import { readFileSync } from 'node:fs'
 import { defineConfig, fleet } from '@flux/core'
 import { pgStore } from '@flux/pg'
 
@@ -129,7 +129,7 @@ export default defineConfig({
   const perMember = layout.url !== 'process.env.FLUX_TEST_PG_URL'
   await writeFile(
     join(dir, 'floor.mjs'),
-    `import { chownSync, readFileSync, statfsSync, statSync } from 'node:fs'
+    `import { readFileSync } from 'node:fs'
 import pg from ${literal(pgPath)}
 const members = readFileSync('members.txt', 'utf8').split('\\n').filter(Boolean)
 const statements = ${JSON.stringify(Array.from({ length: MIGRATIONS }, (_, index) => statementOf(index + 1)))}
@@ -214,6 +214,17 @@ async function eachPlace(
 /** The catalogs that making and dropping tables grows. */
 const CATALOGS = ['pg_class', 'pg_attribute', 'pg_type', 'pg_depend', 'pg_index', 'pg_constraint', 'pg_namespace']
 
+/** `body` on a connection of its own to the test database, ended after it. */
+async function onTestDatabase<T>(body: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: url })
+  await client.connect()
+  try {
+    return await body(client)
+  } finally {
+    await client.end()
+  }
+}
+
 async function clean(dir: string, prefix: string, layout: Layout): Promise<void> {
   await eachPlace(layout, prefix, async (client, schemas) => {
     // a few schemas per statement: one transaction for all would take a lock per table at once
@@ -225,13 +236,7 @@ async function clean(dir: string, prefix: string, layout: Layout): Promise<void>
     // pay for the ones before it (autovacuum comes too late: a run makes and drops 10,000 tables)
     await client.query(`vacuum ${CATALOGS.join(', ')}`)
   })
-  const client = new pg.Client({ connectionString: url })
-  await client.connect()
-  try {
-    await client.query(`drop schema if exists "${boardSchema(prefix)}" cascade`)
-  } finally {
-    await client.end()
-  }
+  await onTestDatabase((client) => client.query(`drop schema if exists "${boardSchema(prefix)}" cascade`))
   await rm(dir, { recursive: true, force: true })
 }
 
@@ -268,51 +273,45 @@ async function memoryTablespace(): Promise<Tablespace | string> {
   } catch {
     return 'this machine has no /dev/shm'
   }
-  const client = new pg.Client({ connectionString: url })
-  await client.connect()
   let dir: string | undefined
   try {
-    const { rows } = await client.query<{ superuser: boolean; database: string }>(
-      'select rolsuper as superuser, current_database() as database from pg_roles where rolname = current_user',
-    )
-    if (!rows[0]?.superuser) return 'the test role is not a superuser'
-    const { data_directory: dataDirectory } = (await client.query<{ data_directory: string }>('show data_directory'))
-      .rows[0]!
-    const owner = statSync(dataDirectory)
-    dir = await mkdtemp('/dev/shm/flux-bench-')
-    chownSync(dir, owner.uid, owner.gid)
-    const name = `flux_bench_${randomBytes(4).toString('hex')}`
-    await client.query(`create tablespace ${name} location '${dir}'`)
-    await client.query(`alter database "${rows[0].database}" set default_tablespace = ${name}`)
-    return { name, dir, database: rows[0].database }
+    return await onTestDatabase(async (client) => {
+      const { rows } = await client.query<{ superuser: boolean; database: string }>(
+        'select rolsuper as superuser, current_database() as database from pg_roles where rolname = current_user',
+      )
+      if (!rows[0]?.superuser) return 'the test role is not a superuser'
+      const { data_directory: dataDirectory } = (await client.query<{ data_directory: string }>('show data_directory'))
+        .rows[0]!
+      const owner = statSync(dataDirectory)
+      dir = await mkdtemp('/dev/shm/flux-bench-')
+      chownSync(dir, owner.uid, owner.gid)
+      const name = `flux_bench_${randomBytes(4).toString('hex')}`
+      await client.query(`create tablespace ${name} location '${dir}'`)
+      await client.query(`alter database "${rows[0].database}" set default_tablespace = ${name}`)
+      return { name, dir, database: rows[0].database }
+    })
   } catch (error) {
     if (dir) await rm(dir, { recursive: true, force: true })
     return `could not make one: ${(error as Error).message}`
-  } finally {
-    await client.end()
   }
 }
 
 /** The test database's default tablespace back, the tablespace dropped (it is empty by then), its folder removed. */
 async function dropTablespace(tablespace: Tablespace): Promise<void> {
-  const client = new pg.Client({ connectionString: url })
-  await client.connect()
   try {
-    await client.query(`alter database "${tablespace.database}" reset default_tablespace`)
-    await client.query(`drop tablespace if exists ${tablespace.name}`)
+    await onTestDatabase(async (client) => {
+      await client.query(`alter database "${tablespace.database}" reset default_tablespace`)
+      await client.query(`drop tablespace if exists ${tablespace.name}`)
+    })
     await rm(tablespace.dir, { recursive: true, force: true })
   } catch (error) {
     console.error(`could not drop the tablespace ${tablespace.name} (${tablespace.dir}): ${(error as Error).message}`)
-  } finally {
-    await client.end()
   }
 }
 
 /** Makes the databases of the database layout that are missing (kept across runs, dropped at the end). */
 async function makeDatabases(count: number): Promise<void> {
-  const client = new pg.Client({ connectionString: url })
-  await client.connect()
-  try {
+  await onTestDatabase(async (client) => {
     const { rows } = await client.query<{ datname: string }>(`select datname from pg_database where datname like $1`, [
       `${DATABASE_PREFIX}\\_%`,
     ])
@@ -322,22 +321,16 @@ async function makeDatabases(count: number): Promise<void> {
       if (existing.has(name)) continue
       await client.query(`create database "${name}"${tablespace ? ` tablespace ${tablespace.name}` : ''}`)
     }
-  } finally {
-    await client.end()
-  }
+  })
 }
 
 async function dropDatabases(): Promise<void> {
-  const client = new pg.Client({ connectionString: url })
-  await client.connect()
-  try {
+  await onTestDatabase(async (client) => {
     const { rows } = await client.query<{ datname: string }>(`select datname from pg_database where datname like $1`, [
       `${DATABASE_PREFIX}\\_%`,
     ])
     for (const { datname } of rows) await client.query(`drop database if exists "${datname}"`)
-  } finally {
-    await client.end()
-  }
+  })
 }
 
 /** CPU time of the whole machine (all cores, in clock ticks): busy and in total, from /proc/stat. */

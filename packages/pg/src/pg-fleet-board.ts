@@ -27,7 +27,7 @@ claimed as (
   returning 1
 )
 select exists (select from claimed) as claimed, (select head from previous) as head`
-  /** A statement that makes the board's table on first use. */
+  /** A write that makes the board's table when it is not there yet, then writes again. */
   const writing = async <T>(write: () => Promise<T>): Promise<T> => {
     try {
       return await write()
