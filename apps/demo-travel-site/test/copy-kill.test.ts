@@ -26,11 +26,11 @@ afterAll(async () => {
   if (whenServers()) await dropStores(env)
 })
 
-/** The move's ledger entry in the trips store (mongo), as flux wrote it. */
+/** The move's ledger entry in the trips store (mongo), as flux wrote it: its latest event. */
 async function ledgerEntry() {
   return stores.trips.db
-    .collection<{ _id: string; status: string; checkpoint?: unknown }>('flux_ledger')
-    .findOne({ _id: MOVE_REVIEWS })
+    .collection<{ _id: string; id: string; seq: number; status: string; checkpoint?: unknown }>('flux_ledger')
+    .findOne({ id: MOVE_REVIEWS }, { sort: { seq: -1 } })
 }
 
 function checkpointOf(entry: { checkpoint?: unknown } | null): { after: number; read: number } | undefined {

@@ -17,10 +17,10 @@ export interface LockDocument {
   holder?: LeaseHolder
   expiresAt?: Date
   /**
-   * The ledger entries the holder may be writing, for the next holder to fence (see
-   * {@link mongoFence}): one id, or several announced at once.
+   * The ledger numbers the holder may write events under, first and last (see {@link mongoFence}):
+   * the next holder fences those it did not use.
    */
-  inflight?: string | string[]
+  block?: [number, number]
   /** Last time a transaction committed under the lease (see `checkInTransaction`). */
   checkedAt?: Date
   /** Who took this lease over, once it has been. */
@@ -33,8 +33,6 @@ export const lockId = (epoch: number) => `lease-${epoch}`
 export interface HeldLease {
   token: string
   epoch: number
-  /** The entries last registered as `inflight` under this lease: writes to them need no new registration. */
-  registered?: ReadonlySet<string>
 }
 
 /** Shared by one adapter instance's lease and ledgers. */
@@ -42,29 +40,28 @@ export interface FenceState {
   held: HeldLease | undefined
 }
 
-/** Any document of the ledger collection: an entry, a placeholder, a fence marker or the counter. */
+/**
+ * Any document of the ledger collection: an event, the counter, a fence marker, or an entry or
+ * placeholder that an earlier version of flux wrote in place (see `mongoLedger`).
+ */
 export interface EntryDocument extends Document {
   _id: string
 }
 
-/** The unique index that refuses a fenced write. */
-export const GUARD_INDEX = 'flux_fence'
-
-/** The guard a write of entry `id` under `epoch` carries in its `fence` field. */
-export const guard = (epoch: number, id: string) => `${epoch}:${id}`
-const markerId = (epoch: number, id: string) => `#fence ${guard(epoch, id)}`
+/** The `_id` of the ledger event numbered `seq`; never a migration id, which always has a `/`. */
+export const eventId = (seq: number) => `#${seq}`
 
 /**
- * How fencing works without multi-document transactions. A leased ledger write is two steps:
- * (1) the holder names the entry it is about to write as `inflight` in its lease document, on
- * condition that its token is still there (or the entries of a chain of steps, all at once); (2) it writes the entry with `fence: '<epoch>:<id>'`,
- * under a unique index. A take-over (or a break) inserts the next epoch's lease document, empties
- * the older one, reading its `inflight` in the same operation, and inserts a marker document that
- * holds each such entry's guard for the old epoch before the new lease is returned. So a stale
- * holder's write either comes before the take-over, or fails at (1), or — begun before it,
- * landing after — is refused by the index at (2). The filters stay `{ _id }`, which FerretDB
- * looks up by index (it scans for any other filter, and applies them without atomicity; its
- * unique indexes are SQLite's, checked atomically with the write).
+ * How fencing works without multi-document transactions. Every ledger write is an insert of an
+ * event whose `_id` carries its number (`eventId`), and the `_id` index is unique on every
+ * server. A holder takes numbers from the counter a block at a time and, before it uses any,
+ * names the block in its lease document on condition that its token is still there. A take-over
+ * (or a break) inserts the next epoch's lease document, empties the older one, reading its block
+ * in the same operation, and inserts a marker under every number of that block before the new
+ * lease is returned. So a stale holder's write either lands before the take-over, or fails to
+ * register its block, or — begun before, landing after — finds its `_id` taken by a marker.
+ * Inserts are also what FerretDB (1.x, SQLite) does without reading the collection: it looks up
+ * no document by `_id` through the index, so an update there costs a scan of the ledger.
  */
 export function mongoFence(settings: MongoSettings, database: () => Db) {
   const locks = () => database().collection<LockDocument>(settings.lockCollection)
@@ -83,53 +80,37 @@ export function mongoFence(settings: MongoSettings, database: () => Db) {
     latest,
     lost,
 
-    /**
-     * Creates the guard index, or finds it there. Every acquisition does, before its holder writes:
-     * not at a take-over, where an index build would wait for the stale holder's open transaction.
-     */
-    async ensureGuard(): Promise<void> {
-      await ledger().createIndex({ fence: 1 }, { name: GUARD_INDEX, unique: true, sparse: true })
-    },
-
-    /**
-     * Step (1): records `ids` as the holder's entries in flight (replacing the ones before: the
-     * ledger writes one at a time, so none of those is being written), or rejects LEASE_LOST.
-     */
-    async registerEntries(held: HeldLease, ids: readonly string[], what: string): Promise<void> {
-      if (ids.every((id) => held.registered?.has(id))) return
-      const inflight = ids.length === 1 ? ids[0]! : [...ids]
-      const result = await locks().updateOne({ _id: lockId(held.epoch), token: held.token }, { $set: { inflight } })
+    /** Names `[first, last]` as the numbers `held` writes under next, or rejects LEASE_LOST. */
+    async registerBlock(held: HeldLease, block: [number, number], what: string): Promise<void> {
+      const result = await locks().updateOne({ _id: lockId(held.epoch), token: held.token }, { $set: { block } })
       if (result.matchedCount === 0) throw await lost(held, what)
-      held.registered = new Set(ids)
     },
 
     /**
-     * Refuses every later write of entry `id` under `staleEpoch`: a marker takes its guard. When
-     * the entry holds that guard itself (the stale holder wrote it), it passes to `epoch` first.
+     * Takes every number of a superseded holder's block that it has not used: a marker
+     * `{ _id, seq, fenced: <its epoch> }` under each, in one unordered insert whose duplicates are
+     * the numbers it used.
      */
-    async fenceEntry(id: string, staleEpoch: number, epoch: number): Promise<void> {
-      const stale = guard(staleEpoch, id)
-      for (let tries = 0; tries < 10; tries++) {
-        try {
-          await ledger().insertOne({ _id: markerId(staleEpoch, id), placeholder: true, fence: stale })
-          return
-        } catch (error) {
-          if (codeOf(error) !== DUPLICATE_KEY) throw error
-        }
-        if (await ledger().findOne({ _id: markerId(staleEpoch, id) })) return
-        await ledger().updateOne({ _id: id }, { $set: { fence: guard(epoch, id) } })
+    async fenceBlock(block: [number, number], staleEpoch: number): Promise<void> {
+      const [first, last] = block
+      const markers = Array.from({ length: last - first + 1 }, (_, index) => ({
+        _id: eventId(first + index),
+        seq: first + index,
+        fenced: staleEpoch,
+      }))
+      try {
+        await ledger().insertMany(markers, { ordered: false })
+      } catch (error) {
+        const errors = (error as { writeErrors?: { code?: number }[] | { code?: number } }).writeErrors
+        const all = errors === undefined ? [error] : [errors].flat()
+        if (!all.every((each) => codeOf(each) === DUPLICATE_KEY)) throw error
       }
-      throw new Error(`the entry ${id} kept being written by the holder of epoch ${staleEpoch}`)
     },
 
-    /** A write of `ids` under `held` that failed: LEASE_LOST when a guard of theirs is fenced, else the error itself. */
-    async refused(held: HeldLease, ids: readonly string[], what: string, error: unknown): Promise<unknown> {
+    /** A write of `numbers` under `held` that failed: LEASE_LOST when one of them is fenced, else the error itself. */
+    async refused(held: HeldLease, numbers: readonly number[], what: string, error: unknown): Promise<unknown> {
       const fenced = await ledger()
-        .findOne(
-          ids.length === 1
-            ? { _id: markerId(held.epoch, ids[0]!) }
-            : { _id: { $in: ids.map((id) => markerId(held.epoch, id)) } },
-        )
+        .findOne({ _id: { $in: numbers.map(eventId) }, fenced: { $exists: true } })
         .catch(() => null)
       return fenced ? await lost(held, what) : error
     },
@@ -148,12 +129,21 @@ export function mongoFence(settings: MongoSettings, database: () => Db) {
       if (result.matchedCount === 0) throw await lost(held, 'commit the transaction')
     },
 
-    /** Above every epoch the ledger's guards name: for a store whose lease documents are gone. */
+    /**
+     * Above every epoch the ledger names (events, markers, and the guards of earlier versions):
+     * for a store whose lease documents are gone.
+     */
     async firstEpoch(): Promise<number> {
-      const guarded = await ledger()
-        .find({ fence: { $exists: true } }, { projection: { fence: 1 } })
+      const documents = await ledger()
+        .find({}, { projection: { epoch: 1, fenced: 1, fence: 1 } })
         .toArray()
-      return guarded.reduce((highest, document) => Math.max(highest, Number.parseInt(document.fence, 10) || 0), 0) + 1
+      const epochOf = (document: EntryDocument) =>
+        Math.max(
+          typeof document.epoch === 'number' ? document.epoch : 0,
+          typeof document.fenced === 'number' ? document.fenced : 0,
+          typeof document.fence === 'string' ? Number.parseInt(document.fence, 10) || 0 : 0,
+        )
+      return documents.reduce((highest, document) => Math.max(highest, epochOf(document)), 0) + 1
     },
   }
 }

@@ -53,7 +53,7 @@ export function mongoLease(
           // the document stays, so the next epoch is known; after a take-over it is gone
           const result = await collection().updateOne(
             { _id: lockId(epoch), token },
-            { $unset: { token: true, holder: true, expiresAt: true, inflight: true } },
+            { $unset: { token: true, holder: true, expiresAt: true, block: true } },
           )
           // taken over or broken: this instance stays fenced
           if (result.matchedCount === 1 && state.held?.token === token) state.held = undefined
@@ -86,7 +86,6 @@ export function mongoLease(
       await collection().deleteOne({ _id: id })
       return false
     }
-    await fence.ensureGuard()
     for (const other of others) {
       // the lease taken over stays as the record of who took it; the rest goes
       const superseded =
@@ -94,13 +93,13 @@ export function mongoLease(
           ? await collection().findOneAndUpdate(
               { _id: other._id },
               {
-                $unset: { token: true, holder: true, expiresAt: true, inflight: true },
+                $unset: { token: true, holder: true, expiresAt: true, block: true },
                 $set: { takenOverBy: { ...fields.holder, epoch } },
               },
               { returnDocument: 'before' },
             )
           : await collection().findOneAndDelete({ _id: other._id })
-      for (const id of [superseded?.inflight ?? []].flat()) await fence.fenceEntry(id, superseded!.epoch, epoch)
+      if (superseded?.block) await fence.fenceBlock(superseded.block, superseded.epoch)
     }
     return true
   }

@@ -1,32 +1,36 @@
-import { describeChanges, type Ledger, type LedgerEntry } from '@flux/core'
-import type { AnyBulkWriteOperation, ClientSession, Db } from 'mongodb'
-import { type EntryDocument, type FenceState, guard, type HeldLease, type MongoFence } from './mongo-fence.ts'
+import { describeChanges, type Ledger, type LedgerChange, type LedgerEntry } from '@flux/core'
+import type { ClientSession, Db } from 'mongodb'
+import { type EntryDocument, eventId, type FenceState, type HeldLease, type MongoFence } from './mongo-fence.ts'
 import { type MongoSettings, storeError } from './mongo-options.ts'
 
 /**
- * The counter document that numbers entries in first-recorded order. Migration ids always
- * contain a `/`, so this `_id` can never be one of them.
+ * The counter document that numbers events. Migration ids always contain a `/`, and event ids
+ * are `#<number>`, so this `_id` can never be one of them.
  */
 export const SEQUENCE_ID = '#sequence'
 
 /**
- * How many numbers a lease holder takes from the counter at once: one counter write per 100 new
- * entries instead of one each. Only the holder writes while its lease is current, so the numbers
- * it hands out in turn keep the first-recorded order; numbers left unused are only gaps.
+ * How many numbers a lease holder takes from the counter at once: one counter write and one
+ * registration per 100 events instead of one each. Only the holder writes while its lease is
+ * current, so the numbers it hands out in turn keep the order; numbers left unused are gaps.
  */
 const SEQUENCE_BLOCK = 100
 
 /**
- * The ledger: one document per entry in `ledgerCollection`, whose `_id` is the migration id
- * (so the always-present unique `_id` index keeps ids unique: there is no index to create,
- * and no race between two first writers). `seq`, taken from an atomic counter when an id is
- * first recorded, gives the order; replacing an entry keeps its `seq`.
+ * The ledger is a log: each `record` or `remove` inserts an event document into
+ * `ledgerCollection`, `{ _id: '#<seq>', seq, id, ...entry }` or `{ _id, seq, id, removed: true }`,
+ * numbered from an atomic counter, and `read()` folds the events in number order: an entry is its
+ * latest event, and takes its place in the order from the first event since it was last removed.
+ * Nothing is ever updated in place. An insert is one index lookup on every server, where FerretDB
+ * (1.x, SQLite) scans the whole collection to update or find a document by `_id`: one such write
+ * per step made a migration's cost grow with the ledger's length.
  *
- * Under a lease, writes are fenced (see `mongoFence`): each carries the lease's guard in `fence`,
- * and an entry removed under a lease stays as a placeholder `{ _id, placeholder: true, fence }`
- * so that the remove is guarded too. Readers skip placeholders.
+ * Under a lease, events carry the lease's `epoch`, and their numbers come from a block named in
+ * the lease document first (see `mongoFence`): a fenced write is refused by the `_id` index.
+ * Entries that an earlier version of flux wrote in place (`_id` the migration id, and
+ * `{ placeholder: true }` documents) are read as events of their own `seq`.
  * With `session`, every operation runs in that session (and its transaction), whose commit
- * checks the lease instead of step (1).
+ * checks the lease instead of the block.
  */
 export function mongoLedger(
   settings: MongoSettings,
@@ -39,188 +43,101 @@ export function mongoLedger(
   // in a transaction, driver errors go up as they are: withTransaction() retries on their labels
   const fail = (action: string, error: unknown) => (session ? error : storeError(settings, action, error))
   const collection = () => database().collection<EntryDocument>(settings.ledgerCollection)
-  // ids this instance has seen stored: for those, record() tries a plain update first (one
-  // round trip). A wrong guess costs a round trip, never correctness: both paths check.
-  const known = new Set<string>()
-  // one write at a time, so that the entry registered in flight is the one being written
+  // one write at a time, so that the numbers of a block are used in order
   let queue: Promise<unknown> = Promise.resolve()
   const serialized = <T>(write: () => Promise<T>): Promise<T> => {
     const result = queue.then(write, write)
     queue = result.catch(() => {})
     return result
   }
-  // the ids core said the next writes are about (a chain of steps): registered with the first of them
-  let expected: readonly string[] = []
-  const register = (held: HeldLease | undefined, ids: readonly string[], what: string) => {
-    if (!held || session) return undefined
-    const upcoming = ids.every((id) => expected.includes(id)) ? expected : ids
-    return fence.registerEntries(held, upcoming, what)
-  }
-  /** Step (2): a write the guard index may refuse. */
-  const guarded = async <T>(
-    held: HeldLease | undefined,
-    ids: readonly string[],
-    what: string,
-    write: () => Promise<T>,
-  ) => {
-    try {
-      return await write()
-    } catch (error) {
-      throw held ? await fence.refused(held, ids, what, error) : error
-    }
-  }
 
-  /** The update that writes `entry`; with `seq`, it also numbers a new entry or a placeholder. */
-  const entryUpdate = (entry: LedgerEntry, held: HeldLease | undefined, seq?: number) => {
-    const { id, checkpoint, ...fields } = entry
-    const set: Record<string, unknown> = {}
-    for (const [key, value] of Object.entries(fields)) if (value !== undefined) set[key] = value
-    // undefined would be stored as null: an absent checkpoint is removed instead
-    if (checkpoint !== undefined) set.checkpoint = checkpoint
-    if (held) set.fence = guard(held.epoch, id)
-    return {
-      $set: set,
-      $unset: { placeholder: true as const, ...(checkpoint === undefined ? { checkpoint: true as const } : {}) },
-      // an existing entry's seq is lower than a new number: $min keeps it, and numbers a placeholder
-      ...(seq === undefined ? {} : { $min: { seq } }),
-    }
-  }
-
-  // numbers taken for one lease (by identity: a new acquisition takes a new block), not yet used
-  let block: { held: HeldLease; next: number; end: number } | undefined
-  const nextSeq = async (held: HeldLease | undefined): Promise<number> => {
-    const blocks = held !== undefined && !session
-    if (blocks && block?.held === held && block.next < block.end) return block.next++
-    const size = blocks ? SEQUENCE_BLOCK : 1
+  /** Adds `count` to the counter: the last of the `count` numbers it hands out. */
+  const take = async (count: number): Promise<number> => {
     const counter = await database()
       .collection<{ _id: string; value: number }>(settings.ledgerCollection)
       .findOneAndUpdate(
         { _id: SEQUENCE_ID },
-        { $inc: { value: size } },
+        { $inc: { value: count } },
         { ...options, upsert: true, returnDocument: 'after' },
       )
-    const first = counter!.value - size + 1
-    if (blocks) block = { held, next: first + 1, end: counter!.value + 1 }
-    return first
+    return counter!.value
   }
+
+  // the block registered for one lease (by identity: a new acquisition takes a new block), and its next number
+  let block: { held: HeldLease; next: number; last: number } | undefined
+  /** `count` numbers in a row for one write: all from one registered block under a lease. */
+  const numbers = async (held: HeldLease | undefined, count: number, what: string): Promise<number[]> => {
+    let first: number
+    if (held === undefined || session) {
+      first = (await take(count)) - count + 1
+    } else {
+      // a write never spans two blocks: a take-over fences only the block registered last
+      if (block?.held !== held || block.last - block.next + 1 < count) {
+        const size = Math.max(SEQUENCE_BLOCK, count)
+        const last = await take(size)
+        await fence.registerBlock(held, [last - size + 1, last], what)
+        block = { held, next: last - size + 1, last }
+      }
+      first = block.next
+      block.next += count
+    }
+    return Array.from({ length: count }, (_, index) => first + index)
+  }
+
+  const event = (change: LedgerChange, seq: number, held: HeldLease | undefined): EntryDocument => {
+    const epoch = held ? { epoch: held.epoch } : {}
+    if ('remove' in change) return { _id: eventId(seq), seq, id: change.remove, removed: true, ...epoch }
+    const fields: Record<string, unknown> = {}
+    // undefined would be stored as null: an absent field stays absent
+    for (const [key, value] of Object.entries(change.record)) if (value !== undefined) fields[key] = value
+    return { _id: eventId(seq), seq, ...fields, ...epoch }
+  }
+
+  /** Inserts the events of `changes`, in order: an ordered insert stops at the first refused one. */
+  const write = (changes: readonly LedgerChange[]) =>
+    serialized(async () => {
+      const what = `${describeChanges(changes)} in the ledger ${settings.ledgerCollection}`
+      const held = state.held
+      let seqs: number[] = []
+      try {
+        seqs = await numbers(held, changes.length, what)
+        const documents = changes.map((change, index) => event(change, seqs[index]!, held))
+        await collection().insertMany(documents, { ...options, ordered: true })
+      } catch (error) {
+        const refused = held && !session && seqs.length > 0 ? await fence.refused(held, seqs, what, error) : error
+        throw fail(what, refused)
+      }
+    })
 
   return {
     async read() {
       try {
         const documents = await collection()
-          .find(
-            { _id: { $ne: SEQUENCE_ID }, placeholder: { $exists: false } },
-            { ...options, sort: { seq: 1 }, projection: { seq: 0, fence: 0 } },
-          )
+          .find({ _id: { $ne: SEQUENCE_ID } }, { ...options, sort: { seq: 1 }, projection: { fence: 0, epoch: 0 } })
           .toArray()
-        known.clear()
-        return documents.map(({ _id, ...fields }) => {
-          known.add(_id)
-          return { id: _id, ...fields } as LedgerEntry
-        })
+        return fold(documents)
       } catch (error) {
         throw fail(`read the ledger ${settings.ledgerCollection}`, error)
       }
     },
-
-    record: (entry) =>
-      serialized(async () => {
-        const what = `record ${entry.id} in the ledger ${settings.ledgerCollection}`
-        const held = state.held
-        try {
-          if (known.has(entry.id)) {
-            await register(held, [entry.id], what)
-            // filters are `{ _id }` alone: FerretDB looks those up by index, and scans for any other
-            const before = await guarded(held, [entry.id], what, () =>
-              collection().findOneAndUpdate({ _id: entry.id }, entryUpdate(entry, held), {
-                ...options,
-                returnDocument: 'before',
-              }),
-            )
-            // a placeholder (or nothing) was there: the entry is new, it takes a number
-            if (typeof before?.seq === 'number') return
-          }
-          // numbered while the entry is registered: a number left unused is only a gap
-          const [seq] = await Promise.all([nextSeq(held), register(held, [entry.id], what)])
-          await guarded(held, [entry.id], what, () =>
-            collection().updateOne({ _id: entry.id }, entryUpdate(entry, held, seq), { ...options, upsert: true }),
-          )
-          known.add(entry.id)
-        } catch (error) {
-          throw fail(what, error)
-        }
-      }),
-
-    remove: (id) =>
-      serialized(async () => {
-        const what = `remove ${id} from the ledger ${settings.ledgerCollection}`
-        const held = state.held
-        try {
-          if (!held) {
-            await collection().deleteOne({ _id: id }, options)
-          } else {
-            await register(held, [id], what)
-            // a placeholder, not a deletion: a write that the guard index can refuse
-            await guarded(held, [id], what, () =>
-              collection().replaceOne(
-                { _id: id },
-                { placeholder: true, fence: guard(held.epoch, id) },
-                { ...options, upsert: true },
-              ),
-            )
-          }
-          known.delete(id)
-        } catch (error) {
-          throw fail(what, error)
-        }
-      }),
-
-    expect(ids) {
-      expected = [...ids]
-    },
-
-    // one command for them all (a step's applied record with the next step's running one), in
-    // order: an ordered bulk write stops at the first refused change, so a later one never lands
-    // without the earlier ones
-    write: (changes) =>
-      serialized(async () => {
-        const what = `${describeChanges(changes)} in the ledger ${settings.ledgerCollection}`
-        const held = state.held
-        const ids = changes.map((change) => ('record' in change ? change.record.id : change.remove))
-        try {
-          const operations: AnyBulkWriteOperation<EntryDocument>[] = []
-          // numbered one after another, in the changes' order: two new entries keep theirs
-          const numbering = (async () => {
-            const numbers: (number | undefined)[] = []
-            for (const change of changes) numbers.push('record' in change ? await nextSeq(held) : undefined)
-            return numbers
-          })()
-          const [seqs] = await Promise.all([numbering, register(held, ids, what)])
-          changes.forEach((change, index) => {
-            if ('record' in change) {
-              // numbered every time: $min keeps the number of an entry that has one
-              const update = entryUpdate(change.record, held, seqs[index])
-              operations.push({ updateOne: { filter: { _id: change.record.id }, update, upsert: true } })
-            } else if (!held) {
-              operations.push({ deleteOne: { filter: { _id: change.remove } } })
-            } else {
-              operations.push({
-                replaceOne: {
-                  filter: { _id: change.remove },
-                  replacement: { _id: change.remove, placeholder: true, fence: guard(held.epoch, change.remove) },
-                  upsert: true,
-                },
-              })
-            }
-          })
-          await guarded(held, ids, what, () => collection().bulkWrite(operations, { ...options, ordered: true }))
-          for (const change of changes) {
-            if ('record' in change) known.add(change.record.id)
-            else known.delete(change.remove)
-          }
-        } catch (error) {
-          throw fail(what, error)
-        }
-      }),
+    record: (entry) => write([{ record: entry }]),
+    remove: (id) => write([{ remove: id }]),
+    write,
   }
+}
+
+/** The entries that `documents` (the ledger collection in `seq` order) add up to. */
+function fold(documents: EntryDocument[]): LedgerEntry[] {
+  const entries = new Map<string, { first: number; entry: LedgerEntry }>()
+  for (const { _id, seq, id: eventOf, removed, placeholder, fenced, ...fields } of documents) {
+    // an event names its entry; an entry written in place is its own `_id`
+    const id = typeof eventOf === 'string' ? eventOf : _id
+    if (fenced !== undefined || typeof seq !== 'number') continue
+    if (removed === true || placeholder === true) {
+      entries.delete(id)
+      continue
+    }
+    entries.set(id, { first: entries.get(id)?.first ?? seq, entry: { id, ...fields } as LedgerEntry })
+  }
+  return [...entries.values()].sort((a, b) => a.first - b.first).map(({ entry }) => entry)
 }

@@ -26,10 +26,11 @@ interface Connection {
  * a session transaction with their ledger record where the deployment has transactions
  * (replica set, sharded cluster); elsewhere `running` is recorded first and `applied` after.
  * Ledger writes under a lease are fenced: in a transaction, by a write to the lease document
- * that commits with it; elsewhere, by the lease document and each entry's epoch (`mongoFence`),
- * which is exact on MongoDB. FerretDB 1.x applies a conditional update as a read then a write,
- * so there a stale write that reaches the server while the take-over itself runs can still
- * land; leases are taken by inserts, which stay exclusive there too.
+ * that commits with it; elsewhere, by the block of event numbers named in the lease document,
+ * whose unused numbers a take-over takes (`mongoFence`), which is exact on MongoDB. FerretDB 1.x
+ * applies a conditional update as a read then a write, so there a stale holder whose block
+ * registration reaches the server while the take-over itself runs can still write under it;
+ * leases are taken by inserts, which stay exclusive there too.
  *
  * @example
  * ```ts

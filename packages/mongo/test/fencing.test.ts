@@ -62,10 +62,10 @@ async function setup(url: string) {
 }
 
 /**
- * Holds the adapter's next ledger write to `id` with `method` (step 2) until `resume()`, as if the
- * runner froze between registering the entry and writing it.
+ * Holds the adapter's next ledger event about `id` (its insert) until `resume()`, as if the runner
+ * froze after registering its block of numbers and before writing.
  */
-function holdWrite(adapter: { client(): MongoStoreClient }, method: 'updateOne' | 'replaceOne', id: string) {
+function holdWrite(adapter: { client(): MongoStoreClient }, id: string) {
   const db: Db = adapter.client().db
   const collection = db.collection.bind(db)
   let reached!: () => void
@@ -79,14 +79,14 @@ function holdWrite(adapter: { client(): MongoStoreClient }, method: 'updateOne' 
   db.collection = ((name: string, options?: object) => {
     const target = collection(name, options)
     if (name !== 'flux_ledger') return target
-    const original = target[method].bind(target) as (...args: unknown[]) => Promise<unknown>
+    const original = target.insertMany.bind(target) as (...args: unknown[]) => Promise<unknown>
     Object.assign(target, {
-      async [method](filter: { _id?: unknown }, ...rest: unknown[]) {
-        if (filter._id === id) {
+      async insertMany(documents: { id?: unknown }[], ...rest: unknown[]) {
+        if (documents.some((document) => document.id === id)) {
           reached()
           await resumed
         }
-        return original(filter, ...rest)
+        return original(documents, ...rest)
       },
     })
     return target
@@ -119,7 +119,7 @@ describeWithServer('fencing on a server without transactions', (url) => {
     const [stale, next, reader] = [await open(), await open(), await open()]
     await frozen(stale)
     await stale.ledger.record(entry('app/before'))
-    const held = holdWrite(stale, 'updateOne', 'app/racing')
+    const held = holdWrite(stale, 'app/racing')
     const writing = stale.ledger.record(entry('app/racing', { status: 'running' }))
     await held.paused
     await acquire(next, 'next')
@@ -138,7 +138,7 @@ describeWithServer('fencing on a server without transactions', (url) => {
     const [stale, next, reader] = [await open(), await open(), await open()]
     await frozen(stale)
     await stale.ledger.record(entry('app/kept'))
-    const held = holdWrite(stale, 'replaceOne', 'app/kept')
+    const held = holdWrite(stale, 'app/kept')
     const removing = stale.ledger.remove('app/kept')
     await held.paused
     await acquire(next, 'next')
@@ -151,7 +151,7 @@ describeWithServer('fencing on a server without transactions', (url) => {
     const { db, open, acquire, frozen } = await setup(url)
     const [stale, next, reader] = [await open(), await open(), await open()]
     const staleLease = await frozen(stale)
-    const held = holdWrite(stale, 'updateOne', 'app/racing')
+    const held = holdWrite(stale, 'app/racing')
     const writing = stale.ledger.record(entry('app/racing', { status: 'running' }))
     await held.paused
     const lease = await acquire(next, 'next')
@@ -164,15 +164,20 @@ describeWithServer('fencing on a server without transactions', (url) => {
     // the lease is free again, and the error still names the runner that took it over
     expect(error.message).toMatch(/taken over by pid \d+ on flux-mongo-next\.invalid .*epoch \d+/)
     expect(await reader.ledger.read()).toEqual([])
-    // what stays in the database: the placeholder of the remove, the marker that fenced the stale
-    // holder's guard, the free lease with its epoch, and the record of the take-over
-    const guards = await db
+    // what stays in the database: the new holder's two events, and a marker under each number of
+    // the stale holder's block that it had not used: all 100, as its only write was refused
+    const documents = await db
       .collection('flux_ledger')
-      .find({ _id: { $ne: '#sequence' as never } }, { sort: { _id: 1 } })
+      .find({ _id: { $ne: '#sequence' as never } }, { sort: { seq: 1 } })
       .toArray()
-    expect(guards).toEqual([
-      { _id: `#fence ${staleLease.epoch}:app/racing`, placeholder: true, fence: `${staleLease.epoch}:app/racing` },
-      { _id: 'app/racing', placeholder: true, fence: `${lease.epoch}:app/racing` },
+    const markers = documents.filter((document) => document.fenced !== undefined)
+    expect(markers).toHaveLength(100)
+    expect(
+      markers.every((marker) => marker.fenced === staleLease.epoch && String(marker._id) === `#${marker.seq}`),
+    ).toBe(true)
+    expect(documents.filter((document) => document.fenced === undefined)).toEqual([
+      expect.objectContaining({ id: 'app/racing', runId: 'r-next', epoch: lease.epoch }),
+      expect.objectContaining({ id: 'app/racing', removed: true, epoch: lease.epoch }),
     ])
     expect(
       await db
