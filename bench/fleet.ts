@@ -1,7 +1,8 @@
 // A fleet of tenants (`pnpm build`, `scripts/services start`, `eval "$(scripts/services env)"`,
 // then `pnpm bench:fleet`) on the project's PostgreSQL, in two layouts: 500 schemas in one
 // database (FLUX_BENCH_MEMBERS), and 200 databases (FLUX_BENCH_DATABASES; 0 skips them), a
-// connection of its own per member for flux and the floor alike. 20 one-statement `.sql`
+// connection of its own per member for flux and the floor alike; the databases twice, with each
+// member's lease on a session of its own (the default, `lock: 'advisory'`) and with `lock: 'table'`. 20 one-statement `.sql`
 // migrations each (FLUX_BENCH_MIGRATIONS), applied by
 // - `flux up` (one runner, its default concurrency: 4 members at once),
 // - 4 `flux up` processes started together over the same fleet (the time until the last ends),
@@ -68,6 +69,8 @@ interface Layout {
   /** The config's expression for member `tenant`'s connection string, and its schema (with `prefix` in scope). */
   url: string
   schema: string
+  /** More of pgStore()'s options for each member, as config text. */
+  options?: string
 }
 
 const DATABASE_PREFIX = 'bfleetdb'
@@ -85,6 +88,14 @@ const LAYOUTS: Layout[] = [
     members: DATABASES,
     url: `(${DATABASE_URL_OF})(tenant)`,
     schema: 'prefix',
+  },
+  // the lease as a row of the lock table: no session of its own, so one sign-in per member, not two
+  {
+    name: `${DATABASES} databases, lock: 'table'`,
+    members: DATABASES,
+    url: `(${DATABASE_URL_OF})(tenant)`,
+    schema: 'prefix',
+    options: "lock: 'table'",
   },
 ].filter((layout) => layout.members > 0)
 
@@ -110,7 +121,7 @@ export default defineConfig({
     board: pgStore({ url: process.env.FLUX_TEST_PG_URL, schema: ${literal(boardSchema(prefix))} }),
     tenants: fleet({
       members: () => readFileSync('members.txt', 'utf8').split('\\n').filter(Boolean),
-      store: (tenant) => pgStore({ url: ${layout.url}, schema: ${layout.schema}, searchPath: ${layout.schema} }),
+      store: (tenant) => pgStore({ url: ${layout.url}, schema: ${layout.schema}, searchPath: ${layout.schema}${layout.options ? `, ${layout.options}` : ''} }),
       board: 'board',
     }),
   },
