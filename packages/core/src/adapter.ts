@@ -27,7 +27,7 @@
  * | --- | --- | --- |
  * | pg | checked against the lease row in the migration's transaction, under a row lock the take-over must wait for | fenced with the ledger row: a transactional migration of a stale runner never commits; `transaction: false` migrations are not |
  * | mongo (replica set) | as pg, in the migration's transaction | fenced, as pg |
- * | mongo (standalone) | conditional on the lease document, and on each entry's epoch guard under a unique index (FerretDB 1.x checks the lease document without atomicity) | not fenced |
+ * | mongo (standalone) | inserts only, numbered from a block registered in the lease document, whose unused numbers a take-over occupies, so the `_id` index refuses a stale write (FerretDB 1.x checks the registration without atomicity) | not fenced |
  * | redis | compare-and-set script on the lease token | not fenced |
  * | fs | every journal line carries its lease token; a take-over appends a fence line, after which the old token's lines are void | not fenced |
  * | s3 | compare-and-swap on the ledger object, whose fence a take-over moves | not fenced |
@@ -133,8 +133,7 @@ export interface Ledger {
   /**
    * Optional, and no I/O: the ids that the next writes will record or remove, in order. Core
    * says so before a chain of steps without a transaction. A ledger that must announce an
-   * entry before writing it under a lease (mongo's fencing without transactions) announces
-   * them all at once instead of one per write.
+   * entry before writing it under a lease announces them all at once instead of one per write.
    */
   expect?(ids: readonly string[]): void
 }
