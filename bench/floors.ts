@@ -1,7 +1,9 @@
 // flux against the floor on each adapter (`pnpm build`, `scripts/services start`,
 // `eval "$(scripts/services env)"`, then `pnpm bench:floors`): 1,000 trivial migrations
 // (FLUX_BENCH_COUNT), each doing one write to its store, applied by `flux up`, against a
-// bare-driver script doing the same 1,000 writes one after another and nothing else (the floor).
+// bare-driver script doing the same 1,000 writes one after another and nothing else (the floor),
+// and against the same script with each write followed by one write that records it (+ ledger:
+// what any tool that remembers what it applied must add, the bound for two round trips a step).
 // Each figure is a whole process, spawned, the median of 3 runs (FLUX_BENCH_RUNS), each on a
 // namespace of its own (a folder, a database, a key prefix, a bucket prefix) dropped after; flux
 // and the floor take turns going first. Stores: fs, pg (`.sql` migrations, one transaction each
@@ -64,6 +66,12 @@ interface Namespace {
    * a store whose plain floor is not (fs).
    */
   durableFloor?: string
+  /**
+   * The floor with bookkeeping: each write followed by one write that records it, the least a
+   * tool that knows what it applied adds (a row in the same transaction on pg; a line appended
+   * durably after the durable write on fs; a hash field, a document, an object elsewhere).
+   */
+  ledgerFloor: string
   /** Where the counting proxy of `--trips` sends what it receives, when the store is a server. */
   upstream?: { host: string; port: number }
   /** The config when the store is reached through a proxy on `port`. */
@@ -124,7 +132,21 @@ for (let index = 1; index <= ${COUNT}; index++) {
   await file.close()
 }
 `,
-        cleanup: () => rm(folder, { recursive: true, force: true }),
+        ledgerFloor: `import { constants } from 'node:fs'
+import { mkdir, open } from 'node:fs/promises'
+const folder = ${literal(join(folder, 'items'))}
+await mkdir(folder, { recursive: true })
+const journal = await open(${literal(join(folder, '..', 'ledger.jsonl'))}, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_DSYNC)
+for (let index = 1; index <= ${COUNT}; index++) {
+  const file = await open(folder + '/' + index, 'w')
+  await file.writeFile('item ' + index)
+  await file.sync()
+  await file.close()
+  await journal.write(JSON.stringify({ id: 'app/' + index, status: 'applied', at: new Date().toISOString() }) + '\\n')
+}
+await journal.close()
+`,
+        cleanup: () => rm(join(folder, '..'), { recursive: true, force: true }),
       }
     },
   },
@@ -140,7 +162,7 @@ for (let index = 1; index <= ${COUNT}; index++) {
       const admin = new pg.Client({ connectionString: url })
       await admin.connect()
       await admin.query(
-        `create schema "${schema}"; create table "${schema}".item (id int primary key, name text not null)`,
+        `create schema "${schema}"; create table "${schema}".item (id int primary key, name text not null); create table "${schema}".ledger (id text primary key, applied_at timestamptz not null)`,
       )
       await admin.end()
       return {
@@ -151,6 +173,14 @@ for (let index = 1; index <= ${COUNT}; index++) {
 const client = new pg.Client({ connectionString: ${literal(url)} })
 await client.connect()
 for (let index = 1; index <= ${COUNT}; index++) await client.query('insert into "${schema}".item (id, name) values ($1, $2)', [index, 'item ' + index])
+await client.end()
+`,
+        // one round trip per migration: its statement and its ledger row in one transaction
+        ledgerFloor: `import pg from 'pg'
+const client = new pg.Client({ connectionString: ${literal(url)} })
+await client.connect()
+for (let index = 1; index <= ${COUNT}; index++)
+  await client.query(\`begin; insert into "${schema}".item (id, name) values (\${index}, 'item \${index}'); insert into "${schema}".ledger (id, applied_at) values ('app/\${index}', now()); commit\`)
 await client.end()
 `,
         async cleanup() {
@@ -176,6 +206,14 @@ await client.end()
         floor: `import Redis from 'ioredis'
 const redis = new Redis(${literal(url)})
 for (let index = 1; index <= ${COUNT}; index++) await redis.set('${prefix}:item:' + index, 'item ' + index)
+redis.disconnect()
+`,
+        ledgerFloor: `import Redis from 'ioredis'
+const redis = new Redis(${literal(url)})
+for (let index = 1; index <= ${COUNT}; index++) {
+  await redis.set('${prefix}:item:' + index, 'item ' + index)
+  await redis.hset('${prefix}:ledger', 'app/' + index, JSON.stringify({ status: 'applied', at: new Date().toISOString() }))
+}
 redis.disconnect()
 `,
         async cleanup() {
@@ -206,6 +244,16 @@ const items = client.db(${literal(database)}).collection('item')
 for (let index = 1; index <= ${COUNT}; index++) await items.insertOne({ _id: index, name: 'item ' + index })
 await client.close()
 `,
+        ledgerFloor: `import { MongoClient } from 'mongodb'
+const client = new MongoClient(${literal(url)})
+const items = client.db(${literal(database)}).collection('item')
+const ledger = client.db(${literal(database)}).collection('ledger')
+for (let index = 1; index <= ${COUNT}; index++) {
+  await items.insertOne({ _id: index, name: 'item ' + index })
+  await ledger.insertOne({ _id: 'app/' + index, status: 'applied', at: new Date() })
+}
+await client.close()
+`,
         upstream: hostPort(url),
         through: (port) => config(withPort(url, port)),
         async cleanup() {
@@ -233,6 +281,14 @@ await client.close()
 const client = new S3Client({ endpoint: ${literal(endpoint)}, region: ${literal(region)}, forcePathStyle: true })
 for (let index = 1; index <= ${COUNT}; index++)
   await client.send(new PutObjectCommand({ Bucket: ${literal(bucket)}, Key: ${literal(prefix)} + 'items/' + index, Body: 'item ' + index }))
+client.destroy()
+`,
+        ledgerFloor: `import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3'
+const client = new S3Client({ endpoint: ${literal(endpoint)}, region: ${literal(region)}, forcePathStyle: true })
+for (let index = 1; index <= ${COUNT}; index++) {
+  await client.send(new PutObjectCommand({ Bucket: ${literal(bucket)}, Key: ${literal(prefix)} + 'items/' + index, Body: 'item ' + index }))
+  await client.send(new PutObjectCommand({ Bucket: ${literal(bucket)}, Key: ${literal(prefix)} + 'ledger/' + index, Body: JSON.stringify({ status: 'applied', at: new Date().toISOString() }) }))
+}
 client.destroy()
 `,
         upstream: hostPort(endpoint),
@@ -343,8 +399,14 @@ const available = (store: Store) => !store.variable || Boolean(env[store.variabl
 async function timeStore(
   base: string,
   store: Store,
-): Promise<{ flux: number[]; floor: number[]; idle: number[]; durable: number[] }> {
-  const figures = { flux: [] as number[], floor: [] as number[], idle: [] as number[], durable: [] as number[] }
+): Promise<{ flux: number[]; floor: number[]; idle: number[]; durable: number[]; ledger: number[] }> {
+  const figures = {
+    flux: [] as number[],
+    floor: [] as number[],
+    idle: [] as number[],
+    durable: [] as number[],
+    ledger: [] as number[],
+  }
   for (let round = 0; round < RUNS; round++) {
     const dir = await mkdtemp(join(base, `${store.name}-`))
     const namespace = await store.create(dir)
@@ -372,6 +434,15 @@ async function timeStore(
             await durableNamespace.cleanup()
           }
         }
+        const ledgerDir = await mkdtemp(join(base, `${store.name}-ledger-`))
+        const ledgerNamespace = await store.create(ledgerDir)
+        try {
+          await writeFile(join(ledgerDir, 'ledger.mjs'), ledgerNamespace.ledgerFloor)
+          await writeProject(ledgerDir, store, ledgerNamespace, 0)
+          figures.ledger.push(run(['ledger.mjs'], ledgerDir))
+        } finally {
+          await ledgerNamespace.cleanup()
+        }
         // again, with every migration applied: loading the project and its ledger, no step
         figures.idle.push(run([fluxBin, 'up'], dir))
       } finally {
@@ -390,7 +461,7 @@ async function timings(base: string): Promise<void> {
   )
   console.log('')
   console.log(
-    `${'store'.padEnd(7)}${'flux up'.padStart(10)}${'floor'.padStart(10)}${'flux/floor'.padStart(12)}${'up again'.padStart(10)}   per migration: flux, floor, flux without loading`,
+    `${'store'.padEnd(7)}${'flux up'.padStart(10)}${'floor'.padStart(10)}${'flux/floor'.padStart(12)}${'+ ledger'.padStart(10)}${'flux/that'.padStart(11)}${'up again'.padStart(10)}   per migration: flux, floor, flux without loading`,
   )
   const durableNotes: string[] = []
   for (const store of STORES) {
@@ -398,11 +469,16 @@ async function timings(base: string): Promise<void> {
       console.log(`${store.name.padEnd(7)}skipped: ${store.variable} is not set`)
       continue
     }
-    const { flux, floor, idle, durable } = await timeStore(base, store)
-    const [fluxSeconds, floorSeconds, idleSeconds] = [median(flux), median(floor), median(idle)]
+    const { flux, floor, idle, durable, ledger } = await timeStore(base, store)
+    const [fluxSeconds, floorSeconds, idleSeconds, ledgerSeconds] = [
+      median(flux),
+      median(floor),
+      median(idle),
+      median(ledger),
+    ]
     const perMigration = (seconds: number) => `${((seconds * 1000) / COUNT).toFixed(2)} ms`
     console.log(
-      `${store.name.padEnd(7)}${fluxSeconds.toFixed(2).padStart(10)}${floorSeconds.toFixed(2).padStart(10)}${`${(fluxSeconds / floorSeconds).toFixed(2)}×`.padStart(12)}${idleSeconds.toFixed(2).padStart(10)}   ${perMigration(fluxSeconds)}, ${perMigration(floorSeconds)}, ${perMigration(fluxSeconds - idleSeconds)}`,
+      `${store.name.padEnd(7)}${fluxSeconds.toFixed(2).padStart(10)}${floorSeconds.toFixed(2).padStart(10)}${`${(fluxSeconds / floorSeconds).toFixed(2)}×`.padStart(12)}${ledgerSeconds.toFixed(2).padStart(10)}${`${(fluxSeconds / ledgerSeconds).toFixed(2)}×`.padStart(11)}${idleSeconds.toFixed(2).padStart(10)}   ${perMigration(fluxSeconds)}, ${perMigration(floorSeconds)}, ${perMigration(fluxSeconds - idleSeconds)}`,
     )
     if (durable.length > 0) {
       const durableSeconds = median(durable)
@@ -414,7 +490,7 @@ async function timings(base: string): Promise<void> {
   for (const note of durableNotes) console.log(note)
   console.log('')
   console.log(
-    `(floor: a bare-driver script doing the same ${COUNT} writes one after another, nothing else; target flux/floor ≤ 2×. up again: \`flux up\` once all are applied, which loads the ${COUNT} migrations and reads the ledger; flux without loading: (flux up − up again) / ${COUNT}, what the steps themselves cost. Load average ${loadavg()[0]!.toFixed(2)} at the end: other work on this machine shows in the figures.)`,
+    `(floor: a bare-driver script doing the same ${COUNT} writes one after another, nothing else; target flux/floor ≤ 2×. + ledger: the same script with each write followed by one write recording it (a ledger row in the write's transaction on pg, a line appended durably after the durable file on fs, a hash field, a document, an object elsewhere), the least a tool that knows what it applied must add; flux/that: flux against it. up again: \`flux up\` once all are applied, which loads the ${COUNT} migrations and reads the ledger; flux without loading: (flux up − up again) / ${COUNT}, what the steps themselves cost. Load average ${loadavg()[0]!.toFixed(2)} at the end: other work on this machine shows in the figures.)`,
   )
 }
 
