@@ -129,11 +129,12 @@ export function mongoLedger(
 /** The entries that `documents` (the ledger collection in `seq` order) add up to. */
 function fold(documents: EntryDocument[]): LedgerEntry[] {
   const entries = new Map<string, { first: number; entry: LedgerEntry }>()
-  for (const { _id, seq, id: eventOf, removed, placeholder, fenced, ...fields } of documents) {
+  for (const { _id, seq, id: eventOf, removed, fenced, ...fields } of documents) {
+    // markers count for nothing, nor do an earlier version's placeholders and markers (no `seq`)
+    if (fenced !== undefined || typeof seq !== 'number') continue
     // an event names its entry; an entry written in place is its own `_id`
     const id = typeof eventOf === 'string' ? eventOf : _id
-    if (fenced !== undefined || typeof seq !== 'number') continue
-    if (removed === true || placeholder === true) {
+    if (removed === true) {
       entries.delete(id)
       continue
     }
